@@ -1,0 +1,1 @@
+"""Grafana boards of the operations center, generated with grafanalib."""

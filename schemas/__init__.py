@@ -1,0 +1,1 @@
+"""Typed contracts of smartcity-ioc: raw events, KPI rows, topics and partition keys."""

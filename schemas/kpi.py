@@ -1,0 +1,52 @@
+"""The KPI row: one final value of one KPI for one entity and one event-time window."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from schemas.events import Id
+
+
+class EntityKind(StrEnum):
+    DISTRICT = "district"
+    AGENCY = "agency"
+    SITE = "site"
+    SENSOR = "sensor"
+
+
+class KpiRow(BaseModel):
+    """A final KPI row with its lineage (which source records produced it).
+
+    ``count`` is the number of observations behind ``value``: for a ratio it is the
+    denominator, so ratios of several rows merge as ``sum(value * count) / sum(count)``.
+    The identity of a row is (kpi, entity_kind, entity_id, window_start, window_end).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kpi: Annotated[str, Field(min_length=1, max_length=64)]
+    entity_kind: EntityKind
+    entity_id: Id
+    district: Id
+    window_start: AwareDatetime
+    window_end: AwareDatetime
+    value: float
+    count: Annotated[int, Field(ge=0)]
+    source_topic: Annotated[str, Field(min_length=1, max_length=249)]
+    source_partition: Annotated[int, Field(ge=0)]
+    first_offset: Annotated[int, Field(ge=0)]
+    last_offset: Annotated[int, Field(ge=0)]
+    event_count: Annotated[int, Field(ge=0)]
+
+    @field_validator("window_start", "window_end")
+    @classmethod
+    def _to_utc(cls, value: datetime) -> datetime:
+        return value.astimezone(UTC)
+
+    def identity(self) -> tuple[str, str, str, datetime, datetime]:
+        """The upsert key of this row."""
+        return (self.kpi, self.entity_kind.value, self.entity_id, self.window_start, self.window_end)

@@ -1,0 +1,1 @@
+"""TimescaleDB side of smartcity-ioc: migrations, the KPI writer, retention."""

@@ -1,0 +1,124 @@
+"""Prometheus metrics of workers and sink: every metric the product exposes is defined here.
+
+Names follow Prometheus conventions: base units, ``_total`` for counters, ``_seconds`` for
+durations. Label sets are bounded: topics, partitions, window kinds, districts, and entity
+ids of KPIs flagged alertable (capped by ``BoundedLabels``).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Final
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+EVENTS_CONSUMED: Final = Counter(
+    "ioc_events_consumed_total", "Raw events read from Kafka by the workers.", ["topic"]
+)
+EVENTS_WINDOWED: Final = Counter(
+    "ioc_events_windowed_total", "Valid events applied to window state.", ["topic"]
+)
+EVENTS_INVALID: Final = Counter(
+    "ioc_events_invalid_total",
+    "Events rejected by validation and sent to the dead-letter topic.",
+    ["topic", "reason"],
+)
+EVENTS_LATE: Final = Counter(
+    "ioc_events_late_total", "Events for windows already closed, sent to city.late.v1.", ["topic"]
+)
+EVENTS_DUPLICATE: Final = Counter(
+    "ioc_events_duplicate_total",
+    "Events skipped as duplicates: kind=redelivery (offset already applied) or event_id.",
+    ["topic", "kind"],
+)
+WINDOW_STATE_ENTRIES: Final = Gauge(
+    "ioc_window_state_entries", "Open window-state entries (panes) held by this worker."
+)
+WINDOWS_CLOSED: Final = Counter(
+    "ioc_windows_closed_total", "Windows closed by the watermark.", ["window"]
+)
+KPI_ROWS_EMITTED: Final = Counter(
+    "ioc_kpi_rows_emitted_total", "Final KPI rows produced to city.kpi.v1.", ["window"]
+)
+WATERMARK: Final = Gauge(
+    "ioc_watermark_timestamp_seconds",
+    "Event-time watermark of a source partition (Unix time).",
+    ["topic", "partition"],
+)
+WATERMARK_DELAY: Final = Gauge(
+    "ioc_watermark_delay_seconds",
+    "Wall clock minus the event-time watermark of a source partition.",
+    ["topic", "partition"],
+)
+CONSUMER_LAG: Final = Gauge(
+    "ioc_consumer_lag_messages",
+    "High watermark minus the next offset to read, per source partition.",
+    ["topic", "partition"],
+)
+KPI_LAST_VALUE: Final = Gauge(
+    "ioc_kpi_last_value",
+    "Last closed 1-minute value of an alertable KPI per entity.",
+    ["kpi", "entity_kind", "entity_id", "district"],
+)
+KPI_LAST_WINDOW_END: Final = Gauge(
+    "ioc_kpi_last_window_end_timestamp_seconds",
+    "End of the window behind ioc_kpi_last_value (Unix time).",
+    ["kpi", "entity_kind", "entity_id", "district"],
+)
+SENSOR_LAST_SEEN: Final = Gauge(
+    "ioc_sensor_last_seen_timestamp_seconds",
+    "Event time of the latest reading of a farm sensor (Unix time).",
+    ["sensor_id", "district"],
+)
+SERIES_DROPPED: Final = Counter(
+    "ioc_metric_series_dropped_total",
+    "Label sets not exported because a bounded metric reached its cap.",
+    ["metric"],
+)
+
+SINK_ROWS_WRITTEN: Final = Counter(
+    "ioc_sink_rows_written_total", "KPI rows upserted into TimescaleDB.", ["table"]
+)
+SINK_BATCH_SECONDS: Final = Histogram(
+    "ioc_sink_batch_seconds",
+    "Time to write one batch (COPY + upsert + commit).",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+SINK_BATCH_ROWS: Final = Histogram(
+    "ioc_sink_batch_rows",
+    "Rows per sink batch.",
+    buckets=(1, 10, 50, 100, 500, 1000, 5000, 10000, 50000),
+)
+SINK_ERRORS: Final = Counter("ioc_sink_errors_total", "Sink failures by kind.", ["kind"])
+SINK_UP: Final = Gauge(
+    "ioc_sink_database_up", "1 while the sink can write to TimescaleDB, 0 while it retries."
+)
+SINK_ROWS_REJECTED: Final = Counter(
+    "ioc_sink_rows_rejected_total", "KPI rows refused by the database, sent to dead letters."
+)
+
+
+class BoundedLabels:
+    """Admits at most ``cap`` distinct label sets for one metric; counts what it refuses."""
+
+    def __init__(self, metric_name: str, cap: int) -> None:
+        self._name = metric_name
+        self._cap = cap
+        self._seen: set[tuple[str, ...]] = set()
+        self._lock = threading.Lock()
+
+    def admit(self, labels: tuple[str, ...]) -> bool:
+        """True when ``labels`` may be exported (already known, or room left)."""
+        with self._lock:
+            if labels in self._seen:
+                return True
+            if len(self._seen) >= self._cap:
+                SERIES_DROPPED.labels(metric=self._name).inc()
+                return False
+            self._seen.add(labels)
+            return True
+
+
+def serve(port: int, addr: str = "127.0.0.1") -> None:
+    """Expose /metrics on ``addr:port`` from a background thread."""
+    start_http_server(port, addr=addr)
