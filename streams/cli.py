@@ -16,6 +16,8 @@ from streams.errors import UserError
 
 SUBCOMMAND_MODULES: tuple[str, ...] = (
     "deploy.devstack.cli",
+    "streams.worker_cli",
+    "sinks.cli",
 )
 
 

@@ -1,0 +1,250 @@
+"""The Faust app: three agents (one per raw topic) over changelog-backed window state.
+
+Start it with ``ioc worker`` or ``faust -A streams.app worker``. Window state lives in one
+plain Faust table per raw topic (``ioc-windows-<source>``), co-partitioned with its source
+topic; see :mod:`streams.pipeline` for the order of writes that keeps KPIs exact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any, Final
+
+import faust
+
+from schemas.topics import DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
+from streams import faust_patches, metrics
+from streams.catalog import ALERTABLE
+from streams.config import Settings, load
+from streams.pipeline import SourceRecord, StateWrite, TopicPipeline, rows_of
+from streams.windows import KpiResult
+
+log = logging.getLogger("streams.app")
+
+BATCH_MAX: Final = 5000
+BATCH_WITHIN: Final = 0.1
+_ALERTABLE_NAMES: Final = frozenset(k.name for k in ALERTABLE)
+
+
+def _table_name(topic: str) -> str:
+    return "ioc-windows-" + topic.split(".")[1]
+
+
+class Worker:
+    """The app, its topics, tables and agents, built from :class:`Settings`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        faust_patches.apply(settings.kafka_bootstrap)
+        self.app = faust.App(
+            settings.app_id,
+            broker=f"kafka://{settings.kafka_bootstrap}",
+            store="memory://",
+            topic_partitions=settings.partitions,
+            topic_replication_factor=1,
+            key_serializer="raw",
+            value_serializer="raw",
+            web_enabled=False,
+            broker_session_timeout=10,
+            broker_heartbeat_interval=1,
+            broker_commit_every=BATCH_MAX,
+            broker_commit_interval=1.0,
+            stream_buffer_maxsize=131072,
+            producer_linger=0.02,
+            producer_max_batch_size=1 << 20,
+            producer_acks=1,
+            table_cleanup_interval=3600.0,
+            consumer_auto_offset_reset="earliest",
+        )
+        self.pipelines: dict[str, TopicPipeline] = {}
+        self.tables: dict[str, Any] = {}
+        self.locks: dict[str, asyncio.Lock] = {}
+        self.last_event_wall: dict[tuple[str, int], float] = {}
+        self.kpi_labels = metrics.BoundedLabels("ioc_kpi_last_value", 5000)
+        self.sensor_labels = metrics.BoundedLabels("ioc_sensor_last_seen_timestamp_seconds", 5000)
+        for topic_name in RAW_TOPICS:
+            self._add_source(topic_name)
+        self.app.timer(1.0)(self._idle_tick)
+        self.app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
+
+    def _add_source(self, topic_name: str) -> None:
+        settings = self.settings
+        topic = self.app.topic(
+            topic_name,
+            key_type=bytes,
+            value_type=bytes,
+            partitions=settings.partitions,
+            key_serializer="raw",
+            value_serializer="raw",
+        )
+        table = self.app.Table(
+            _table_name(topic_name),
+            partitions=settings.partitions,
+            key_serializer="raw",
+            value_serializer="raw",
+        )
+        pipeline = TopicPipeline(
+            topic_name, settings.grace_seconds, settings.future_skew_seconds
+        )
+        self.pipelines[topic_name] = pipeline
+        self.tables[topic_name] = table
+        self.locks[topic_name] = asyncio.Lock()
+
+        async def agent(stream: Any) -> None:
+            async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN):
+                await self.process(topic_name, events)
+
+        agent.__name__ = agent.__qualname__ = "windows_" + topic_name.split(".")[1]
+        self.app.agent(topic, name=agent.__name__)(agent)
+
+    # -- batch processing ---------------------------------------------------------------
+    async def process(self, topic: str, events: Sequence[Any]) -> None:
+        """Apply one batch of Faust events of ``topic`` and carry out what it needs."""
+        records = [
+            SourceRecord(
+                m.topic,
+                m.partition,
+                m.offset,
+                None if m.timestamp is None else int(m.timestamp * 1000),
+                m.key,
+                m.value,
+            )
+            for m in (e.message for e in events)
+        ]
+        pipeline = self.pipelines[topic]
+        async with self.locks[topic]:
+            for partition in {r.partition for r in records}:
+                if not pipeline.is_loaded(partition):
+                    self._load(topic, partition)
+            applied = pipeline.apply(records)
+            now = time.time()
+            for partition in applied.touched:
+                self.last_event_wall[(topic, partition)] = now
+            producer = self.app.producer
+            for key, value in applied.deadletters:
+                await producer.send(DEADLETTER_TOPIC, key, value, None, None, None)
+            for key, value in applied.lates:
+                await producer.send(LATE_TOPIC, key, value, None, None, None)
+            await self._finish(topic, applied.touched)
+        self._count(topic, records, applied)
+
+    async def _finish(self, topic: str, partitions: set[int]) -> None:
+        pipeline = self.pipelines[topic]
+        self._write(topic, pipeline.pane_writes(partitions))
+        closings = pipeline.close(partitions)
+        rows = rows_of(closings)
+        if rows:
+            await self._emit(rows)
+        self._write(topic, pipeline.clock_writes(partitions))
+        if closings:
+            await self.app.producer.flush()
+            self._write(topic, pipeline.retire(closings))
+        for closing in closings.values():
+            for window, n in closing.windows_closed.items():
+                if n:
+                    metrics.WINDOWS_CLOSED.labels(window=window).inc(n)
+        metrics.WINDOW_STATE_ENTRIES.set(sum(p.state_entries() for p in self.pipelines.values()))
+        for partition in partitions:
+            wm = pipeline.windows(partition).clock.watermark
+            if wm > 0:
+                metrics.WATERMARK.labels(topic=topic, partition=str(partition)).set(wm)
+                metrics.WATERMARK_DELAY.labels(topic=topic, partition=str(partition)).set(
+                    time.time() - wm
+                )
+
+    async def _emit(self, rows: list[KpiResult]) -> None:
+        producer = self.app.producer
+        futures = [
+            await producer.send(KPI_TOPIC, row.message_key(), row.to_json(), None, None, None)
+            for row in rows
+        ]
+        await producer.flush()
+        await asyncio.gather(*futures)
+        emitted: dict[str, int] = {}
+        for row in rows:
+            emitted[row.window_kind] = emitted.get(row.window_kind, 0) + 1
+            if row.window_kind == "1m" and row.kpi in _ALERTABLE_NAMES:
+                labels = (row.kpi, row.entity_kind, row.entity_id, row.district)
+                if self.kpi_labels.admit(labels):
+                    metrics.KPI_LAST_VALUE.labels(*labels).set(row.value)
+                    metrics.KPI_LAST_WINDOW_END.labels(*labels).set(row.window_end)
+        for window, n in emitted.items():
+            metrics.KPI_ROWS_EMITTED.labels(window=window).inc(n)
+
+    def _write(self, topic: str, writes: list[StateWrite]) -> None:
+        table = self.tables[topic]
+        for write in writes:
+            if write.value is None:
+                table.data.pop(write.key, None)
+            else:
+                table.data[write.key] = write.value
+            table.send_changelog(write.partition, write.key, write.value)
+
+    def _load(self, topic: str, partition: int) -> None:
+        table = self.tables[topic]
+        windows = self.pipelines[topic].load(partition, list(table.data.items()))
+        log.info(
+            "loaded %s[%d]: %d panes, clock %s", topic, partition, windows.pane_count, windows.clock
+        )
+        self.last_event_wall[(topic, partition)] = time.time()
+
+    def _count(self, topic: str, records: list[SourceRecord], applied: Any) -> None:
+        metrics.EVENTS_CONSUMED.labels(topic=topic).inc(applied.consumed)
+        for outcome, n in applied.outcomes.items():
+            if outcome == "windowed":
+                metrics.EVENTS_WINDOWED.labels(topic=topic).inc(n)
+            elif outcome == "late":
+                metrics.EVENTS_LATE.labels(topic=topic).inc(n)
+            else:
+                metrics.EVENTS_DUPLICATE.labels(topic=topic, kind=outcome).inc(n)
+        for reason, n in applied.invalid.items():
+            metrics.EVENTS_INVALID.labels(topic=topic, reason=reason).inc(n)
+        for (sensor_id, district), seen in applied.sensors_seen.items():
+            if self.sensor_labels.admit((sensor_id, district)):
+                metrics.SENSOR_LAST_SEEN.labels(sensor_id=sensor_id, district=district).set(seen)
+        last: dict[int, int] = {}
+        for record in records:
+            last[record.partition] = record.offset
+        consumer = self.app.consumer
+        for partition, offset in last.items():
+            tp = faust.types.TP(topic, partition)
+            try:
+                highwater = consumer.highwater(tp)
+            except Exception:  # the consumer may be rebalancing
+                continue
+            if highwater is not None:
+                metrics.CONSUMER_LAG.labels(topic=topic, partition=str(partition)).set(
+                    max(0, highwater - offset - 1)
+                )
+
+    # -- idle partitions and rebalances -------------------------------------------------
+    async def _idle_tick(self) -> None:
+        now = time.time()
+        timeout = self.settings.idle_timeout_seconds
+        for topic, pipeline in self.pipelines.items():
+            idle = [
+                p
+                for p in list(pipeline.partitions)
+                if now - self.last_event_wall.get((topic, p), now) >= timeout
+            ]
+            if not idle:
+                continue
+            async with self.locks[topic]:
+                for partition in idle:
+                    if pipeline.is_loaded(partition):
+                        pipeline.windows(partition).advance_idle(now)
+                await self._finish(topic, {p for p in idle if pipeline.is_loaded(p)})
+
+    async def _on_revoked(self, app: Any, revoked: set[Any], **_: Any) -> None:
+        for tp in revoked:
+            pipeline = self.pipelines.get(tp.topic)
+            if pipeline is not None:
+                async with self.locks[tp.topic]:
+                    pipeline.drop(tp.partition)
+
+
+worker = Worker(load())
+app = worker.app

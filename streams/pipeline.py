@@ -1,0 +1,195 @@
+"""From raw records to window updates and KPI rows: the I/O-free core of a worker.
+
+A :class:`TopicPipeline` owns the :class:`~streams.windows.PartitionWindows` of one raw
+topic's partitions. The Faust agent (``streams.app``), replay and the tests feed it records
+and carry out what it returns, in this order, which keeps every KPI exact across crashes:
+
+1. produce dead letters and late events;
+2. write the changed panes to the state table;
+3. produce the rows of closed windows and wait until the broker has them;
+4. write each partition clock (its ``closed_until`` says those windows are emitted);
+5. delete retired panes (tombstones).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import orjson
+
+from schemas.decode import Rejection, deadletter_record, decode
+from schemas.events import RawEvent
+from streams.windows import Closing, KpiResult, Outcome, PaneKey, PartitionWindows, pane_store_key
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRecord:
+    """One Kafka record of a raw topic."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int | None
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass
+class Applied:
+    """What applying one batch produced, before any window closes."""
+
+    deadletters: list[tuple[bytes | None, bytes]] = field(default_factory=list)
+    lates: list[tuple[bytes | None, bytes]] = field(default_factory=list)
+    consumed: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    invalid: Counter[str] = field(default_factory=Counter)
+    touched: set[int] = field(default_factory=set)
+    sensors_seen: dict[tuple[str, str], float] = field(default_factory=dict)
+
+
+@dataclass
+class StateWrite:
+    """One write to the state table: ``value`` None deletes the key."""
+
+    partition: int
+    key: bytes
+    value: bytes | None
+
+
+def late_record(record: SourceRecord, event: RawEvent) -> bytes:
+    """The city.late.v1 value of a late event: origin plus the original event JSON."""
+    return orjson.dumps(
+        {
+            "origin": {
+                "topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+            },
+            "occurred_at": event.occurred_at.isoformat(),
+            "event_id": event.event_id,
+            "value": orjson.loads(record.value or b"null"),
+        }
+    )
+
+
+class TopicPipeline:
+    """Window state and processing of one raw topic."""
+
+    def __init__(self, topic: str, grace_seconds: float, future_skew_seconds: float) -> None:
+        self.topic = topic
+        self.grace = grace_seconds
+        self.future_skew = future_skew_seconds
+        self.partitions: dict[int, PartitionWindows] = {}
+
+    def decode(self, record: SourceRecord) -> RawEvent | Rejection:
+        """Validate one record's bytes."""
+        return decode(
+            record.topic,
+            record.value,
+            produced_at_ms=record.timestamp_ms,
+            future_skew_seconds=self.future_skew,
+        )
+
+    def is_loaded(self, partition: int) -> bool:
+        """True when the partition's state is in memory."""
+        return partition in self.partitions
+
+    def load(self, partition: int, items: Iterable[tuple[bytes, bytes]]) -> PartitionWindows:
+        """Bring a partition's state into memory from state-table items."""
+        windows = PartitionWindows(self.topic, partition, self.grace)
+        windows.load(items)
+        self.partitions[partition] = windows
+        return windows
+
+    def drop(self, partition: int) -> None:
+        """Forget a partition (revoked from this worker)."""
+        self.partitions.pop(partition, None)
+
+    def windows(self, partition: int) -> PartitionWindows:
+        """The window state of a loaded partition."""
+        return self.partitions[partition]
+
+    def apply(self, records: Sequence[SourceRecord]) -> Applied:
+        """Validate and fold records (in offset order per partition) into their windows."""
+        applied = Applied()
+        for record in records:
+            applied.consumed += 1
+            windows = self.partitions[record.partition]
+            applied.touched.add(record.partition)
+            if record.offset <= windows.clock.processed_offset:
+                applied.outcomes[Outcome.REDELIVERY.value] += 1
+                continue
+            result = self.decode(record)
+            if isinstance(result, Rejection):
+                windows.clock.processed_offset = record.offset
+                windows.clock_dirty = True
+                applied.invalid[result.reason_kind] += 1
+                applied.deadletters.append(
+                    (
+                        record.key,
+                        deadletter_record(
+                            record.topic, record.partition, record.offset, record.value, result
+                        ),
+                    )
+                )
+                continue
+            outcome = windows.apply(record.offset, result)
+            applied.outcomes[outcome.value] += 1
+            if outcome is Outcome.LATE:
+                applied.lates.append((record.key, late_record(record, result)))
+            sensor_id = getattr(result, "sensor_id", None)
+            if sensor_id is not None:
+                applied.sensors_seen[(sensor_id, result.district.value)] = (
+                    result.occurred_at.timestamp()
+                )
+        return applied
+
+    def pane_writes(self, partitions: Iterable[int]) -> list[StateWrite]:
+        """Changed panes of ``partitions`` as state writes (step 2)."""
+        writes: list[StateWrite] = []
+        for partition in sorted(partitions):
+            windows = self.partitions[partition]
+            writes.extend(StateWrite(partition, k, v) for k, v in windows.take_dirty())
+        return writes
+
+    def close(self, partitions: Iterable[int]) -> dict[int, Closing]:
+        """Close every window the watermarks passed (rows for step 3)."""
+        closings: dict[int, Closing] = {}
+        for partition in sorted(partitions):
+            closing = self.partitions[partition].close()
+            if closing is not None:
+                closings[partition] = closing
+        return closings
+
+    def clock_writes(self, partitions: Iterable[int]) -> list[StateWrite]:
+        """Clocks that changed, as state writes (step 4)."""
+        writes: list[StateWrite] = []
+        for partition in sorted(partitions):
+            windows = self.partitions[partition]
+            if windows.clock_dirty:
+                key, value = windows.clock_item()
+                writes.append(StateWrite(partition, key, value))
+        return writes
+
+    def retire(self, closings: dict[int, Closing]) -> list[StateWrite]:
+        """Forget retired panes; their tombstones as state writes (step 5)."""
+        writes: list[StateWrite] = []
+        for partition, closing in sorted(closings.items()):
+            self.partitions[partition].retire(closing.retired)
+            writes.extend(_tombstones(partition, closing.retired))
+        return writes
+
+    def state_entries(self) -> int:
+        """Open panes over all loaded partitions."""
+        return sum(w.pane_count for w in self.partitions.values())
+
+
+def _tombstones(partition: int, keys: Iterable[PaneKey]) -> list[StateWrite]:
+    return [StateWrite(partition, pane_store_key(partition, key), None) for key in keys]
+
+
+def rows_of(closings: dict[int, Closing]) -> list[KpiResult]:
+    """All rows of ``closings`` in a stable order."""
+    return [row for _, closing in sorted(closings.items()) for row in closing.rows]

@@ -1,0 +1,47 @@
+"""``ioc worker``: start a stream worker (the same app as ``faust -A streams.app worker``)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any
+
+from streams import metrics
+from streams.config import load
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``worker`` subcommand."""
+    parser = subparsers.add_parser(
+        "worker",
+        help="run a stream worker: raw topics -> windows -> city.kpi.v1",
+        description=(
+            "Consume the three raw topics, validate, aggregate into event-time windows and "
+            "produce final KPI rows to city.kpi.v1. Connection settings come from IOC_* "
+            "environment variables (see README)."
+        ),
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="port of /metrics (default IOC_METRICS_PORT or 9464; 0 disables)",
+    )
+    parser.add_argument("--loglevel", default="warning", help="faust log level (default warning)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: Any) -> int:
+    """Run the worker until it is stopped (SIGINT/SIGTERM)."""
+    import faust
+
+    settings = load()
+    port = settings.ports.worker_metrics if args.metrics_port is None else args.metrics_port
+    if port:
+        metrics.serve(port)
+    from streams.app import app
+
+    logging.basicConfig(level=args.loglevel.upper())
+    worker = faust.Worker(app, loglevel=args.loglevel)
+    worker.execute_from_commandline()
+    return 0
