@@ -83,8 +83,8 @@ class Worker:
         table = self.app.Table(
             _table_name(topic_name),
             partitions=settings.partitions,
-            key_serializer="raw",
-            value_serializer="raw",
+            key_type=bytes,
+            value_type=bytes,
         )
         pipeline = TopicPipeline(
             topic_name, settings.grace_seconds, settings.future_skew_seconds

