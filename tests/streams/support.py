@@ -122,7 +122,14 @@ class WorkerProcess:
         """Start (or restart) the worker."""
         log = open(self.log_path, "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [str(IOC), "worker", "--metrics-port", str(self.metrics_port), "--loglevel", "warning"],
+            [
+                str(IOC),
+                "worker",
+                "--metrics-port",
+                str(self.metrics_port),
+                "--loglevel",
+                self.env.get("IOC_TEST_LOGLEVEL", "warning"),
+            ],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -261,3 +268,97 @@ def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.5) -
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+def province_messages(
+    seed: int, minutes: int, start: str = "2026-03-10T06:00:00+00:00"
+) -> list[Message]:
+    """A deterministic small province: sensors, sites and dossiers in all districts, one
+    reading or probe per entity per minute, with duplicates, late and malformed records."""
+    import datetime as dt
+    import random
+
+    from schemas.places import District
+    from schemas.topics import FARM_TOPIC, NETWORK_TOPIC, PORTAL_TOPIC
+
+    rng = random.Random(seed)
+    t0 = dt.datetime.fromisoformat(start)
+    out: list[Message] = []
+    serial = 0
+    for minute in range(minutes):
+        for district in District:
+            d = district.value
+            key = d.encode()
+            for s in range(6):
+                serial += 1
+                at = t0 + dt.timedelta(minutes=minute, seconds=rng.uniform(0, 59))
+                event = {
+                    "event_id": f"f{serial}",
+                    "source": "test",
+                    "occurred_at": at.isoformat(),
+                    "schema_version": 1,
+                    "district": d,
+                    "sensor_id": f"{d}-sal-{s}",
+                    "farm_id": f"{d}-farm",
+                    "zone": "z1",
+                    "kind": "salinity",
+                    "value": round(rng.uniform(0, 8), 3),
+                    "battery_pct": round(rng.uniform(10, 100), 1),
+                }
+                out.append((FARM_TOPIC, key, orjson.dumps(event)))
+            for s in range(4):
+                serial += 1
+                at = t0 + dt.timedelta(minutes=minute, seconds=rng.uniform(0, 59))
+                up = rng.random() > 0.05
+                event = {
+                    "event_id": f"n{serial}",
+                    "source": "test",
+                    "occurred_at": at.isoformat(),
+                    "schema_version": 1,
+                    "district": d,
+                    "site_id": f"{d}-4g-{s}",
+                    "technology": rng.choice(["2G", "4G", "5G"]),
+                    "up": up,
+                    "latency_ms": round(rng.uniform(5, 200), 2) if up else None,
+                    "loss_pct": round(rng.uniform(0, 3), 2) if up else None,
+                    "downlink_mbps": round(rng.uniform(10, 200), 1) if up else None,
+                    "uplink_mbps": 5.0 if up else None,
+                    "subscribers": rng.randint(0, 500),
+                }
+                out.append((NETWORK_TOPIC, key, orjson.dumps(event)))
+            serial += 1
+            at = t0 + dt.timedelta(minutes=minute, seconds=rng.uniform(0, 59))
+            dossier = {
+                "event_id": f"p{serial}",
+                "source": "test",
+                "occurred_at": at.isoformat(),
+                "schema_version": 1,
+                "district": d,
+                "dossier_id": f"hs{serial}",
+                "procedure_code": "1.001",
+                "agency_id": f"{d}-ubnd",
+                "level": "district",
+                "channel": rng.choice(["online", "counter"]),
+                "status": "submitted",
+                "received_at": at.isoformat(),
+                "components_total": 3,
+                "components_reused": rng.randint(0, 3),
+            }
+            out.append((PORTAL_TOPIC, key, orjson.dumps(dossier)))
+        for _ in range(3):
+            roll = rng.random()
+            if roll < 0.4 and out:
+                out.append(out[rng.randrange(max(0, len(out) - 200), len(out))])
+            elif roll < 0.7 and out:
+                topic, key, value = out[rng.randrange(max(0, len(out) - 400), len(out))]
+                if value is None or value.startswith(b'{"event_id": 42'):
+                    continue
+                late = orjson.loads(value)
+                late["event_id"] += "-late"
+                late["occurred_at"] = (
+                    dt.datetime.fromisoformat(late["occurred_at"]) - dt.timedelta(minutes=10)
+                ).isoformat()
+                out.append((topic, key, orjson.dumps(late)))
+            else:
+                out.append((FARM_TOPIC, b"vi-thanh", b'{"event_id": 42'))
+    return out

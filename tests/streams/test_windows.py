@@ -93,7 +93,7 @@ def test_golden_values_for_every_window_kind() -> None:
 
 
 def test_late_redelivered_and_duplicate_events_change_nothing() -> None:
-    windows, rows = run([reading(10, 2.0), reading(40, 4.5), reading(65 * 60, 1.0)])
+    windows, _ = run([reading(10, 2.0), reading(40, 4.5), reading(65 * 60, 1.0)])
     assert windows.apply(1, reading(40, 4.5)) is Outcome.REDELIVERY
     assert windows.apply(3, reading(20, 9.0, event_id="new")) is Outcome.LATE
     assert windows.apply(4, reading(65 * 60 + 5, 1.0, event_id="x")) is Outcome.WINDOWED

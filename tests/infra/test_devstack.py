@@ -1,0 +1,84 @@
+"""``ioc dev``: status of the shared servers, idempotent up, a private start/stop cycle."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from deploy.devstack.process import port_open
+from streams.config import Settings
+
+pytestmark = pytest.mark.integration
+
+
+def _ioc(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "streams.cli", *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_status_prints_four_servers_up(settings: Settings) -> None:
+    out = _ioc("dev", "status")
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert [line.split()[0] for line in lines] == [
+        "kafka",
+        "postgres",
+        "prometheus",
+        "alertmanager",
+    ]
+    assert all(line.split()[2] == "up" for line in lines), out.stdout
+    assert f"127.0.0.1:{settings.ports.postgres}" in lines[1]
+
+
+def test_up_leaves_running_servers_alone(settings: Settings, tmp_path: Path) -> None:
+    record = tmp_path / "started"
+    out = _ioc("dev", "up", "--record-started", str(record))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("already up") == 4
+    assert not record.exists() or record.read_text() == ""
+
+
+def test_private_kafka_start_and_stop(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {"IOC_CACHE_DIR": str(tmp_path), "IOC_KAFKA_PORT": str(port)}
+    record = tmp_path / "started"
+    out = _ioc("dev", "up", "--only", "kafka", "--record-started", str(record), env=env)
+    try:
+        assert out.returncode == 0, out.stderr
+        assert record.read_text().split() == ["kafka"]
+        assert (tmp_path / "dev" / "kafka.pid").exists()
+        assert (tmp_path / "dev" / "logs" / "kafka.log").exists()
+        assert port_open(port)
+    finally:
+        down = _ioc("dev", "down", "--only-recorded", str(record), env=env)
+    assert down.returncode == 0, down.stderr
+    assert "stopped" in down.stdout
+    assert not port_open(port)
+    assert not (tmp_path / "dev" / "kafka.pid").exists()
+
+
+def test_port_taken_names_the_env_var(tmp_path: Path) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        env = {"IOC_CACHE_DIR": str(tmp_path), "IOC_ALERTMANAGER_PORT": str(port)}
+        out = _ioc("dev", "up", "--only", "alertmanager", env=env)
+    assert out.returncode == 2
+    assert "IOC_ALERTMANAGER_PORT" in out.stderr and str(port) in out.stderr

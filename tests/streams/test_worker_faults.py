@@ -1,0 +1,140 @@
+"""Exactness under failure: kill -9 and rebalances give the rows of an undisturbed run.
+
+Each run gets a private broker; the same messages (with duplicates, late and malformed
+records) go through an undisturbed worker and through a disturbed one, and the final KPI
+tables (what an upserting sink holds) must be equal, value for value.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.streams.support import (
+    PrivateBroker,
+    WorkerProcess,
+    kpi_table,
+    metric_sum,
+    produce,
+    province_messages,
+    read_topic,
+    wait_for,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+KpiTable = dict[tuple[str, ...], tuple[float, int]]
+MESSAGES = province_messages(seed=7, minutes=200)
+RATE = 1800.0
+
+
+def _settled(broker: PrivateBroker, workers: list[WorkerProcess]) -> Callable[[], bool]:
+    """True once every window is closed and the KPI topic stopped growing."""
+    last = [-1]
+
+    def check() -> bool:
+        states = [w.metrics().get("ioc_window_state_entries") for w in workers]
+        if any(s is None or s > 0 for s in states):
+            return False
+        n = len(asyncio.run(read_topic(broker.bootstrap, "city.kpi.v1")))
+        done = n > 0 and n == last[0]
+        last[0] = n
+        return done
+
+    return check
+
+
+def _run(
+    tmp: Path, name: str, disturb: Callable[[PrivateBroker, list[WorkerProcess]], None] | None
+) -> KpiTable:
+    with PrivateBroker(tmp) as broker:
+        worker = WorkerProcess(broker.bootstrap, name, tmp / f"{name}-worker.log").start()
+        workers = [worker]
+        producer = threading.Thread(
+            target=lambda: asyncio.run(produce(broker.bootstrap, MESSAGES, rate=RATE))
+        )
+        producer.start()
+        try:
+            if disturb is not None:
+                disturb(broker, workers)
+            producer.join()
+            wait_for(_settled(broker, workers), 240, f"{name}: all windows closed", interval=3)
+        finally:
+            producer.join()
+            for w in workers:
+                w.stop()
+        return kpi_table(asyncio.run(read_topic(broker.bootstrap, "city.kpi.v1")))
+
+
+@pytest.fixture(scope="module")
+def undisturbed(tmp_path_factory: pytest.TempPathFactory) -> KpiTable:
+    table = _run(tmp_path_factory.mktemp("undisturbed"), "calm", None)
+    assert len(table) > 10_000
+    return table
+
+
+def _assert_same(expected: KpiTable, got: KpiTable) -> None:
+    missing = expected.keys() - got.keys()
+    extra = got.keys() - expected.keys()
+    changed = [k for k in expected.keys() & got.keys() if expected[k] != got[k]]
+    assert not missing and not extra and not changed, (
+        f"{len(missing)} missing, {len(extra)} extra, {len(changed)} changed; "
+        f"e.g. {sorted(missing)[:2]} {sorted(extra)[:2]} "
+        f"{[(k, expected[k], got[k]) for k in changed[:2]]}"
+    )
+
+
+def test_kill9_mid_window_gives_the_rows_of_an_undisturbed_run(
+    tmp_path: Path, undisturbed: KpiTable
+) -> None:
+    rng = random.Random(3)
+
+    def crash(broker: PrivateBroker, workers: list[WorkerProcess]) -> None:
+        worker = workers[0]
+        for _ in range(3):
+            wait_for(
+                lambda: metric_sum(worker.metrics(), "ioc_events_windowed_total") > 500,
+                120,
+                "the worker to process events",
+            )
+            time.sleep(rng.uniform(0.5, 3.0))
+            worker.kill9()
+            worker.start()
+
+    _assert_same(undisturbed, _run(tmp_path, "crashy", crash))
+
+
+def test_worker_joining_and_leaving_mid_stream_changes_no_row(
+    tmp_path: Path, undisturbed: KpiTable
+) -> None:
+    def rebalance(broker: PrivateBroker, workers: list[WorkerProcess]) -> None:
+        first = workers[0]
+        wait_for(
+            lambda: metric_sum(first.metrics(), "ioc_events_windowed_total") > 500,
+            120,
+            "the first worker to process events",
+        )
+        second = WorkerProcess(broker.bootstrap, "rebal", tmp_path / "second.log").start()
+        workers.append(second)
+        wait_for(
+            lambda: metric_sum(second.metrics(), "ioc_events_windowed_total") > 200,
+            120,
+            "the second worker to get partitions",
+        )
+        second.stop()
+        workers.remove(second)
+
+    _assert_same(undisturbed, _run(tmp_path, "rebal", rebalance))
+
+
+def test_messages_fixture_has_every_fault() -> None:
+    values = [m[2] for m in MESSAGES]
+    assert len(values) != len(set(values)), "duplicates"
+    assert any(v is not None and b"-late" in v for v in values), "late events"
+    assert any(v == b'{"event_id": 42' for v in values), "malformed records"
