@@ -2,15 +2,19 @@
 
 Each model is the full wire format of one raw topic: an envelope (``event_id``, ``source``,
 ``occurred_at``, ``schema_version``, ``district``) plus the source's own fields. Unknown
-fields, naive or non-UTC-convertible times, out-of-range physical values and wrong types
-are rejected.
+fields, naive or non-UTC-convertible times, out-of-range physical values, NaN and infinity,
+and wrong types are rejected.
+
+Validate wire bytes with ``Model.model_validate_json(raw)`` (or ``schemas.decode.decode``):
+the models are strict, and strict validation of Python dicts refuses ISO time strings and
+enum values given as plain strings, while strict JSON validation accepts them.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Final, Literal, Self
+from typing import Annotated, Any, Final, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -22,36 +26,60 @@ Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:/
 Text = Annotated[str, Field(min_length=1, max_length=128)]
 
 
+def to_utc(value: datetime) -> datetime:
+    """``value`` (timezone-aware) in UTC; ValueError when UTC falls outside years 1..9999."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("time is out of range once converted to UTC") from None
+
+
 class Envelope(BaseModel):
     """Fields every raw event carries."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
-    event_id: Id
-    source: Text
-    occurred_at: AwareDatetime
-    schema_version: Literal[1]
-    district: District
+    event_id: Annotated[Id, Field(description="Unique id of the event; resends reuse it.")]
+    source: Annotated[Text, Field(description="The system that emitted the event.")]
+    occurred_at: Annotated[
+        AwareDatetime, Field(description="Event time, timezone-aware; normalised to UTC.")
+    ]
+    schema_version: Annotated[Literal[1], Field(description="Wire format version (integer).")]
+    district: Annotated[District, Field(description="District of the entity; the Kafka key.")]
+
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _integer_version(cls, value: Any) -> Any:
+        # Literal[1] alone also accepts true and 1.0.
+        if type(value) is not int:
+            raise ValueError("schema_version must be the integer 1")
+        return value
 
     @field_validator("occurred_at")
     @classmethod
     def _to_utc(cls, value: datetime) -> datetime:
-        return value.astimezone(UTC)
+        return to_utc(value)
 
 
 class Level(StrEnum):
+    """Administrative level of the agency that handles a dossier."""
+
     PROVINCE = "province"
     DISTRICT = "district"
     COMMUNE = "commune"
 
 
 class Channel(StrEnum):
+    """How the citizen submitted the dossier."""
+
     ONLINE = "online"
     COUNTER = "counter"
     POSTAL = "postal"
 
 
 class DossierStatus(StrEnum):
+    """The status a dossier moved into."""
+
     SUBMITTED = "submitted"
     ACCEPTED = "accepted"
     COMPLETED = "completed"
@@ -68,17 +96,27 @@ class DossierEvent(Envelope):
     level: Level
     channel: Channel
     status: DossierStatus
-    received_at: AwareDatetime
-    due_at: AwareDatetime | None = None
-    paid_online: bool = False
-    components_total: Annotated[int, Field(ge=0, le=100)] = 0
-    components_reused: Annotated[int, Field(ge=0, le=100)] = 0
-    rating: Annotated[int, Field(ge=1, le=5)] | None = None
+    received_at: Annotated[
+        AwareDatetime, Field(description="When the agency received the dossier.")
+    ]
+    due_at: Annotated[
+        AwareDatetime | None, Field(description="Legal completion deadline, if any.")
+    ] = None
+    paid_online: Annotated[bool, Field(description="Fees paid through the portal.")] = False
+    components_total: Annotated[
+        int, Field(ge=0, le=100, description="Documents the dossier consists of.")
+    ] = 0
+    components_reused: Annotated[
+        int, Field(ge=0, le=100, description="Documents reused from earlier dossiers.")
+    ] = 0
+    rating: Annotated[
+        int | None, Field(ge=1, le=5, description="Citizen rating 1-5, when given.")
+    ] = None
 
     @field_validator("received_at", "due_at")
     @classmethod
     def _times_to_utc(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else value.astimezone(UTC)
+        return None if value is None else to_utc(value)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -92,6 +130,8 @@ class DossierEvent(Envelope):
 
 
 class Technology(StrEnum):
+    """Access technology of a probed cell site or link."""
+
     G2 = "2G"
     G3 = "3G"
     G4 = "4G"
@@ -105,15 +145,25 @@ class ProbeEvent(Envelope):
 
     site_id: Id
     technology: Technology
-    up: bool
-    latency_ms: Annotated[float, Field(ge=0, le=60_000)] | None = None
-    loss_pct: Annotated[float, Field(ge=0, le=100)] | None = None
-    downlink_mbps: Annotated[float, Field(ge=0, le=100_000)] | None = None
-    uplink_mbps: Annotated[float, Field(ge=0, le=100_000)] | None = None
-    subscribers: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+    up: Annotated[bool, Field(description="Whether the site or link answered the probe.")]
+    latency_ms: Annotated[
+        float | None, Field(ge=0, le=60_000, description="Round-trip time, ms (null when down).")
+    ] = None
+    loss_pct: Annotated[float | None, Field(ge=0, le=100, description="Packet loss, %.")] = None
+    downlink_mbps: Annotated[
+        float | None, Field(ge=0, le=100_000, description="Measured downlink, Mbit/s.")
+    ] = None
+    uplink_mbps: Annotated[
+        float | None, Field(ge=0, le=100_000, description="Measured uplink, Mbit/s.")
+    ] = None
+    subscribers: Annotated[
+        int, Field(ge=0, le=1_000_000, description="Mobile subscribers attached (cells).")
+    ] = 0
 
 
 class SensorKind(StrEnum):
+    """What a farm sensor measures (units in ``SENSOR_BOUNDS``)."""
+
     SALINITY = "salinity"
     SOIL_MOISTURE = "soil_moisture"
     AIR_TEMPERATURE = "air_temperature"
@@ -139,8 +189,10 @@ class SensorReading(Envelope):
     farm_id: Id
     zone: Id
     kind: SensorKind
-    value: float
-    battery_pct: Annotated[float, Field(ge=0, le=100)]
+    value: Annotated[
+        float, Field(description="Reading in the unit of its kind (see SENSOR_BOUNDS).")
+    ]
+    battery_pct: Annotated[float, Field(ge=0, le=100, description="Sensor battery, %.")]
 
     @model_validator(mode="after")
     def _physical(self) -> Self:

@@ -49,4 +49,10 @@ class KpiRow(BaseModel):
 
     def identity(self) -> tuple[str, str, str, datetime, datetime]:
         """The upsert key of this row."""
-        return (self.kpi, self.entity_kind.value, self.entity_id, self.window_start, self.window_end)
+        return (
+            self.kpi,
+            self.entity_kind.value,
+            self.entity_id,
+            self.window_start,
+            self.window_end,
+        )

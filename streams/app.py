@@ -26,6 +26,7 @@ log = logging.getLogger("streams.app")
 
 BATCH_MAX: Final = 5000
 BATCH_WITHIN: Final = 0.1
+ROWS_PER_MESSAGE: Final = 500
 _ALERTABLE_NAMES: Final = frozenset(k.name for k in ALERTABLE)
 
 
@@ -61,6 +62,8 @@ class Worker:
         )
         self.pipelines: dict[str, TopicPipeline] = {}
         self.tables: dict[str, Any] = {}
+        self.changelogs: dict[str, str] = {}
+        self.positions: dict[tuple[str, int], int] = {}
         self.locks: dict[str, asyncio.Lock] = {}
         self.last_event_wall: dict[tuple[str, int], float] = {}
         self.kpi_labels = metrics.BoundedLabels("ioc_kpi_last_value", 5000)
@@ -86,11 +89,10 @@ class Worker:
             key_type=bytes,
             value_type=bytes,
         )
-        pipeline = TopicPipeline(
-            topic_name, settings.grace_seconds, settings.future_skew_seconds
-        )
+        pipeline = TopicPipeline(topic_name, settings.grace_seconds, settings.future_skew_seconds)
         self.pipelines[topic_name] = pipeline
         self.tables[topic_name] = table
+        self.changelogs[topic_name] = table.changelog_topic.get_topic_name()
         self.locks[topic_name] = asyncio.Lock()
 
         async def agent(stream: Any) -> None:
@@ -133,15 +135,15 @@ class Worker:
 
     async def _finish(self, topic: str, partitions: set[int]) -> None:
         pipeline = self.pipelines[topic]
-        self._write(topic, pipeline.pane_writes(partitions))
+        await self._write(topic, pipeline.pane_writes(partitions))
         closings = pipeline.close(partitions)
         rows = rows_of(closings)
         if rows:
             await self._emit(rows)
-        self._write(topic, pipeline.clock_writes(partitions))
+        await self._write(topic, pipeline.clock_writes(partitions))
         if closings:
             await self.app.producer.flush()
-            self._write(topic, pipeline.retire(closings))
+            await self._write(topic, pipeline.retire(closings))
         for closing in closings.values():
             for window, n in closing.windows_closed.items():
                 if n:
@@ -156,11 +158,19 @@ class Worker:
                 )
 
     async def _emit(self, rows: list[KpiResult]) -> None:
+        """Produce closed-window rows to city.kpi.v1 and wait until the broker has them.
+
+        Rows travel in packs (a JSON array of KpiRow objects, up to ``ROWS_PER_MESSAGE``)
+        keyed by their source partition: one Kafka record per row would cost more than
+        computing it. Re-emitted rows are identical, so their order across packs is moot.
+        """
         producer = self.app.producer
-        futures = [
-            await producer.send(KPI_TOPIC, row.message_key(), row.to_json(), None, None, None)
-            for row in rows
-        ]
+        futures = []
+        for start in range(0, len(rows), ROWS_PER_MESSAGE):
+            pack = rows[start : start + ROWS_PER_MESSAGE]
+            key = f"{pack[0].source_topic}|{pack[0].source_partition}".encode()
+            value = b"[" + b",".join(row.to_json() for row in pack) + b"]"
+            futures.append(await producer.send(KPI_TOPIC, key, value, None, None, None))
         await producer.flush()
         await asyncio.gather(*futures)
         emitted: dict[str, int] = {}
@@ -174,14 +184,24 @@ class Worker:
         for window, n in emitted.items():
             metrics.KPI_ROWS_EMITTED.labels(window=window).inc(n)
 
-    def _write(self, topic: str, writes: list[StateWrite]) -> None:
+    async def _write(self, topic: str, writes: list[StateWrite]) -> None:
+        """Apply state writes to the table and produce them to its changelog in bulk.
+
+        The records go straight to the Kafka producer (which keeps per-partition order and
+        is flushed by Faust before every offset commit) instead of Faust's one-by-one
+        changelog buffer, which cannot keep up with thousands of panes per batch.
+        """
+        if not writes:
+            return
         table = self.tables[topic]
+        changelog = self.changelogs[topic]
+        send = self.app.producer.send
         for write in writes:
             if write.value is None:
                 table.data.pop(write.key, None)
             else:
                 table.data[write.key] = write.value
-            table.send_changelog(write.partition, write.key, write.value)
+            await send(changelog, write.key, write.value, write.partition, None, None)
 
     def _load(self, topic: str, partition: int) -> None:
         table = self.tables[topic]
@@ -208,6 +228,8 @@ class Worker:
         last: dict[int, int] = {}
         for record in records:
             last[record.partition] = record.offset
+        for partition, offset in last.items():
+            self.positions[(topic, partition)] = offset + 1
         consumer = self.app.consumer
         for partition, offset in last.items():
             tp = faust.types.TP(topic, partition)
@@ -229,6 +251,7 @@ class Worker:
                 p
                 for p in list(pipeline.partitions)
                 if now - self.last_event_wall.get((topic, p), now) >= timeout
+                and self._caught_up(topic, p)
             ]
             if not idle:
                 continue
@@ -237,6 +260,19 @@ class Worker:
                     if pipeline.is_loaded(partition):
                         pipeline.windows(partition).advance_idle(now)
                 await self._finish(topic, {p for p in idle if pipeline.is_loaded(p)})
+
+    def _caught_up(self, topic: str, partition: int) -> bool:
+        """True when this worker has processed every record of the partition it knows of.
+
+        A partition is idle only when nothing waits in it: a lagging worker must not move
+        a watermark by wall clock, or the records still waiting would turn late.
+        """
+        position = self.positions.get((topic, partition))
+        try:
+            highwater = self.app.consumer.highwater(faust.types.TP(topic, partition))
+        except Exception:  # the consumer is rebalancing: not idle
+            return False
+        return position is not None and highwater is not None and position >= highwater
 
     async def _on_revoked(self, app: Any, revoked: set[Any], **_: Any) -> None:
         for tp in revoked:

@@ -18,6 +18,9 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "deploy.devstack.cli",
     "streams.worker_cli",
     "sinks.cli",
+    "dashboards.cli",
+    "streams.simulator.cli",
+    "streams.replay.cli",
 )
 
 

@@ -42,6 +42,7 @@ def run(args: Any) -> int:
     from streams.app import app
 
     logging.basicConfig(level=args.loglevel.upper())
+    logging.getLogger("aiokafka").setLevel(max(logging.WARNING, logging.getLogger().level))
     worker = faust.Worker(app, loglevel=args.loglevel)
     worker.execute_from_commandline()
     return 0

@@ -249,15 +249,16 @@ def kpi_table(records: list[Any]) -> dict[tuple[str, ...], tuple[float, int]]:
     """What an upserting sink would hold: identity -> (value, count), the last record wins."""
     table: dict[tuple[str, ...], tuple[float, int]] = {}
     for record in sorted(records, key=lambda r: (r.partition, r.offset)):
-        row = orjson.loads(record.value)
-        identity = (
-            row["kpi"],
-            row["entity_kind"],
-            row["entity_id"],
-            row["window_start"],
-            row["window_end"],
-        )
-        table[identity] = (row["value"], row["count"])
+        pack = orjson.loads(record.value)
+        for row in pack if isinstance(pack, list) else [pack]:
+            identity = (
+                row["kpi"],
+                row["entity_kind"],
+                row["entity_id"],
+                row["window_start"],
+                row["window_end"],
+            )
+            table[identity] = (row["value"], row["count"])
     return table
 
 

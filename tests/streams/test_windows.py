@@ -74,9 +74,9 @@ def test_golden_values_for_every_window_kind() -> None:
     assert row(rows, "farm.salinity_mean_gl", "sensor", 0, 1).value == 3.25
     assert row(rows, "farm.salinity_minutes_above_4", "sensor", 0, 1).value == 0.5
     assert row(rows, "farm.salinity_mean_gl", "district", 1, 1).value == 3.0
-    hop = row(rows, "farm.salinity_mean_gl", "sensor", -14, 15)
+    hop = row(rows, "farm.salinity_mean_gl", "district", -14, 15)
     assert (hop.value, hop.count, hop.event_count) == (3.25, 2, 2)
-    hop_both = row(rows, "farm.salinity_max_gl", "sensor", -13, 15)
+    hop_both = row(rows, "farm.salinity_max_gl", "district", -13, 15)
     assert (hop_both.value, hop_both.count, hop_both.last_offset) == (4.5, 3, 2)
     hour = row(rows, "farm.salinity_mean_gl", "sensor", 0, 60)
     assert abs(hour.value - 9.5 / 3) < 1e-12 and hour.count == 3
@@ -86,7 +86,7 @@ def test_golden_values_for_every_window_kind() -> None:
         r.window_start
         for r in rows
         if r.kpi == "farm.salinity_max_gl"
-        and r.entity_kind == "sensor"
+        and r.entity_kind == "district"
         and r.window_end - r.window_start == 900
     }
     assert len(hops) == 16  # windows ending 10:01 .. 10:16

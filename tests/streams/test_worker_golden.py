@@ -165,5 +165,5 @@ def test_golden_event_file_gives_hand_computed_kpis(tmp_path: Path) -> None:
     assert latency[0] == pytest.approx(20.0, rel=0.01) and latency[1] == 2
     assert len(deadletters) == 1
     assert orjson.loads(deadletters[0].value)["reason_kind"] == "malformed"
-    window_ends = {k[4] for k in rows if k[0] == "farm.salinity_max_gl" and k[1] == "sensor"}
+    window_ends = {k[4] for k in rows if k[0] == "farm.salinity_max_gl" and k[1] == "district"}
     assert _ts(H1) in window_ends and _ts(MIN + M15) in window_ends

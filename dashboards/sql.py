@@ -1,0 +1,144 @@
+"""SQL of every TimescaleDB panel, built in one place from the catalog.
+
+All queries read table ``kpi`` or view ``kpi_latest`` (sinks/migrations), filter on
+``window_start`` (the hypertable's time column, so chunks outside the range are skipped),
+on the template variables ``$district`` (multi, quoted list) and ``$window_kind`` (single,
+raw), and show district ids as their Vietnamese names through a CASE generated from
+``schemas.places.DISTRICT_NAMES``. Grafana macros used: ``$__timeFilter``,
+``$__timeGroupAlias`` and ``$__interval`` (see ``dashboards.macros``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from dashboards.kpis import merge_sql
+from schemas.places import DISTRICT_NAMES
+from streams.catalog import KpiDef
+
+DISTRICT_HEADER = "Huyện / thị xã / thành phố"
+
+
+def literal(text: str) -> str:
+    """``text`` as an SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def ident(text: str) -> str:
+    """``text`` as a quoted SQL identifier (column alias)."""
+    return '"' + text.replace('"', '""') + '"'
+
+
+def district_name(column: str = "district") -> str:
+    """CASE expression mapping a district id column to its Vietnamese name."""
+    arms = " ".join(
+        f"WHEN {literal(d.value)} THEN {literal(name)}" for d, name in DISTRICT_NAMES.items()
+    )
+    return f"CASE {column} {arms} ELSE {column} END"
+
+
+def district_order(column: str = "district") -> str:
+    """CASE expression giving a district its position in ``DISTRICT_NAMES`` (unknown last)."""
+    arms = " ".join(
+        f"WHEN {literal(d.value)} THEN {i}" for i, d in enumerate(DISTRICT_NAMES, start=1)
+    )
+    return f"CASE {column} {arms} ELSE {len(DISTRICT_NAMES) + 1} END"
+
+
+def district_variable_query() -> str:
+    """Values of the ``district`` variable: districts with rows in the time range.
+
+    Ids are the values, Vietnamese names the text. Limited to the time range (the variable
+    refreshes when the range changes) so that it reads only the chunks of that range.
+    """
+    return (
+        f"SELECT district AS __value, {district_name()} AS __text\n"
+        "FROM (SELECT DISTINCT district FROM kpi WHERE $__timeFilter(window_start)) AS d\n"
+        f"ORDER BY {district_order()}"
+    )
+
+
+def _where(kpis: Sequence[KpiDef], entity_kind: str, *, districts: bool = True) -> str:
+    names = ", ".join(literal(k.name) for k in kpis)
+    kpi_test = f"kpi = {names}" if len(kpis) == 1 else f"kpi IN ({names})"
+    parts = [
+        "$__timeFilter(window_start)",
+        kpi_test,
+        f"entity_kind = {literal(entity_kind)}",
+        "window_kind = '$window_kind'",
+    ]
+    if districts:
+        parts.append("district IN ($district)")
+    return "\n  AND ".join(parts)
+
+
+def province_series(k: KpiDef, alias: str) -> str:
+    """Time series of one KPI over the selected districts, merged per interval."""
+    return (
+        f"SELECT $__timeGroupAlias(window_start, $__interval), {merge_sql(k)} AS {ident(alias)}\n"
+        f"FROM kpi\nWHERE {_where([k], 'district')}\n"
+        "GROUP BY 1\nORDER BY 1"
+    )
+
+
+def district_series(k: KpiDef) -> str:
+    """Time series of one KPI, one series per district (named in Vietnamese)."""
+    return (
+        "SELECT $__timeGroupAlias(window_start, $__interval), "
+        f"{district_name()} AS metric, {merge_sql(k)} AS value\n"
+        f"FROM kpi\nWHERE {_where([k], 'district')}\n"
+        "GROUP BY 1, district\nORDER BY 1, 2"
+    )
+
+
+@dataclass(frozen=True)
+class Column:
+    """One KPI column of a latest-values table."""
+
+    kpi: KpiDef
+    header: str
+
+
+def _latest(kpis: Sequence[KpiDef], entity_kind: str) -> str:
+    """Newest row per (kpi, entity) within the time range.
+
+    Same rows as view ``kpi_latest`` as of the range end, but the time filter applies before
+    DISTINCT ON, so only the chunks of the range are read (the view reads every chunk).
+    """
+    return (
+        "SELECT DISTINCT ON (kpi, entity_id) kpi, entity_id, district, value\n"
+        f"  FROM kpi\n  WHERE {_where(kpis, entity_kind)}\n"
+        "  ORDER BY kpi, entity_id, window_start DESC"
+    ).replace("\n  AND ", "\n    AND ")
+
+
+def _pivots(columns: Sequence[Column]) -> str:
+    return ",\n  ".join(
+        f"max(value) FILTER (WHERE kpi = {literal(c.kpi.name)}) AS {ident(c.header)}"
+        for c in columns
+    )
+
+
+def district_grid(columns: Sequence[Column]) -> str:
+    """Latest value of each KPI per selected district, one row per district in fixed order."""
+    return (
+        f"SELECT {district_name()} AS {ident(DISTRICT_HEADER)},\n  {_pivots(columns)}\n"
+        f"FROM (\n  {_latest([c.kpi for c in columns], 'district')}\n) AS latest\n"
+        f"GROUP BY district\nORDER BY {district_order()}"
+    )
+
+
+def entity_table(
+    entity_kind: str, entity_header: str, columns: Sequence[Column], sort: Column, limit: int
+) -> str:
+    """Latest values per entity (site, sensor, agency), worst ``sort`` value first."""
+    target = sort.kpi.target
+    direction = "DESC" if target is not None and target.op == "<=" else "ASC"
+    return (
+        f"SELECT entity_id AS {ident(entity_header)},\n"
+        f"  {district_name()} AS {ident(DISTRICT_HEADER)},\n  {_pivots(columns)}\n"
+        f"FROM (\n  {_latest([c.kpi for c in columns], entity_kind)}\n) AS latest\n"
+        f"GROUP BY entity_id, district\nORDER BY {ident(sort.header)} {direction} NULLS LAST, 1\n"
+        f"LIMIT {limit}"
+    )
