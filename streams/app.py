@@ -210,6 +210,10 @@ class Worker:
             "loaded %s[%d]: %d panes, clock %s", topic, partition, windows.pane_count, windows.clock
         )
         self.last_event_wall[(topic, partition)] = time.time()
+        self._count_partitions()
+
+    def _count_partitions(self) -> None:
+        metrics.PARTITIONS_HELD.set(sum(len(p.partitions) for p in self.pipelines.values()))
 
     def _count(self, topic: str, records: list[SourceRecord], applied: Any) -> None:
         metrics.EVENTS_CONSUMED.labels(topic=topic).inc(applied.consumed)
@@ -246,6 +250,7 @@ class Worker:
     async def _idle_tick(self) -> None:
         now = time.time()
         timeout = self.settings.idle_timeout_seconds
+        await self._load_quiet_partitions()
         for topic, pipeline in self.pipelines.items():
             idle = [
                 p
@@ -261,18 +266,38 @@ class Worker:
                         pipeline.windows(partition).advance_idle(now)
                 await self._finish(topic, {p for p in idle if pipeline.is_loaded(p)})
 
+    async def _load_quiet_partitions(self) -> None:
+        """Load assigned partitions that have received nothing since this worker got them.
+
+        Their restored windows must close too, even when no new event ever arrives.
+        """
+        tables: Any = self.app.tables
+        if self.app.in_recovery or not tables.recovery.completed.is_set():
+            return
+        try:
+            assigned = self.app.consumer.assignment()
+        except Exception:  # not started or rebalancing
+            return
+        for tp in assigned:
+            pipeline = self.pipelines.get(tp.topic)
+            if pipeline is not None and not pipeline.is_loaded(tp.partition):
+                async with self.locks[tp.topic]:
+                    if not pipeline.is_loaded(tp.partition):
+                        self._load(tp.topic, tp.partition)
+
     def _caught_up(self, topic: str, partition: int) -> bool:
         """True when this worker has processed every record of the partition it knows of.
 
         A partition is idle only when nothing waits in it: a lagging worker must not move
         a watermark by wall clock, or the records still waiting would turn late.
         """
-        position = self.positions.get((topic, partition))
+        processed = self.pipelines[topic].windows(partition).clock.processed_offset + 1
+        position = max(self.positions.get((topic, partition), 0), processed)
         try:
             highwater = self.app.consumer.highwater(faust.types.TP(topic, partition))
         except Exception:  # the consumer is rebalancing: not idle
             return False
-        return position is not None and highwater is not None and position >= highwater
+        return highwater is not None and position >= highwater
 
     async def _on_revoked(self, app: Any, revoked: set[Any], **_: Any) -> None:
         for tp in revoked:
@@ -280,6 +305,7 @@ class Worker:
             if pipeline is not None:
                 async with self.locks[tp.topic]:
                     pipeline.drop(tp.partition)
+        self._count_partitions()
 
 
 worker = Worker(load())

@@ -17,6 +17,7 @@ from streams.errors import UserError
 SUBCOMMAND_MODULES: tuple[str, ...] = (
     "deploy.devstack.cli",
     "streams.worker_cli",
+    "streams.demo",
     "sinks.cli",
     "dashboards.cli",
     "streams.simulator.cli",

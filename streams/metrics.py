@@ -34,6 +34,9 @@ EVENTS_DUPLICATE: Final = Counter(
 WINDOW_STATE_ENTRIES: Final = Gauge(
     "ioc_window_state_entries", "Open window-state entries (panes) held by this worker."
 )
+PARTITIONS_HELD: Final = Gauge(
+    "ioc_worker_partitions", "Source partitions whose window state this worker holds."
+)
 WINDOWS_CLOSED: Final = Counter(
     "ioc_windows_closed_total", "Windows closed by the watermark.", ["window"]
 )

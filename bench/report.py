@@ -1,0 +1,23 @@
+"""BENCHMARKS.md sections: each benchmark owns one ``## Name`` section and rewrites it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+HEADER = (
+    "# Benchmarks\n\n"
+    "Each section belongs to one part of the product and says how to reproduce it.\n"
+)
+
+
+def write_section(path: Path, name: str, body: str) -> None:
+    """Replace (or append) the ``## name`` section of the markdown file at ``path``."""
+    text = path.read_text() if path.exists() else HEADER
+    section = f"## {name}\n\n{body.strip()}\n"
+    pattern = re.compile(rf"^## {re.escape(name)}\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section + "\n", text).rstrip() + "\n"
+    else:
+        text = text.rstrip() + "\n\n" + section
+    path.write_text(text)

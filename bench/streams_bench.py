@@ -1,0 +1,205 @@
+"""Worker throughput, in one run on the same topics of a private broker:
+
+(a) plain aiokafka consume + JSON decode + dict aggregation (the ceiling),
+(b) a naive Faust tumbling windowed table (bench/naive_faust_app.py, the baseline),
+(c) our worker with all windows (``ioc worker``: validation, 1 min + 1 h + hopping
+    15/1 min windows, changelog state, KPI rows).
+
+Input: the province simulator (``ioc simulate --events N``). Prints events/s and ratios
+and writes the "## Streams" section of BENCHMARKS.md.
+
+    .venv/bin/python bench/streams_bench.py --events 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.report import write_section  # noqa: E402
+from schemas.topics import RAW_TOPICS  # noqa: E402
+from streams.broker_quirks import true_end_offsets  # noqa: E402
+from tests.streams.support import (  # noqa: E402
+    IOC,
+    PrivateBroker,
+    WorkerProcess,
+    metric_sum,
+    produce,
+    read_jsonl,
+)
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+async def plain_loop(bootstrap: str, expected: int) -> float:
+    """(a): consume every raw record, decode, count and sum per district and minute."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        fetch_max_wait_ms=100,
+        max_partition_fetch_bytes=8 << 20,
+    )
+    await consumer.start()
+    try:
+        tps = [TopicPartition(t, p) for t in RAW_TOPICS for p in range(4)]
+        ends = await true_end_offsets(bootstrap, tps)
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        windows: dict[tuple[str, int], list[float]] = defaultdict(lambda: [0, 0.0])
+        seen = 0
+        start = time.perf_counter()
+        pending = {tp for tp in tps if ends[tp] > 0}
+        while pending:
+            batch = await consumer.getmany(*pending, timeout_ms=200, max_records=20000)
+            for tp, records in batch.items():
+                for record in records:
+                    seen += 1
+                    try:
+                        event = orjson.loads(record.value)
+                        key = (event["district"], int(record.timestamp // 60000))
+                        acc = windows[key]
+                        acc[0] += 1
+                        acc[1] += float(event.get("value") or 0.0)
+                    except Exception:
+                        continue
+                if records and records[-1].offset + 1 >= ends[tp]:
+                    pending.discard(tp)
+        elapsed = time.perf_counter() - start
+        assert seen == expected, (seen, expected)
+        return elapsed
+    finally:
+        await consumer.stop()
+
+
+def naive_faust(bootstrap: str, expected: int, log_dir: Path) -> float:
+    """(b): run the naive Faust app until it has seen every event."""
+    done = log_dir / "naive.done"
+    env = {
+        **os.environ,
+        "IOC_KAFKA_BOOTSTRAP": bootstrap,
+        "BENCH_EVENTS": str(expected),
+        "BENCH_DONE_FILE": str(done),
+        "PYTHONPATH": str(ROOT),
+    }
+    faust_bin = str(Path(sys.executable).parent / "faust")
+    with (log_dir / "naive.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [faust_bin, "-A", "bench.naive_faust_app", "worker", "-l", "warning"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 1800
+            while not done.exists():
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"naive Faust app failed; see {log_dir / 'naive.log'}")
+                time.sleep(0.5)
+            return float(done.read_text())
+        finally:
+            proc.terminate()
+            proc.wait(30)
+
+
+def our_worker(bootstrap: str, expected: int, log_dir: Path) -> tuple[float, float]:
+    """(c): ``ioc worker`` from first to last event; returns (seconds, rss MiB)."""
+    worker = WorkerProcess(
+        bootstrap, "bench-ours", log_dir / "worker.log", IOC_IDLE_TIMEOUT_SECONDS=3600
+    ).start()
+    try:
+        first = last = None
+        deadline = time.monotonic() + 1800
+        while True:
+            consumed = metric_sum(worker.metrics(), "ioc_events_consumed_total")
+            now = time.perf_counter()
+            if consumed > 0 and first is None:
+                first = (now, consumed)
+            if consumed >= expected:
+                last = now
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"our worker stalled at {consumed}; see {log_dir}")
+            time.sleep(0.2)
+        assert first is not None
+        rss = _rss_mib(worker.proc.pid if worker.proc else 0)
+        rate_events = expected - first[1]
+        return (last - first[0]) * expected / max(rate_events, 1), rss
+    finally:
+        worker.stop()
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="ioc-bench-streams-"))
+    say(f"generating {args.events:,} simulator events ...")
+    events_file = work / "events.jsonl"
+    subprocess.run(
+        [
+            IOC,
+            "simulate",
+            f"--events={args.events}",
+            f"--seed={args.seed}",
+            "--start=2026-03-10T00:00:00Z",
+            f"--out={events_file}",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    messages = read_jsonl(events_file)
+    with PrivateBroker(work) as broker:
+        asyncio.run(produce(broker.bootstrap, messages))
+        n = len(messages)
+        say("(a) plain aiokafka loop ...")
+        plain = asyncio.run(plain_loop(broker.bootstrap, n))
+        say("(b) naive Faust windowed table ...")
+        naive = naive_faust(broker.bootstrap, n, work)
+        say("(c) our worker ...")
+        ours, rss = our_worker(broker.bootstrap, n, work)
+    rates = {"plain": n / plain, "naive": n / naive, "ours": n / ours}
+    lines = [
+        f"Input: {n:,} simulator events (3 raw topics x 4 partitions, private tansu broker).",
+        "",
+        "| path | events/s | vs naive Faust |",
+        "|---|---|---|",
+        f"| (a) aiokafka consume + decode + dict aggregation (ceiling) | {rates['plain']:,.0f} "
+        f"| {rates['plain'] / rates['naive']:.1f}x |",
+        f"| (b) naive Faust tumbling windowed table (baseline) | {rates['naive']:,.0f} | 1.0x |",
+        f"| (c) our worker, all windows + validation + KPI rows | {rates['ours']:,.0f} "
+        f"| {rates['ours'] / rates['naive']:.1f}x |",
+        "",
+        f"Worker RSS at the end: {rss:.0f} MiB. Command: "
+        f"`.venv/bin/python bench/streams_bench.py --events {args.events}`.",
+    ]
+    print("\n".join(lines))
+    if not args.no_write:
+        write_section(ROOT / "BENCHMARKS.md", "Streams", "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""Decode one message of city.kpi.v1 into a KpiRow, or say why it cannot be stored."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import orjson
+from pydantic import ValidationError
+
+from schemas.kpi import KpiRow
+from sinks.writer import window_kind
+
+MAX_ERRORS_SHOWN: Final = 3
+
+
+@dataclass(frozen=True, slots=True)
+class BadMessage:
+    """Why a message is not a storable KPI row (``reason_kind`` as in schemas.decode)."""
+
+    reason_kind: str
+    reason: str
+
+
+def decode_kpis(value: bytes | None) -> list[KpiRow | BadMessage]:
+    """The rows of one message: a single KpiRow object, or a pack (a JSON array of them,
+    as the workers send); never raises."""
+    if not value or value.lstrip()[:1] != b"[":
+        return [decode_kpi(value)]
+    try:
+        items = orjson.loads(value)
+    except orjson.JSONDecodeError as error:
+        return [BadMessage("malformed", str(error)[:300])]
+    return [decode_kpi(orjson.dumps(item)) for item in items] or [
+        BadMessage("empty", "the pack holds no row")
+    ]
+
+
+def decode_kpi(value: bytes | None) -> KpiRow | BadMessage:
+    """Validate a KpiRow JSON value and its window length (1 min, 15 min or 1 h); never raises."""
+    if not value:
+        return BadMessage("empty", "record has no value" if value is None else "value is empty")
+    try:
+        row = KpiRow.model_validate_json(value)
+    except ValidationError as error:
+        return _classify(error)
+    except Exception as error:  # a validator bug must not stop the sink
+        return BadMessage("invalid", f"internal validator error: {error!r}"[:300])
+    if window_kind(row) is None:
+        seconds = (row.window_end - row.window_start).total_seconds()
+        return BadMessage(
+            "invalid", f"window length {seconds:g} s is not 60 (1m), 900 (15m) or 3600 (1h)"
+        )
+    return row
+
+
+def _classify(error: ValidationError) -> BadMessage:
+    errors = error.errors(include_url=False, include_context=False)
+    first = errors[0] if errors else None
+    if first is not None and first["type"] == "json_invalid":
+        return BadMessage("malformed", str(first["msg"])[:300])
+    if first is not None and first["type"] in ("model_type", "model_attributes_type"):
+        return BadMessage("not_object", f"JSON value is not an object: {first['msg']}")
+    parts = []
+    for item in errors[:MAX_ERRORS_SHOWN]:
+        path = ".".join(str(part) for part in item["loc"]) or "row"
+        parts.append(f"{path}: {item['msg']}")
+    if len(errors) > MAX_ERRORS_SHOWN:
+        parts.append(f"+{len(errors) - MAX_ERRORS_SHOWN} more")
+    return BadMessage("invalid", "; ".join(parts)[:300])

@@ -1,0 +1,275 @@
+"""Batch writer of KPI rows: COPY into a staging table, then one upsert, in one transaction.
+
+Redelivered rows and replayed batches leave one row per identity (kpi, entity_kind,
+entity_id, window_start, window_end); within a batch the last occurrence wins. A row the
+database refuses (a CHECK constraint, a number out of range) is isolated row by row under
+savepoints and returned as rejected with the database's reason; the rest is written.
+The caller owns the connection and its retries; in autocommit mode (as the sink uses it)
+each call is one transaction, inside a caller's transaction it is a savepoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final, Literal
+
+import psycopg
+from psycopg import sql
+
+from schemas.kpi import KpiRow
+
+KpiTable = Literal["kpi", "kpi_audit"]
+
+#: Window length in seconds -> window_kind stored in the database.
+WINDOW_KINDS: Final = {60: "1m", 900: "15m", 3600: "1h"}
+
+STAGE_TABLE: Final = "ioc_kpi_stage"
+IDENTITY: Final = ("kpi", "entity_kind", "entity_id", "window_start", "window_end")
+COLUMNS: Final = (
+    "kpi",
+    "entity_kind",
+    "entity_id",
+    "district",
+    "window_kind",
+    "window_start",
+    "window_end",
+    "value",
+    "count",
+    "source_topic",
+    "source_partition",
+    "first_offset",
+    "last_offset",
+    "event_count",
+)
+_UPDATED: Final = tuple(c for c in COLUMNS if c not in IDENTITY)
+
+# Session temp table, emptied by every commit; created on a connection's first batch. The
+# DELETE (free on an empty table) keeps a batch correct inside a caller's open transaction.
+_STAGE_DDL: Final = b"""
+SET LOCAL client_min_messages = warning;
+CREATE TEMP TABLE IF NOT EXISTS ioc_kpi_stage (
+    seq int NOT NULL, replay_id text, kpi text, entity_kind text, entity_id text,
+    district text, window_kind text, window_start timestamptz, window_end timestamptz,
+    value double precision, count bigint, source_topic text, source_partition int,
+    first_offset bigint, last_offset bigint, event_count bigint
+) ON COMMIT DELETE ROWS;
+DELETE FROM ioc_kpi_stage
+"""
+
+#: Column types of the binary COPY into the staging table (seq, replay_id, COLUMNS).
+STAGE_TYPES: Final = (
+    "int4", "text",
+    "text", "text", "text", "text", "text", "timestamptz", "timestamptz", "float8", "int8",
+    "text", "int4", "int8", "int8", "int8",
+)  # fmt: skip
+
+#: Errors that mean "this data is refused", as opposed to "the server is gone".
+DATA_ERRORS: Final = (psycopg.errors.IntegrityError, psycopg.errors.DataError)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A row the database refused: its index in the input and the database's reason."""
+
+    index: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """Outcome of one batch."""
+
+    rows: int
+    """Rows stored (inserted, updated or already identical), after in-batch de-duplication."""
+    changed: int
+    """Rows inserted or updated (identical redeliveries are not rewritten)."""
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+def window_kind(row: KpiRow) -> str | None:
+    """'1m', '15m' or '1h' from the window length; None for any other length."""
+    seconds = (row.window_end - row.window_start).total_seconds()
+    return WINDOW_KINDS.get(int(seconds)) if seconds.is_integer() else None
+
+
+def _values(row: KpiRow, kind: str) -> tuple[Any, ...]:
+    return (
+        row.kpi,
+        row.entity_kind.value,
+        row.entity_id,
+        row.district,
+        kind,
+        row.window_start,
+        row.window_end,
+        row.value,
+        row.count,
+        row.source_topic,
+        row.source_partition,
+        row.first_offset,
+        row.last_offset,
+        row.event_count,
+    )
+
+
+def _key_columns(table: KpiTable) -> tuple[str, ...]:
+    return ("replay_id", *IDENTITY) if table == "kpi_audit" else IDENTITY
+
+
+def _columns(table: KpiTable) -> tuple[str, ...]:
+    return ("replay_id", *COLUMNS) if table == "kpi_audit" else COLUMNS
+
+
+def _conflict_clause(table: KpiTable) -> sql.Composed:
+    """ON CONFLICT (identity) DO UPDATE, skipping rows whose content did not change."""
+    assignments = sql.SQL(", ").join(
+        sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in _UPDATED
+    )
+    old = sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in _UPDATED)
+    new = sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in _UPDATED)
+    return sql.SQL(
+        " ON CONFLICT ({key}) DO UPDATE SET {assignments}, written_at = now()"
+        " WHERE ({old}) IS DISTINCT FROM ({new})"
+    ).format(
+        key=sql.SQL(", ").join(map(sql.Identifier, _key_columns(table))),
+        assignments=assignments,
+        old=old,
+        new=new,
+    )
+
+
+def upsert_from_stage_sql(table: KpiTable, *, dedupe: bool = True) -> sql.Composed:
+    """INSERT .. SELECT DISTINCT ON (identity) .. ORDER BY seq DESC .. ON CONFLICT DO UPDATE.
+
+    DISTINCT ON keeps the last occurrence (highest ``seq``) of an identity: ON CONFLICT
+    cannot touch one row twice in a statement. The sort compares text bytewise (COLLATE
+    "C"): the same groups as the unique index's equality, without the locale's slower
+    comparison. ``dedupe=False`` (a batch known to hold each identity once) skips the sort.
+    """
+    cols = sql.SQL(", ").join(map(sql.Identifier, _columns(table)))
+    if not dedupe:
+        return sql.SQL("INSERT INTO {table} AS t ({cols}) SELECT {cols} FROM {stage}").format(
+            table=sql.Identifier(table), cols=cols, stage=sql.Identifier(STAGE_TABLE)
+        ) + _conflict_clause(table)
+    key = sql.SQL(", ").join(
+        sql.SQL('{} COLLATE "C"').format(sql.Identifier(c))
+        if c not in ("window_start", "window_end")
+        else sql.Identifier(c)
+        for c in _key_columns(table)
+    )
+    return sql.SQL(
+        "INSERT INTO {table} AS t ({cols}) SELECT DISTINCT ON ({key}) {cols} FROM {stage}"
+        " ORDER BY {key}, seq DESC"
+    ).format(
+        table=sql.Identifier(table), cols=cols, key=key, stage=sql.Identifier(STAGE_TABLE)
+    ) + _conflict_clause(table)
+
+
+def upsert_one_sql(table: KpiTable) -> sql.Composed:
+    """INSERT of one row with parameters, same conflict handling as the batch upsert."""
+    cols = _columns(table)
+    return sql.SQL("INSERT INTO {table} AS t ({cols}) VALUES ({params})").format(
+        table=sql.Identifier(table),
+        cols=sql.SQL(", ").join(map(sql.Identifier, cols)),
+        params=sql.SQL(", ").join(sql.Placeholder() * len(cols)),
+    ) + _conflict_clause(table)
+
+
+def copy_stage_sql() -> sql.Composed:
+    """Binary COPY into the staging table, columns ``seq, replay_id, COLUMNS`` (STAGE_TYPES)."""
+    return sql.SQL("COPY {stage} ({cols}) FROM STDIN (FORMAT BINARY)").format(
+        stage=sql.Identifier(STAGE_TABLE),
+        cols=sql.SQL(", ").join(map(sql.Identifier, ("seq", "replay_id", *COLUMNS))),
+    )
+
+
+def _reason(error: psycopg.Error) -> str:
+    diag = error.diag
+    text = diag.message_primary or str(error).strip().splitlines()[0]
+    if diag.constraint_name:
+        text += f" (constraint {diag.constraint_name})"
+    return f"{diag.sqlstate or '?'}: {text}"
+
+
+async def write_kpi_rows(
+    conn: psycopg.AsyncConnection[Any],
+    rows: Sequence[KpiRow],
+    *,
+    table: KpiTable = "kpi",
+    replay_id: str | None = None,
+) -> WriteResult:
+    """Upsert ``rows`` (in delivery order) into ``table`` in one transaction.
+
+    ``kpi_audit`` needs ``replay_id``. Rows whose window length is not 1 min, 15 min or 1 h
+    are rejected without asking the database. Connection errors propagate: nothing of the
+    batch is committed then, and calling again with the same rows is safe.
+    """
+    if (table == "kpi_audit") != (replay_id is not None):
+        raise ValueError("replay_id is required for kpi_audit and only for kpi_audit")
+    rejected: list[Rejected] = []
+    staged: list[tuple[int, tuple[Any, ...]]] = []
+    for index, row in enumerate(rows):
+        kind = window_kind(row)
+        if kind is None:
+            seconds = (row.window_end - row.window_start).total_seconds()
+            rejected.append(Rejected(index, f"window length {seconds:g} s is not 1m, 15m or 1h"))
+        else:
+            staged.append((index, _values(row, kind)))
+    if not staged:
+        return WriteResult(rows=0, changed=0, rejected=rejected)
+    distinct = len({identity_of(values) for _, values in staged})
+    try:
+        changed = await _write_batch(conn, staged, table, replay_id, dedupe=distinct < len(staged))
+    except (*DATA_ERRORS, OverflowError):  # OverflowError: a number too big for binary COPY
+        return await _write_row_by_row(conn, staged, table, replay_id, rejected)
+    return WriteResult(rows=distinct, changed=changed, rejected=rejected)
+
+
+async def _write_batch(
+    conn: psycopg.AsyncConnection[Any],
+    staged: Sequence[tuple[int, tuple[Any, ...]]],
+    table: KpiTable,
+    replay_id: str | None,
+    *,
+    dedupe: bool,
+) -> int:
+    async with conn.transaction(), conn.cursor() as cur:
+        await cur.execute(_STAGE_DDL)
+        async with cur.copy(copy_stage_sql()) as copy:
+            copy.set_types(STAGE_TYPES)
+            for index, values in staged:
+                await copy.write_row((index, replay_id, *values))
+        await cur.execute(upsert_from_stage_sql(table, dedupe=dedupe))
+        return max(cur.rowcount, 0)
+
+
+async def _write_row_by_row(
+    conn: psycopg.AsyncConnection[Any],
+    staged: Sequence[tuple[int, tuple[Any, ...]]],
+    table: KpiTable,
+    replay_id: str | None,
+    rejected: list[Rejected],
+) -> WriteResult:
+    """Slow path after the batch was refused: one savepoint per row isolates the bad ones."""
+    last = {identity_of(values): (index, values) for index, values in staged}
+    statement = upsert_one_sql(table)
+    prefix: tuple[Any, ...] = (replay_id,) if table == "kpi_audit" else ()
+    rows = changed = 0
+    async with conn.transaction():
+        for index, values in sorted(last.values(), key=lambda item: item[0]):
+            try:
+                async with conn.transaction():
+                    cur = await conn.execute(statement, (*prefix, *values))
+            except DATA_ERRORS as error:
+                rejected.append(Rejected(index, _reason(error)))
+                continue
+            rows += 1
+            changed += max(cur.rowcount, 0)
+    rejected.sort(key=lambda item: item.index)
+    return WriteResult(rows=rows, changed=changed, rejected=rejected)
+
+
+def identity_of(values: Sequence[Any]) -> tuple[str, str, str, datetime, datetime]:
+    """Identity of a row tuple in COLUMNS order (kpi, entity_kind, entity_id, start, end)."""
+    return (values[0], values[1], values[2], values[5], values[6])

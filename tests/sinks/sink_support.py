@@ -1,0 +1,189 @@
+"""Helpers of the sink tests: KPI row factory, Kafka produce/read, a TCP proxy that can be cut."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from psycopg.conninfo import make_conninfo
+
+from schemas.kpi import EntityKind, KpiRow
+
+T0 = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
+#: Consumer session timeout of test sinks: a group join takes about half of it on tansu.
+SESSION_MS = 6000
+
+
+def kpi_row(i: int, *, value: float | None = None, minutes: int = 1, **changes: Any) -> KpiRow:
+    """A valid KPI row with a distinct identity per ``i`` (entity i % 50, minute i // 50)."""
+    entity, minute = i % 50, i // 50
+    start = T0 + timedelta(minutes=minute * minutes)
+    fields: dict[str, Any] = {
+        "kpi": "farm.salinity_mean_gl",
+        "entity_kind": EntityKind.SENSOR,
+        "entity_id": f"sensor-{entity:03d}",
+        "district": "vi-thanh",
+        "window_start": start,
+        "window_end": start + timedelta(minutes=minutes),
+        "value": float(i % 17) / 4 if value is None else value,
+        "count": 60,
+        "source_topic": "city.farm.sensor.v1",
+        "source_partition": entity % 4,
+        "first_offset": i * 10,
+        "last_offset": i * 10 + 9,
+        "event_count": 60,
+    }
+    fields.update(changes)
+    return KpiRow(**fields)
+
+
+def key_of(row: KpiRow) -> bytes:
+    """Message key of a KPI row on city.kpi.v1."""
+    return f"{row.kpi}|{row.entity_kind.value}|{row.entity_id}".encode()
+
+
+def message(row: KpiRow) -> tuple[bytes, bytes]:
+    """(key, value) of a KPI row as the workers produce it."""
+    return key_of(row), row.model_dump_json().encode()
+
+
+async def produce(
+    bootstrap: str, topic: str, messages: Iterable[tuple[bytes | None, bytes]]
+) -> int:
+    """Produce (key, value) pairs (keyed partitioning) and wait for every ack."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, value=value, key=key) for key, value in messages]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return len(futures)
+
+
+async def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 15.0) -> list[Any]:
+    """Read every record of ``topic`` from the beginning until ``expected`` came (or timeout)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100
+    )
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        deadline = time.monotonic() + timeout
+        while not partitions and time.monotonic() < deadline:
+            await consumer.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic)
+        tps = [TopicPartition(topic, p) for p in sorted(partitions or ())]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        while len(records) < expected and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            for recs in batch.values():
+                records.extend(recs)
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def committed_offsets(bootstrap: str, topic: str, group: str) -> dict[int, int]:
+    """partition -> committed offset of ``group`` (missing when none)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        out: dict[int, int] = {}
+        for p in consumer.partitions_for_topic(topic) or ():
+            offset = await consumer.committed(TopicPartition(topic, p))
+            if offset is not None:
+                out[p] = offset
+        return out
+    finally:
+        await consumer.stop()
+
+
+def kpi_table(url: str, table: str = "kpi") -> dict[tuple[Any, ...], tuple[Any, ...]]:
+    """identity -> (window_kind, value, count, first_offset, last_offset) of every row."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT kpi, entity_kind, entity_id, window_start, window_end, window_kind, value, "
+            f"count, first_offset, last_offset FROM {table}"  # table is a test constant
+        ).fetchall()
+    return {tuple(r[:5]): tuple(r[5:]) for r in rows}
+
+
+def expected_table(rows: Sequence[KpiRow]) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+    """What kpi_table() must return after ``rows`` were delivered in this order."""
+    kinds = {60: "1m", 900: "15m", 3600: "1h"}
+    out: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+    for r in rows:
+        kind = kinds[int((r.window_end - r.window_start).total_seconds())]
+        out[r.identity()] = (kind, r.value, r.count, r.first_offset, r.last_offset)
+    return out
+
+
+def count_rows(url: str, table: str = "kpi") -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()  # test constant
+    return int(row[0]) if row else 0
+
+
+class TcpProxy:
+    """A loopback TCP proxy to ``target``; ``cut()`` drops every connection and refuses new
+    ones (like a database that went away), ``restore()`` listens again on the same port."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    def url(self, database_url: str) -> str:
+        """``database_url`` redirected through this proxy."""
+        return make_conninfo(database_url, host="127.0.0.1", port=str(self.port))
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(
+            self._handle, "127.0.0.1", self.port, reuse_address=True
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def cut(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    async def restore(self) -> None:
+        await self.start()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers |= {writer, up_writer}
+        await asyncio.gather(
+            self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
+        )
+        self._writers -= {writer, up_writer}
+
+    @staticmethod
+    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        finally:
+            with contextlib.suppress(Exception):
+                writer.transport.abort()

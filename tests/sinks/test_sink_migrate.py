@@ -1,0 +1,156 @@
+"""`ioc migrate` against a real TimescaleDB: contract schema, idempotence, refusals, locking."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from deploy.devstack.urls import with_user
+from sinks.migrate import MIGRATIONS_DIR, latest_version, migrate, status
+from streams.cli import main as ioc_main
+from streams.errors import UserError
+
+pytestmark = pytest.mark.integration
+
+CONTRACT = {
+    "kpi": "text",
+    "entity_kind": "text",
+    "entity_id": "text",
+    "district": "text",
+    "window_kind": "text",
+    "window_start": "timestamp with time zone",
+    "window_end": "timestamp with time zone",
+    "value": "double precision",
+    "count": "bigint",
+    "source_topic": "text",
+    "source_partition": "integer",
+    "first_offset": "bigint",
+    "last_offset": "bigint",
+    "event_count": "bigint",
+    "written_at": "timestamp with time zone",
+}
+
+
+@pytest.fixture(scope="module")
+def migrated(new_database: Callable[..., str]) -> str:
+    url = new_database("sink_migrate")
+    result = migrate(url)
+    assert [m.version for m in result.applied] == list(range(1, latest_version() + 1))
+    return url
+
+
+def test_kpi_table_matches_the_contract(migrated: str) -> None:
+    with psycopg.connect(migrated) as conn:
+        columns = dict(
+            conn.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_name = 'kpi' ORDER BY ordinal_position"
+            ).fetchall()
+        )
+        hyper = conn.execute(
+            "SELECT column_name, time_interval FROM timescaledb_information.dimensions "
+            "WHERE hypertable_name = 'kpi'"
+        ).fetchall()
+        indexes = {
+            name: definition
+            for name, definition in conn.execute(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'kpi'"
+            ).fetchall()
+        }
+        license_row = conn.execute("SHOW timescaledb.license").fetchone()
+    assert columns == CONTRACT
+    assert [(c, str(i)) for c, i in hyper] == [("window_start", "1 day, 0:00:00")]
+    assert "UNIQUE" in indexes["kpi_identity"]
+    assert "(kpi, entity_kind, entity_id, window_start, window_end)" in indexes["kpi_identity"]
+    assert "(kpi, district, window_kind, window_start DESC)" in indexes["kpi_board_district"]
+    assert license_row == ("apache",)
+
+
+def test_second_run_applies_nothing(migrated: str) -> None:
+    result = migrate(migrated)
+    assert result.applied == []
+    assert result.version == latest_version()
+    assert all(applied for _, applied in status(migrated))
+
+
+def test_cli_migrate_is_idempotent(migrated: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert ioc_main(["migrate", "--database-url", migrated]) == 0
+    assert f"schema version {latest_version()}" in capsys.readouterr().out
+
+
+def test_grafana_role_can_read_every_table(migrated: str) -> None:
+    with psycopg.connect(with_user(migrated, "ioc_grafana")) as conn:
+        for table in ("kpi", "kpi_latest", "kpi_audit", "raw_events"):
+            conn.execute(f"SELECT count(*) FROM {table}")  # constant names
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("DELETE FROM kpi")
+
+
+def test_refuses_a_database_newer_than_the_code(new_database: Callable[..., str]) -> None:
+    url = new_database("sink_newer")
+    migrate(url)
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "INSERT INTO schema_migrations (version, name, checksum) VALUES (99, 'future', 'x')"
+        )
+    with pytest.raises(UserError, match=r"schema version 99.*newer smartcity-ioc"):
+        migrate(url)
+    assert ioc_main(["migrate", "--database-url", url]) == 2
+
+
+def test_refuses_an_edited_migration(new_database: Callable[..., str]) -> None:
+    url = new_database("sink_edited")
+    migrate(url)
+    with psycopg.connect(url) as conn:
+        conn.execute("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 2")
+    with pytest.raises(UserError, match="0002_kpi_audit was edited"):
+        migrate(url)
+
+
+def test_failing_migration_rolls_back_alone(
+    new_database: Callable[..., str], tmp_path: Path
+) -> None:
+    for path in MIGRATIONS_DIR.glob("*.sql"):
+        shutil.copy(path, tmp_path / path.name)
+    broken = latest_version() + 1
+    (tmp_path / f"{broken:04d}_broken.sql").write_text(
+        "CREATE TABLE half_done (x int);\nSELECT 1 / 0;\n"
+    )
+    url = new_database("sink_broken")
+    with pytest.raises(UserError, match=rf"{broken:04d}_broken failed.*rolled back"):
+        migrate(url, tmp_path)
+    with psycopg.connect(url) as conn:
+        versions = [v for (v,) in conn.execute("SELECT version FROM schema_migrations")]
+        half = conn.execute("SELECT to_regclass('half_done')").fetchone()
+    assert sorted(versions) == list(range(1, broken))
+    assert half == (None,)
+
+
+def test_concurrent_migrators_apply_each_migration_once(new_database: Callable[..., str]) -> None:
+    url = new_database("sink_race")
+    results: list[int] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            results.append(len(migrate(url).applied))
+        except BaseException as error:  # collected for the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(results) == [0, 0, latest_version()]
+
+
+def test_unreachable_database_names_the_server() -> None:
+    with pytest.raises(UserError, match=r"127\.0\.0\.1:1/.*ioc dev up"):
+        migrate("postgresql://ioc@127.0.0.1:1/ioc")

@@ -1,0 +1,127 @@
+"""Pure parts of the sink: durations, KPI message decoding, window kinds, back-off, dead letters."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sink_support import kpi_row
+
+from schemas.decode import read_deadletter
+from sinks.deadletter import dead_letter
+from sinks.durations import format_duration, parse_duration
+from sinks.kpi_codec import BadMessage, decode_kpi, decode_kpis
+from sinks.migrate import MIGRATIONS_DIR, load_migrations
+from sinks.sink import Backoff
+from sinks.writer import window_kind
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("30d", timedelta(days=30)),
+        ("12h", timedelta(hours=12)),
+        ("15m", timedelta(minutes=15)),
+        ("90s", timedelta(seconds=90)),
+        ("2w", timedelta(weeks=2)),
+        (" 1.5D ", timedelta(hours=36)),
+    ],
+)
+def test_parse_duration(text: str, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "30", "d", "-1d", "0d", "1y", "1 day", "1d2h"])
+def test_parse_duration_refuses(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+@given(st.integers(min_value=1, max_value=10**7))
+def test_duration_round_trip(seconds: int) -> None:
+    value = timedelta(seconds=seconds)
+    assert parse_duration(format_duration(value)) == value
+
+
+@pytest.mark.parametrize(("minutes", "kind"), [(1, "1m"), (15, "15m"), (60, "1h")])
+def test_decode_valid_row_and_window_kind(minutes: int, kind: str) -> None:
+    row = kpi_row(3, minutes=minutes)
+    decoded = decode_kpi(row.model_dump_json().encode())
+    assert decoded == row
+    assert isinstance(decoded, type(row)) and window_kind(decoded) == kind
+
+
+@pytest.mark.parametrize(
+    ("value", "reason_kind"),
+    [
+        (None, "empty"),
+        (b"", "empty"),
+        (b"{not json", "malformed"),
+        (b"[1, 2]", "not_object"),
+        (b'{"kpi": "x"}', "invalid"),
+    ],
+)
+def test_decode_refuses_bad_messages(value: bytes | None, reason_kind: str) -> None:
+    decoded = decode_kpi(value)
+    assert isinstance(decoded, BadMessage)
+    assert decoded.reason_kind == reason_kind and decoded.reason
+
+
+def test_decode_refuses_unknown_window_length() -> None:
+    row = kpi_row(1, minutes=5)
+    decoded = decode_kpi(row.model_dump_json().encode())
+    assert isinstance(decoded, BadMessage)
+    assert "300 s" in decoded.reason
+
+
+def test_decode_refuses_negative_window() -> None:
+    row = kpi_row(1)
+    swapped = row.model_copy(
+        update={"window_start": row.window_end, "window_end": row.window_start}
+    )
+    decoded = decode_kpi(swapped.model_dump_json().encode())
+    assert isinstance(decoded, BadMessage)
+
+
+@given(st.binary(max_size=300))
+def test_decode_never_raises(value: bytes) -> None:
+    assert isinstance(decode_kpi(value), BadMessage)
+
+
+def test_backoff_is_capped_exponential() -> None:
+    delays = [Backoff().delay(attempt) for attempt in range(10)]
+    assert delays[:6] == [0.5, 1.0, 2.0, 4.0, 8.0, 15.0]
+    assert set(delays[5:]) == {15.0}
+    assert Backoff().delay(10_000) == 15.0
+
+
+def test_dead_letter_reads_back_with_the_workers_parser() -> None:
+    value = dead_letter(
+        "database", "23514: check", topic="city.kpi.v1", partition=2, offset=7, key=b"k", value=b"v"
+    )
+    parsed = read_deadletter(value)
+    assert (parsed.reason_kind, parsed.origin_topic, parsed.origin_partition) == (
+        "database",
+        "city.kpi.v1",
+        2,
+    )
+    assert parsed.origin_offset == 7 and parsed.raw == b"v"
+
+
+def test_migration_files_are_numbered_without_gaps() -> None:
+    migrations = load_migrations(MIGRATIONS_DIR)
+    assert [m.version for m in migrations] == list(range(1, len(migrations) + 1))
+    assert migrations[0].name == "kpi"
+
+
+def test_decode_pack_of_rows_as_the_workers_send_them() -> None:
+    good = kpi_row(1).model_dump_json().encode()
+    pack = b"[" + good + b"," + good.replace(b'"count":', b'"count":-') + b"]"
+    decoded = decode_kpis(pack)
+    assert len(decoded) == 2
+    assert not isinstance(decoded[0], BadMessage)
+    assert isinstance(decoded[1], BadMessage) and decoded[1].reason_kind == "invalid"
+    assert decode_kpis(b"[1, 2") == [BadMessage("malformed", decode_kpis(b"[1, 2")[0].reason)]
+    assert len(decode_kpis(good)) == 1
