@@ -27,6 +27,7 @@ log = logging.getLogger("streams.app")
 BATCH_MAX: Final = 5000
 BATCH_WITHIN: Final = 0.1
 ROWS_PER_MESSAGE: Final = 500
+STALL_SECONDS: Final = 10.0
 _ALERTABLE_NAMES: Final = frozenset(k.name for k in ALERTABLE)
 
 
@@ -251,6 +252,7 @@ class Worker:
         now = time.time()
         timeout = self.settings.idle_timeout_seconds
         await self._load_quiet_partitions()
+        await self._repair_stalls(now)
         for topic, pipeline in self.pipelines.items():
             idle = [
                 p
@@ -284,6 +286,34 @@ class Worker:
                 async with self.locks[tp.topic]:
                     if not pipeline.is_loaded(tp.partition):
                         self._load(tp.topic, tp.partition)
+
+    async def _repair_stalls(self, now: float) -> None:
+        """Seek back a partition that has records to read but delivers none.
+
+        After a rebalance Faust may drop fetched records and keep its read offset ahead of
+        them (see faust-streaming#216): the partition then looks active but never delivers
+        the rest. Re-reading from the first unprocessed offset is safe: processing is
+        idempotent.
+        """
+        for topic, pipeline in self.pipelines.items():
+            for partition in list(pipeline.partitions):
+                key = (topic, partition)
+                if now - self.last_event_wall.get(key, now) < STALL_SECONDS:
+                    continue
+                if self._caught_up(topic, partition):
+                    continue
+                offset = pipeline.windows(partition).clock.processed_offset + 1
+                log.warning(
+                    "%s[%d] delivers nothing below its high watermark; re-reading from %d",
+                    topic,
+                    partition,
+                    offset,
+                )
+                self.last_event_wall[key] = now
+                try:
+                    await self.app.consumer.seek(faust.types.TP(topic, partition), offset)
+                except Exception as error:  # rebalancing: try again on a later tick
+                    log.warning("seek of %s[%d] failed: %r", topic, partition, error)
 
     def _caught_up(self, topic: str, partition: int) -> bool:
         """True when this worker has processed every record of the partition it knows of.
