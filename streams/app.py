@@ -65,6 +65,7 @@ class Worker:
         self.tables: dict[str, Any] = {}
         self.changelogs: dict[str, str] = {}
         self.positions: dict[tuple[str, int], int] = {}
+        self.gaps_seen: set[tuple[str, int, int, int]] = set()
         self.locks: dict[str, asyncio.Lock] = {}
         self.last_event_wall: dict[tuple[str, int], float] = {}
         self.kpi_labels = metrics.BoundedLabels("ioc_kpi_last_value", 5000)
@@ -106,7 +107,7 @@ class Worker:
     # -- batch processing ---------------------------------------------------------------
     async def process(self, topic: str, events: Sequence[Any]) -> None:
         """Apply one batch of Faust events of ``topic`` and carry out what it needs."""
-        records = [
+        records: list[SourceRecord] = [
             SourceRecord(
                 m.topic,
                 m.partition,
@@ -122,6 +123,7 @@ class Worker:
             for partition in {r.partition for r in records}:
                 if not pipeline.is_loaded(partition):
                     self._load(topic, partition)
+            records = await self._without_gaps(topic, records)
             applied = pipeline.apply(records)
             now = time.time()
             for partition in applied.touched:
@@ -286,6 +288,44 @@ class Worker:
                 async with self.locks[tp.topic]:
                     if not pipeline.is_loaded(tp.partition):
                         self._load(tp.topic, tp.partition)
+
+    async def _without_gaps(self, topic: str, records: list[SourceRecord]) -> list[SourceRecord]:
+        """Drop the records that follow a gap in a partition's offsets and re-read the gap.
+
+        After a rebalance Faust may drop fetched records and go on with later ones
+        (faust-streaming#216); folding those would lose the dropped events for good. A gap
+        seen twice at the same place is genuine (compaction, transaction markers) and
+        accepted.
+        """
+        pipeline = self.pipelines[topic]
+        expected: dict[int, int] = {}
+        cut: set[int] = set()
+        kept: list[SourceRecord] = []
+        for record in records:
+            partition = record.partition
+            if partition in cut:
+                continue
+            if partition not in expected:
+                processed = pipeline.windows(partition).clock.processed_offset
+                expected[partition] = processed + 1 if processed >= 0 else record.offset
+            want = expected[partition]
+            if record.offset > want:
+                gap = (topic, partition, want, record.offset)
+                if gap not in self.gaps_seen:
+                    self.gaps_seen.add(gap)
+                    cut.add(partition)
+                    log.warning(
+                        "%s[%d] jumped from %d to %d; re-reading the gap",
+                        topic,
+                        partition,
+                        want,
+                        record.offset,
+                    )
+                    await self.app.consumer.seek(faust.types.TP(topic, partition), want)
+                    continue
+            expected[partition] = max(want, record.offset + 1)
+            kept.append(record)
+        return kept
 
     async def _repair_stalls(self, now: float) -> None:
         """Seek back a partition that has records to read but delivers none.

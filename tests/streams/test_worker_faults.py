@@ -35,12 +35,16 @@ RATE = 1800.0
 
 
 def _settled(broker: PrivateBroker, workers: list[WorkerProcess]) -> Callable[[], bool]:
-    """True once every window is closed and the KPI topic stopped growing."""
+    """True once the workers hold every partition, every window is closed and the KPI topic
+    stopped growing."""
     last = [-1]
 
     def check() -> bool:
-        states = [w.metrics().get("ioc_window_state_entries") for w in workers]
+        samples = [w.metrics() for w in workers]
+        states = [m.get("ioc_window_state_entries") for m in samples]
         if any(s is None or s > 0 for s in states):
+            return False
+        if sum(m.get("ioc_worker_partitions", 0) for m in samples) < 3 * broker.partitions:
             return False
         n = len(asyncio.run(read_topic(broker.bootstrap, "city.kpi.v1")))
         done = n > 0 and n == last[0]
