@@ -99,7 +99,7 @@ def naive_faust(bootstrap: str, expected: int, log_dir: Path) -> float:
     faust_bin = str(Path(sys.executable).parent / "faust")
     with (log_dir / "naive.log").open("wb") as log:
         proc = subprocess.Popen(
-            [faust_bin, "-A", "bench.naive_faust_app", "worker", "-l", "warning"],
+            [faust_bin, "-A", "bench.naive_faust_app", "worker", "-l", "warn"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 from typing import Any
 
@@ -43,6 +44,8 @@ def run(args: Any) -> int:
 
     logging.basicConfig(level=args.loglevel.upper())
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, logging.getLogger().level))
+    gc.set_threshold(100_000, 50, 1000)
+    gc.freeze()
     worker = faust.Worker(app, loglevel=args.loglevel)
     worker.execute_from_commandline()
     return 0

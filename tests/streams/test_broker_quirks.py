@@ -62,5 +62,10 @@ def test_faust_internals_we_patch_are_still_there() -> None:
     original = inspect.signature(faust_patches._ORIGINAL_HIGHWATERS)
     assert list(original.parameters) == ["self", "partitions"]
     assert inspect.iscoroutinefunction(faust_patches._ORIGINAL_HIGHWATERS)
+    from faust.sensors.base import SensorDelegate
+
+    for hook in faust_patches.PER_EVENT_SENSOR_HOOKS:
+        assert callable(getattr(SensorDelegate, hook))
     faust_patches.apply("127.0.0.1:1")
     assert cls._highwaters is faust_patches._highwaters
+    assert SensorDelegate.on_stream_event_in is faust_patches._no_sensor
