@@ -48,6 +48,7 @@ def test_demo_runs_end_to_end_and_its_summary_matches_the_database(
                 assert row is not None, (kpi, district)
                 assert (row[0], row[1].isoformat()) == (value, end), (kpi, district)
         salinity = latest["farm.salinity_max_gl"]
-        assert salinity["long-my"][0] > 4.0, "the salinity-intrusion scenario shows in Long My"
+        others = max(v for d, (v, _) in salinity.items() if d != "long-my")
+        assert salinity["long-my"][0] > 2 * others, "the salinity intrusion shows in Long My"
         outage = latest["network.availability_ratio"]
         assert outage["phung-hiep"][0] < min(v for d, (v, _) in outage.items() if d != "phung-hiep")
