@@ -31,9 +31,9 @@ def decode_kpis(value: bytes | None) -> list[KpiRow | BadMessage]:
         items = orjson.loads(value)
     except orjson.JSONDecodeError as error:
         return [BadMessage("malformed", str(error)[:300])]
-    return [decode_kpi(orjson.dumps(item)) for item in items] or [
-        BadMessage("empty", "the pack holds no row")
-    ]
+    if not isinstance(items, list) or not items:
+        return [BadMessage("not_object", "a KPI record is an object or a non-empty array of them")]
+    return [decode_kpi(orjson.dumps(item)) for item in items]
 
 
 def decode_kpi(value: bytes | None) -> KpiRow | BadMessage:

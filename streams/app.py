@@ -120,9 +120,11 @@ class Worker:
         ]
         pipeline = self.pipelines[topic]
         async with self.locks[topic]:
-            for partition in {r.partition for r in records}:
-                if not pipeline.is_loaded(partition):
-                    self._load(topic, partition)
+            missing = {r.partition for r in records if not pipeline.is_loaded(r.partition)}
+            if missing:
+                await self._recovered()
+            for partition in missing:
+                self._load(topic, partition)
             records = await self._without_gaps(topic, records)
             applied = pipeline.apply(records)
             now = time.time()
@@ -288,6 +290,16 @@ class Worker:
                 async with self.locks[tp.topic]:
                     if not pipeline.is_loaded(tp.partition):
                         self._load(tp.topic, tp.partition)
+
+    async def _recovered(self) -> None:
+        """Wait until Faust has restored the tables from their changelogs.
+
+        Faust may deliver records before recovery ends (faust-streaming#596); a partition's
+        state must not be loaded from a half-restored table.
+        """
+        tables: Any = self.app.tables
+        while self.app.in_recovery or not tables.recovery.completed.is_set():  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
 
     async def _without_gaps(self, topic: str, records: list[SourceRecord]) -> list[SourceRecord]:
         """Drop the records that follow a gap in a partition's offsets and re-read the gap.
