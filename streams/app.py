@@ -120,6 +120,7 @@ class Worker:
         ]
         pipeline = self.pipelines[topic]
         async with self.locks[topic]:
+            records = self._owned(topic, records)
             missing = {r.partition for r in records if not pipeline.is_loaded(r.partition)}
             if missing:
                 await self._recovered()
@@ -290,6 +291,28 @@ class Worker:
                 async with self.locks[tp.topic]:
                     if not pipeline.is_loaded(tp.partition):
                         self._load(tp.topic, tp.partition)
+
+    def _owned(self, topic: str, records: list[SourceRecord]) -> list[SourceRecord]:
+        """Only the records of partitions this worker holds now.
+
+        Events buffered before a rebalance can still reach the agent after their partition
+        went to another worker; folding them here would write the new owner's changelog
+        from two workers. They are not committed, so the new owner reads them again.
+        """
+        try:
+            assigned = {tp.partition for tp in self.app.consumer.assignment() if tp.topic == topic}
+        except Exception:  # not started or rebalancing: hold nothing
+            assigned = set()
+        owned = [r for r in records if r.partition in assigned]
+        if len(owned) < len(records):
+            for partition in {r.partition for r in records} - assigned:
+                self.pipelines[topic].drop(partition)
+            log.info(
+                "%s: %d records of partitions held elsewhere skipped",
+                topic,
+                len(records) - len(owned),
+            )
+        return owned
 
     async def _recovered(self) -> None:
         """Wait until Faust has restored the tables from their changelogs.
