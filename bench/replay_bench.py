@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import signal
 import socket
 import statistics
@@ -48,6 +47,10 @@ from streams.simulator.output import Pacer, produce
 from streams.simulator.summary import Summary
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.report import write_section  # noqa: E402
+
 START_MS = 1_773_100_800_000  # 2026-03-10T00:00:00Z
 Sink = Callable[[str, Sequence[SourceRecord]], Awaitable[None]]
 
@@ -155,18 +158,6 @@ def _fmt(rates: list[float]) -> str:
     return f"{mid}k ({low}k-{high}k)"
 
 
-def write_section(text: str) -> None:
-    """Replace (or append) the ``## Replay`` section of BENCHMARKS.md."""
-    path = ROOT / "BENCHMARKS.md"
-    current = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(r"^## Replay\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(current):
-        updated = pattern.sub(lambda _: text, current)
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text
-    path.write_text(updated)
-
-
 def main() -> int:
     """Run the benchmark; print the figures and update BENCHMARKS.md."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -223,7 +214,7 @@ where a narrow audit in the exact mode gains; `--margin` also skips the records 
 """
     print(section)
     if not args.no_write:
-        write_section(section)
+        write_section(ROOT / "BENCHMARKS.md", "Replay", section)
     return 0
 
 

@@ -12,9 +12,13 @@ HEADER = (
 
 
 def write_section(path: Path, name: str, body: str) -> None:
-    """Replace (or append) the ``## name`` section of the markdown file at ``path``."""
+    """Replace (or append) the ``## name`` section of the markdown file at ``path``.
+
+    ``body`` may start with the section's own heading; the other sections stay as they are.
+    """
     text = path.read_text() if path.exists() else HEADER
-    section = f"## {name}\n\n{body.strip()}\n"
+    heading = f"## {name}\n"
+    section = body.strip() + "\n" if body.startswith(heading) else f"{heading}\n{body.strip()}\n"
     pattern = re.compile(rf"^## {re.escape(name)}\n.*?(?=^## |\Z)", re.S | re.M)
     if pattern.search(text):
         text = pattern.sub(lambda _: section + "\n", text).rstrip() + "\n"

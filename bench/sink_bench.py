@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import os
 import platform
-import re
 import statistics
 import sys
 import time
@@ -32,6 +31,10 @@ import psycopg
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.report import write_section  # noqa: E402
+
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -240,17 +243,6 @@ the batch holds an identity twice), committed per batch.
 """  # noqa: E501
 
 
-def write_section(text: str, path: Path = ROOT / "BENCHMARKS.md") -> None:
-    """Replace (or append) the ``## Sink`` section, leaving the other sections alone."""
-    current = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(current):
-        updated = pattern.sub(lambda _: text + "\n", current, count=1)
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text
-    path.write_text(updated.rstrip("\n") + "\n")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000)
@@ -283,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
             f"--{k} {v}"
             for k, v in (("rows", args.rows), ("batch", args.batch), ("repeat", args.repeat))
         )
-        write_section(section(result, command, load))
+        write_section(ROOT / "BENCHMARKS.md", "Sink", section(result, command, load))
         print("updated the '## Sink' section of BENCHMARKS.md")
     return 0
 

