@@ -66,6 +66,7 @@ class Worker:
         self.changelogs: dict[str, str] = {}
         self.positions: dict[tuple[str, int], int] = {}
         self.gaps_seen: set[tuple[str, int, int, int]] = set()
+        self.arrival_lag: dict[tuple[str, int], float] = {}
         self.locks: dict[str, asyncio.Lock] = {}
         self.last_event_wall: dict[tuple[str, int], float] = {}
         self.kpi_labels = metrics.BoundedLabels("ioc_kpi_last_value", 5000)
@@ -131,6 +132,7 @@ class Worker:
             now = time.time()
             for partition in applied.touched:
                 self.last_event_wall[(topic, partition)] = now
+                self._note_arrival(topic, partition, now)
             producer = self.app.producer
             for key, value in applied.deadletters:
                 await producer.send(DEADLETTER_TOPIC, key, value, None, None, None)
@@ -216,7 +218,13 @@ class Worker:
             "loaded %s[%d]: %d panes, clock %s", topic, partition, windows.pane_count, windows.clock
         )
         self.last_event_wall[(topic, partition)] = time.time()
+        self._note_arrival(topic, partition, time.time())
         self._count_partitions()
+
+    def _note_arrival(self, topic: str, partition: int, now: float) -> None:
+        newest = self.pipelines[topic].windows(partition).clock.max_event_time
+        if newest is not None:
+            self.arrival_lag[(topic, partition)] = now - newest
 
     def _count_partitions(self) -> None:
         metrics.PARTITIONS_HELD.set(sum(len(p.partitions) for p in self.pipelines.values()))
@@ -263,6 +271,7 @@ class Worker:
                 p
                 for p in list(pipeline.partitions)
                 if now - self.last_event_wall.get((topic, p), now) >= timeout
+                and self._live(topic, p)
                 and self._caught_up(topic, p)
             ]
             if not idle:
@@ -389,6 +398,16 @@ class Worker:
                     await self.app.consumer.seek(faust.types.TP(topic, partition), offset)
                 except Exception as error:  # rebalancing: try again on a later tick
                     log.warning("seek of %s[%d] failed: %r", topic, partition, error)
+
+    def _live(self, topic: str, partition: int) -> bool:
+        """True when the partition's events arrived close to their event time.
+
+        Only a live stream may have its watermark moved by wall clock: a backfill or a
+        replay of old events pauses now and then, and jumping to the wall clock there
+        would turn every later event late. Their last windows close with newer events.
+        """
+        lag = self.arrival_lag.get((topic, partition))
+        return lag is not None and lag <= self.settings.live_lag_seconds
 
     def _caught_up(self, topic: str, partition: int) -> bool:
         """True when this worker has processed every record of the partition it knows of.

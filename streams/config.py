@@ -65,6 +65,7 @@ class Settings:
     idle_timeout_seconds: float = field(
         default_factory=lambda: _float("IOC_IDLE_TIMEOUT_SECONDS", 60.0)
     )
+    live_lag_seconds: float = field(default_factory=lambda: _float("IOC_LIVE_LAG_SECONDS", 300.0))
     future_skew_seconds: float = field(
         default_factory=lambda: _float("IOC_FUTURE_SKEW_SECONDS", 300.0)
     )

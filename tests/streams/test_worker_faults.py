@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.replay.support import wait_worker_done
 from tests.streams.support import (
     PrivateBroker,
     WorkerProcess,
@@ -34,26 +35,6 @@ MESSAGES = province_messages(seed=7, minutes=200)
 RATE = 1800.0
 
 
-def _settled(broker: PrivateBroker, workers: list[WorkerProcess]) -> Callable[[], bool]:
-    """True once the workers hold every partition, every window is closed and the KPI topic
-    stopped growing."""
-    last = [-1]
-
-    def check() -> bool:
-        samples = [w.metrics() for w in workers]
-        states = [m.get("ioc_window_state_entries") for m in samples]
-        if any(s is None or s > 0 for s in states):
-            return False
-        if sum(m.get("ioc_worker_partitions", 0) for m in samples) < 3 * broker.partitions:
-            return False
-        n = len(asyncio.run(read_topic(broker.bootstrap, "city.kpi.v1")))
-        done = n > 0 and n == last[0]
-        last[0] = n
-        return done
-
-    return check
-
-
 def _run(
     tmp: Path, name: str, disturb: Callable[[PrivateBroker, list[WorkerProcess]], None] | None
 ) -> KpiTable:
@@ -68,7 +49,7 @@ def _run(
             if disturb is not None:
                 disturb(broker, workers)
             producer.join()
-            wait_for(_settled(broker, workers), 240, f"{name}: all windows closed", interval=3)
+            wait_worker_done(broker.bootstrap, name, stable_seconds=5, timeout=240)
         finally:
             producer.join()
             for w in workers:

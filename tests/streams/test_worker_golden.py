@@ -1,8 +1,5 @@
-"""Golden test: a fixed event file through the real broker and worker, hand-computed KPIs.
-
-It also shows that an idle partition closes its windows: no event after the last one is
-needed, the wall-clock idle timeout closes every window.
-"""
+"""Golden test: a fixed event file through the real broker and worker, hand-computed KPIs;
+and a live partition that goes idle closes its windows by wall clock."""
 
 from __future__ import annotations
 
@@ -99,6 +96,10 @@ GOLDEN = [
     _dossier(7, 20, "online"),
     _dossier(8, 50, "counter"),
     (FARM_TOPIC, D.encode(), b'{"broken": '),
+    # three hours later: moves each topic's watermark past every window above
+    _salinity(40, 3 * 3600, 1.0),
+    _probe(41, 3 * 3600, True, 10.0),
+    _dossier(42, 3 * 3600, "online"),
 ]
 
 MIN = 60
@@ -138,17 +139,15 @@ EXPECTED: dict[tuple[str, ...], tuple[float, int]] = {
 def test_golden_event_file_gives_hand_computed_kpis(tmp_path: Path) -> None:
     with PrivateBroker(tmp_path) as broker:
         asyncio.run(produce(broker.bootstrap, GOLDEN))
-        worker = WorkerProcess(
-            broker.bootstrap, "golden", tmp_path / "worker.log", IOC_IDLE_TIMEOUT_SECONDS=3
-        ).start()
+        worker = WorkerProcess(broker.bootstrap, "golden", tmp_path / "worker.log").start()
         try:
             wait_for(
                 lambda: (
-                    len(asyncio.run(read_topic(broker.bootstrap, "city.kpi.v1"))) > 0
-                    and worker.metrics().get("ioc_window_state_entries") == 0.0
+                    EXPECTED.keys()
+                    <= kpi_table(asyncio.run(read_topic(broker.bootstrap, "city.kpi.v1"))).keys()
                 ),
                 90,
-                "the idle partition to close every window",
+                "the watermark to close every golden window",
                 interval=1.0,
             )
         finally:
@@ -167,3 +166,47 @@ def test_golden_event_file_gives_hand_computed_kpis(tmp_path: Path) -> None:
     assert orjson.loads(deadletters[0].value)["reason_kind"] == "malformed"
     window_ends = {k[4] for k in rows if k[0] == "farm.salinity_max_gl" and k[1] == "district"}
     assert _ts(H1) in window_ends and _ts(MIN + M15) in window_ends
+
+
+def test_a_live_partition_that_goes_idle_closes_its_windows(tmp_path: Path) -> None:
+    """No later event comes: the idle timeout moves the watermark by wall clock."""
+    recent = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) - dt.timedelta(minutes=2)
+    event = {
+        "event_id": "idle-1",
+        "source": "golden",
+        "occurred_at": (recent + dt.timedelta(seconds=5)).isoformat(),
+        "schema_version": 1,
+        "district": D,
+        "sensor_id": "lm-sal-009",
+        "farm_id": "lm-farm-01",
+        "zone": "z1",
+        "kind": "salinity",
+        "value": 5.5,
+        "battery_pct": 70.0,
+    }
+    end = (recent + dt.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    identity = (
+        "farm.salinity_max_gl",
+        "sensor",
+        "lm-sal-009",
+        recent.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        end,
+    )
+    with PrivateBroker(tmp_path) as broker:
+        asyncio.run(produce(broker.bootstrap, [(FARM_TOPIC, D.encode(), orjson.dumps(event))]))
+        worker = WorkerProcess(
+            broker.bootstrap, "idle", tmp_path / "worker.log", IOC_IDLE_TIMEOUT_SECONDS=3
+        ).start()
+        try:
+            wait_for(
+                lambda: (
+                    identity in kpi_table(asyncio.run(read_topic(broker.bootstrap, "city.kpi.v1")))
+                ),
+                90,
+                "the idle live partition to close its 1-minute window",
+                interval=1.0,
+            )
+        finally:
+            worker.stop()
+        rows = kpi_table(asyncio.run(read_topic(broker.bootstrap, "city.kpi.v1")))
+    assert rows[identity] == (5.5, 1)
