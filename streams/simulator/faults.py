@@ -137,7 +137,11 @@ def invalid(source: str, value: bytes, rng: random.Random) -> tuple[bytes, Reaso
 
 
 def future(value: bytes, occurred_ms: int, rng: random.Random) -> tuple[bytes, ReasonKind]:
-    """The same event dated 1-6 hours ahead (a device with a wrong clock)."""
+    """The same event dated 1-6 hours after ``occurred_ms`` (a device with a wrong clock).
+
+    The generator passes the end of the simulated period when it has one: a backfill sent
+    now must still carry times in the future of its record timestamps to be refused.
+    """
     event: dict[str, Any] = orjson.loads(value)
     event["occurred_at"] = iso(occurred_ms + int(HOUR_MS * rng.uniform(1.0, 6.0)))
     return orjson.dumps(event), "future"

@@ -115,6 +115,7 @@ class _Injector:
         self.sources = sources
         self.held: list[tuple[int, int, Message]] = []
         self.sequence = 0
+        self.period_end_ms = config.end_ms
         rates = config.faults
         self.cuts = (
             rates.malformed,
@@ -142,7 +143,8 @@ class _Injector:
                 bad_value, expect = faults.invalid(self.sources[index], value, rng)
                 return Message(topic, key, bad_value, "invalid", expect, None, at)
             if draw < future_cut:
-                bad_value, expect = faults.future(value, at, rng)
+                ahead_of = at if self.period_end_ms is None else max(at, self.period_end_ms)
+                bad_value, expect = faults.future(value, ahead_of, rng)
                 return Message(topic, key, bad_value, "future", expect, None, at)
             low, high = LATE_DELAY_MS if draw < late_cut else OUT_OF_ORDER_DELAY_MS
             kind: FaultKind = "late" if draw < late_cut else "out_of_order"
