@@ -265,6 +265,7 @@ class Worker:
         now = time.time()
         timeout = self.settings.idle_timeout_seconds
         await self._load_quiet_partitions()
+        self._report_lag()
         await self._repair_stalls(now)
         for topic, pipeline in self.pipelines.items():
             idle = [
@@ -398,6 +399,22 @@ class Worker:
                     await self.app.consumer.seek(faust.types.TP(topic, partition), offset)
                 except Exception as error:  # rebalancing: try again on a later tick
                     log.warning("seek of %s[%d] failed: %r", topic, partition, error)
+
+    def _report_lag(self) -> None:
+        """Consumer lag of every held partition, quiet ones included."""
+        for topic, pipeline in self.pipelines.items():
+            for partition in list(pipeline.partitions):
+                try:
+                    highwater = self.app.consumer.highwater(faust.types.TP(topic, partition))
+                except Exception:  # rebalancing
+                    continue
+                if highwater is None:
+                    continue
+                processed = pipeline.windows(partition).clock.processed_offset + 1
+                position = max(self.positions.get((topic, partition), 0), processed)
+                metrics.CONSUMER_LAG.labels(topic=topic, partition=str(partition)).set(
+                    max(0, highwater - position)
+                )
 
     def _live(self, topic: str, partition: int) -> bool:
         """True when the partition's events arrived close to their event time.

@@ -22,7 +22,7 @@ from streams.broker_quirks import true_end_offsets
 from streams.simulator.faults import FaultRates
 from streams.simulator.generator import Message, SimConfig, generate
 from streams.simulator.province import Province, build_province
-from tests.streams.support import IOC, WorkerProcess
+from tests.streams.support import IOC, WorkerProcess, metric_sum
 
 FAULTS = FaultRates(
     malformed=0.01, invalid=0.01, duplicates=0.03, late=0.03, future=0.01, out_of_order=0.05
@@ -117,6 +117,34 @@ async def _kpi_end(bootstrap: str) -> int:
     """Records on city.kpi.v1 so far."""
     tps = [TopicPartition(KPI_TOPIC, p) for p in range(4)]
     return sum((await true_end_offsets(bootstrap, tps)).values())
+
+
+def wait_settled(
+    worker: WorkerProcess, bootstrap: str, stable_seconds: float, timeout: float
+) -> None:
+    """Until the (restarted) worker holds every partition, lags nowhere and city.kpi.v1 did
+    not grow for ``stable_seconds`` (its commits may trail behind). Windows of old events
+    stay open: only a live partition closes them by wall clock."""
+    deadline = time.monotonic() + timeout
+    last_kpi, stable_since = -1, time.monotonic()
+    while True:
+        samples = worker.metrics()
+        consumed = metric_sum(samples, "ioc_events_consumed_total")
+        lag = metric_sum(samples, "ioc_consumer_lag")
+        lags = sum(1 for k in samples if k.startswith("ioc_consumer_lag_messages{"))
+        held = samples.get("ioc_worker_partitions", 0)
+        kpi_end = asyncio.run(_kpi_end(bootstrap))
+        now = time.monotonic()
+        if kpi_end != last_kpi or not (consumed > 0 and lag == 0 and lags >= held == 12):
+            last_kpi, stable_since = kpi_end, now
+        elif now - stable_since > stable_seconds:
+            return
+        if now > deadline:
+            raise AssertionError(
+                f"worker not settled after {timeout}s: consumed {consumed}, lag {lag} over "
+                f"{lags} partitions, {held} held, kpi records {kpi_end}"
+            )
+        time.sleep(0.5)
 
 
 def wait_consumed(worker: WorkerProcess, at_least: float, timeout: float) -> None:

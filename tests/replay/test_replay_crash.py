@@ -22,7 +22,7 @@ from tests.replay.support import (
     sim_messages,
     sim_start,
     wait_consumed,
-    wait_worker_done,
+    wait_settled,
 )
 from tests.streams.support import PrivateBroker, WorkerProcess
 
@@ -48,7 +48,7 @@ def test_worker_killed_mid_stream_matches_replay(
             wait_consumed(worker, 0.4 * total, timeout=60)
             worker.kill9()  # mid-window: state, KPI records and offsets not all written
             worker.start()
-            wait_worker_done(broker.bootstrap, app_id, 4, timeout=120)
+            wait_settled(worker, broker.bootstrap, 3, timeout=90)
         finally:
             worker.stop()
         url = new_database("replay_crash")
