@@ -120,7 +120,7 @@ def rows(
         while start + timedelta(minutes=size) <= end:
             window_end = start + timedelta(minutes=size)
             minute = start.timestamp() / 60.0
-            recent = end - start <= timedelta(hours=entity_hours) + timedelta(minutes=size)
+            recent = end - start <= timedelta(hours=entity_hours) + 2 * timedelta(minutes=size)
             for d_index, district in enumerate(District):
                 for k in CATALOG:
                     entities = [("district", district.value)]
