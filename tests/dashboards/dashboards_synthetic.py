@@ -27,6 +27,7 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from schemas.places import District
+from sinks.writer import COLUMNS
 from streams.catalog import CATALOG, KpiDef
 
 WINDOW_MINUTES = {"1m": 1, "15m": 15, "1h": 60}
@@ -58,22 +59,6 @@ RANGES: dict[str, tuple[float, float]] = {
 }
 SCALED = frozenset({"count", "sum", "mean_x_window_minutes"})
 ENTITY_PREFIX = {"agency": "agency", "site": "site", "sensor": "sensor"}
-COLUMNS = (
-    "kpi",
-    "entity_kind",
-    "entity_id",
-    "district",
-    "window_kind",
-    "window_start",
-    "window_end",
-    "value",
-    "count",
-    "source_topic",
-    "source_partition",
-    "first_offset",
-    "last_offset",
-    "event_count",
-)
 
 Row = tuple[str, str, str, str, str, datetime, datetime, float, int, str, int, int, int, int]
 
