@@ -248,19 +248,10 @@ class Worker:
             last[record.partition] = record.offset
         for partition, offset in last.items():
             self.positions[(topic, partition)] = offset + 1
-        consumer = self.app.consumer
-        for partition, offset in last.items():
-            tp = faust.types.TP(topic, partition)
-            try:
-                highwater = consumer.highwater(tp)
-            except Exception:  # the consumer may be rebalancing
-                continue
-            if highwater is not None:
-                metrics.CONSUMER_LAG.labels(topic=topic, partition=str(partition)).set(
-                    max(0, highwater - offset - 1)
-                )
+        for partition in last:
+            if self.pipelines[topic].is_loaded(partition):
+                self._set_lag(topic, partition)
 
-    # -- idle partitions and rebalances -------------------------------------------------
     async def _idle_tick(self) -> None:
         now = time.time()
         timeout = self.settings.idle_timeout_seconds
@@ -404,17 +395,23 @@ class Worker:
         """Consumer lag of every held partition, quiet ones included."""
         for topic, pipeline in self.pipelines.items():
             for partition in list(pipeline.partitions):
-                try:
-                    highwater = self.app.consumer.highwater(faust.types.TP(topic, partition))
-                except Exception:  # rebalancing
-                    continue
-                if highwater is None:
-                    continue
-                processed = pipeline.windows(partition).clock.processed_offset + 1
-                position = max(self.positions.get((topic, partition), 0), processed)
-                metrics.CONSUMER_LAG.labels(topic=topic, partition=str(partition)).set(
-                    max(0, highwater - position)
-                )
+                self._set_lag(topic, partition)
+
+    def _set_lag(self, topic: str, partition: int) -> None:
+        lag = self._lag(topic, partition)
+        if lag is not None:
+            metrics.CONSUMER_LAG.labels(topic=topic, partition=str(partition)).set(lag)
+
+    def _lag(self, topic: str, partition: int) -> int | None:
+        """Records of a held partition not processed yet; None while the high watermark is
+        unknown (no fetch answered yet, or the consumer is rebalancing)."""
+        processed = self.pipelines[topic].windows(partition).clock.processed_offset + 1
+        position = max(self.positions.get((topic, partition), 0), processed)
+        try:
+            highwater = self.app.consumer.highwater(faust.types.TP(topic, partition))
+        except Exception:  # the consumer is rebalancing
+            return None
+        return None if highwater is None else max(0, highwater - position)
 
     def _live(self, topic: str, partition: int) -> bool:
         """True when the partition's events arrived close to their event time.
@@ -432,13 +429,7 @@ class Worker:
         A partition is idle only when nothing waits in it: a lagging worker must not move
         a watermark by wall clock, or the records still waiting would turn late.
         """
-        processed = self.pipelines[topic].windows(partition).clock.processed_offset + 1
-        position = max(self.positions.get((topic, partition), 0), processed)
-        try:
-            highwater = self.app.consumer.highwater(faust.types.TP(topic, partition))
-        except Exception:  # the consumer is rebalancing: not idle
-            return False
-        return highwater is not None and position >= highwater
+        return self._lag(topic, partition) == 0
 
     async def _on_revoked(self, app: Any, revoked: set[Any], **_: Any) -> None:
         for tp in revoked:
