@@ -125,7 +125,9 @@ def our_worker(bootstrap: str, expected: int, log_dir: Path) -> tuple[float, flo
         first = last = None
         deadline = time.monotonic() + 1800
         while True:
-            consumed = metric_sum(worker.metrics(), "ioc_events_consumed_total")
+            consumed = metric_sum(
+                worker.metrics("ioc_events_consumed_total"), "ioc_events_consumed_total"
+            )
             now = time.perf_counter()
             if consumed > 0 and first is None:
                 first = (now, consumed)

@@ -8,12 +8,18 @@ accumulator offers the same five operations:
 - ``add(state, value, weight)``: fold one observation in; mutates ``state`` and returns it;
 - ``merge(a, b)``: a fresh state equal to folding in everything of ``a`` then of ``b``;
   ``a`` and ``b`` are left untouched, ``merge(new(), x) == x``;
+- ``merge_all(states)``: the same as merging ``states`` one by one into ``new()``, in one
+  pass (closing a 1-hour window merges 60 panes);
 - ``result(state, window_seconds)``: the KPI value, or None when the window has no value
   (then no KPI row is emitted);
 - ``count(state)``: the number of observations.
 
+Every state is a list whose first item is the number of observations (``count`` returns
+``state[0]``; hot loops read it directly).
+
 Determinism: nothing depends on dict or set iteration order (dicts are walked in sorted key
-order wherever floats are combined), so the same observations added in the same order, and
+order wherever floats are combined, or summed by ``math.fsum``, whose correctly rounded
+result does not depend on the order), so the same observations added in the same order, and
 the same panes merged in the same order, give bit-identical results in every run. Counts,
 minima, maxima and sketch bins of unit weights are exact under any split or merge order;
 float sums (sum, mean) are exact up to the usual rounding of a different summation order.
@@ -54,6 +60,10 @@ class Accumulator(Protocol):
         """A new state holding the observations of ``a`` and ``b``; inputs untouched."""
         ...
 
+    def merge_all(self, states: list[State]) -> State:
+        """A new state equal to merging ``states`` in order into ``new()``; one pass."""
+        ...
+
     def result(self, state: State, window_seconds: float) -> float | None:
         """The KPI value of a window of ``window_seconds``; None when there is none."""
         ...
@@ -90,6 +100,13 @@ class Count:
         """Sum of both counts."""
         return [a[0] + b[0]]
 
+    def merge_all(self, states: list[State]) -> State:
+        """Sum of all counts."""
+        n = 0
+        for state in states:
+            n += state[0]
+        return [n]
+
     def result(self, state: State, window_seconds: float) -> float | None:
         """The count, None when empty."""
         n: int = state[0]
@@ -120,6 +137,14 @@ class Sum:
         """Sum of both sums."""
         return [a[0] + b[0], a[1] + b[1]]
 
+    def merge_all(self, states: list[State]) -> State:
+        """Sum of all sums, added in order."""
+        n, total = 0, 0.0
+        for state in states:
+            n += state[0]
+            total += state[1]
+        return [n, total]
+
     def result(self, state: State, window_seconds: float) -> float | None:
         """The sum, None when there was no observation."""
         return float(state[1]) if state[0] else None
@@ -149,6 +174,15 @@ class Mean:
     def merge(self, a: State, b: State) -> State:
         """Component-wise sum."""
         return [a[0] + b[0], a[1] + b[1], a[2] + b[2]]
+
+    def merge_all(self, states: list[State]) -> State:
+        """Component-wise sum, added in order."""
+        n, sum_vw, sum_w = 0, 0.0, 0.0
+        for state in states:
+            n += state[0]
+            sum_vw += state[1]
+            sum_w += state[2]
+        return [n, sum_vw, sum_w]
 
     def result(self, state: State, window_seconds: float) -> float | None:
         """The weighted mean, None when the total weight is 0."""
@@ -195,6 +229,13 @@ class Min:
         if not b[0]:
             return [a[0], a[1]]
         return [a[0] + b[0], b[1] if b[1] < a[1] else a[1]]
+
+    def merge_all(self, states: list[State]) -> State:
+        """Minimum of all."""
+        out = [0, 0.0]
+        for state in states:
+            out = self.merge(out, state)
+        return out
 
     def result(self, state: State, window_seconds: float) -> float | None:
         """The minimum, None when empty."""
@@ -302,6 +343,21 @@ class Quantile:
             _merge_bins(a[4], b[4]),
         ]
 
+    def merge_all(self, states: list[State]) -> State:
+        """Bin-wise sum of weights over all states, added in order."""
+        n, total, zero = 0, 0.0, 0.0
+        positive: dict[str, float] = {}
+        negative: dict[str, float] = {}
+        for state in states:
+            n += state[0]
+            total += state[1]
+            zero += state[2]
+            for key, weight in state[3].items():
+                positive[key] = positive.get(key, 0.0) + weight
+            for key, weight in state[4].items():
+                negative[key] = negative.get(key, 0.0) + weight
+        return [n, total, zero, positive, negative]
+
     def result(self, state: State, window_seconds: float) -> float | None:
         """The approximate ``q`` quantile (DDSketch.get_quantile_value), None when empty."""
         total: float = state[1]
@@ -309,7 +365,11 @@ class Quantile:
             return None
         zero: float = state[2]
         negative: dict[str, float] = state[4]
-        negative_total = math.fsum(negative[k] for k in sorted(negative))
+        positive: dict[str, float] = state[3]
+        if not negative and not zero and len(positive) == 1:
+            # one bin holds every observation: any rank falls in it
+            return float(_MAPPING.value(int(next(iter(positive)))))
+        negative_total = math.fsum(negative.values())
         rank = self.q * (total - 1)
         if rank < negative_total:
             key = _key_at_rank(negative, negative_total - rank - 1, lower=False)
@@ -361,13 +421,23 @@ class PerKeyCompleteness:
             per_key[key] = per_key.get(key, 0) + readings
         return [a[0] + b[0], per_key]
 
+    def merge_all(self, states: list[State]) -> State:
+        """Key-wise sum of readings over all states."""
+        n = 0
+        per_key: dict[str, int] = {}
+        for state in states:
+            n += state[0]
+            for key, readings in state[1].items():
+                per_key[key] = per_key.get(key, 0) + readings
+        return [n, per_key]
+
     def result(self, state: State, window_seconds: float) -> float | None:
         """Fraction of expected readings received, in 0..1; None when no key was seen."""
         per_key: dict[str, int] = state[1]
         expected = window_seconds / 60.0 * self.expected_per_minute
         if not per_key or expected <= 0:
             return None
-        received = math.fsum(min(float(per_key[k]), expected) for k in sorted(per_key))
+        received = math.fsum(min(float(n), expected) for n in per_key.values())
         return received / (len(per_key) * expected)
 
     def count(self, state: State) -> int:

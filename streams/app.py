@@ -19,8 +19,8 @@ from schemas.topics import DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
 from streams import faust_patches, metrics
 from streams.catalog import ALERTABLE
 from streams.config import Settings, load
-from streams.pipeline import SourceRecord, StateWrite, TopicPipeline, rows_of
-from streams.windows import KpiResult
+from streams.pipeline import SourceRecord, StateWrite, TopicPipeline, kpi_packs
+from streams.windows import WINDOW_KINDS, Closing
 
 log = logging.getLogger("streams.app")
 
@@ -55,7 +55,7 @@ class Worker:
             broker_commit_every=BATCH_MAX,
             broker_commit_interval=1.0,
             stream_buffer_maxsize=131072,
-            producer_linger=0.02,
+            producer_linger=0.0,
             producer_max_batch_size=1 << 20,
             producer_acks=1,
             table_cleanup_interval=3600.0,
@@ -70,6 +70,7 @@ class Worker:
         self.locks: dict[str, asyncio.Lock] = {}
         self.last_event_wall: dict[tuple[str, int], float] = {}
         self.kpi_labels = metrics.BoundedLabels("ioc_kpi_last_value", 5000)
+        self._kpi_gauges: dict[tuple[str, ...], tuple[Any, Any]] = {}
         self.sensor_labels = metrics.BoundedLabels("ioc_sensor_last_seen_timestamp_seconds", 5000)
         for topic_name in RAW_TOPICS:
             self._add_source(topic_name)
@@ -145,12 +146,12 @@ class Worker:
         pipeline = self.pipelines[topic]
         await self._write(topic, pipeline.pane_writes(partitions))
         closings = pipeline.close(partitions)
-        rows = rows_of(closings)
-        if rows:
-            await self._emit(rows)
+        if closings:
+            await self._emit(closings)
         await self._write(topic, pipeline.clock_writes(partitions))
         if closings:
-            await self.app.producer.flush()
+            # The clock and the deletions go to the same changelog partition, in order:
+            # no wait is needed between them (the rows before the clock need one: _emit).
             await self._write(topic, pipeline.retire(closings))
         for closing in closings.values():
             for window, n in closing.windows_closed.items():
@@ -165,32 +166,45 @@ class Worker:
                     time.time() - wm
                 )
 
-    async def _emit(self, rows: list[KpiResult]) -> None:
+    async def _emit(self, closings: dict[int, Closing]) -> None:
         """Produce closed-window rows to city.kpi.v1 and wait until the broker has them.
 
-        Rows travel in packs (a JSON array of KpiRow objects, up to ``ROWS_PER_MESSAGE``)
-        keyed by their source partition: one Kafka record per row would cost more than
-        computing it. Re-emitted rows are identical, so their order across packs is moot.
+        Re-emitted rows are identical, so their order across packs is moot.
         """
         producer = self.app.producer
-        futures = []
-        for start in range(0, len(rows), ROWS_PER_MESSAGE):
-            pack = rows[start : start + ROWS_PER_MESSAGE]
-            key = f"{pack[0].source_topic}|{pack[0].source_partition}".encode()
-            value = b"[" + b",".join(row.to_json() for row in pack) + b"]"
-            futures.append(await producer.send(KPI_TOPIC, key, value, None, None, None))
-        await producer.flush()
+        futures = [
+            await producer.send(KPI_TOPIC, key, value, None, None, None)
+            for key, value in kpi_packs(closings, ROWS_PER_MESSAGE)
+        ]
         await asyncio.gather(*futures)
-        emitted: dict[str, int] = {}
-        for row in rows:
-            emitted[row.window_kind] = emitted.get(row.window_kind, 0) + 1
-            if row.window_kind == "1m" and row.kpi in _ALERTABLE_NAMES:
-                labels = (row.kpi, row.entity_kind, row.entity_id, row.district)
-                if self.kpi_labels.admit(labels):
-                    metrics.KPI_LAST_VALUE.labels(*labels).set(row.value)
-                    metrics.KPI_LAST_WINDOW_END.labels(*labels).set(row.window_end)
+        emitted = dict.fromkeys(WINDOW_KINDS.values(), 0)
+        latest: dict[tuple[str, str, str, str], tuple[float, int]] = {}
+        for closing in closings.values():
+            for w in closing.windows:
+                kind = WINDOW_KINDS[w.window_end - w.window_start]
+                emitted[kind] += len(w.values)
+                if kind != "1m":
+                    continue
+                for kpi, value, _ in w.values:
+                    if kpi in _ALERTABLE_NAMES:
+                        labels = (kpi, w.entity_kind, w.entity_id, w.district)
+                        seen = latest.get(labels)
+                        if seen is None or seen[1] <= w.window_end:
+                            latest[labels] = (value, w.window_end)
+        for labels, (value, window_end) in latest.items():
+            gauges = self._kpi_gauges.get(labels)
+            if gauges is None:
+                if not self.kpi_labels.admit(labels):
+                    continue
+                gauges = self._kpi_gauges[labels] = (
+                    metrics.KPI_LAST_VALUE.labels(*labels),
+                    metrics.KPI_LAST_WINDOW_END.labels(*labels),
+                )
+            gauges[0].set(value)
+            gauges[1].set(window_end)
         for window, n in emitted.items():
-            metrics.KPI_ROWS_EMITTED.labels(window=window).inc(n)
+            if n:
+                metrics.KPI_ROWS_EMITTED.labels(window=window).inc(n)
 
     async def _write(self, topic: str, writes: list[StateWrite]) -> None:
         """Apply state writes to the table and produce them to its changelog in bulk.

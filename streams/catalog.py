@@ -3,13 +3,16 @@
 Pure data plus cheap functions (no I/O, no pydantic calls on the hot path). The names are a
 contract shared with the sink, alert rules, dashboards and demo.
 
-How an engine uses it, per event of topic T for each entity of ``entities_of(event)``::
+How an engine uses it, per event of topic T::
 
-    apply_event(pane_of(entity), kpis_for_topic(T), event)
+    observed = observe_event(kpis_for_topic(T), event)
+    for entity in entities_of(event):
+        fold(pane_of(entity), observed)
 
-``apply_event`` asks each KPI's ``observe(event)`` for ``(value, weight)`` (None: the event
-does not count for that KPI) and folds it into the pane's state of that KPI with
-``accumulator.add``; when ``kpi.observe_key`` is set it calls
+``observe_event`` asks each KPI's ``observe(event)`` for ``(value, weight)`` (None: the
+event does not count for that KPI); ``fold`` folds it into the pane's state of that KPI with
+``accumulator.add`` (``apply_event`` does both for one pane); when ``kpi.observe_key`` is
+set it calls
 ``accumulator.add_keyed(state, kpi.observe_key(event), value, weight)`` instead (used by
 ``farm.completeness_ratio``, keyed by sensor and reading kind). Closing a window merges its
 panes in time order (``merge_panes``) and reads the values with ``pane_results``.
@@ -540,20 +543,37 @@ def entities_of(event: RawEvent) -> tuple[tuple[EntityKind, str], ...]:
     return ((_D, district), (_A, event.agency_id))
 
 
-def apply_event(pane: dict[str, State], kpis: tuple[KpiDef, ...], event: Any) -> None:
-    """Fold ``event`` into the per-KPI states of one entity's pane (created when missing)."""
+Observed = tuple[str, Accumulator, float, float, str | None]
+"""One KPI's share of one event: (KPI name, accumulator, value, weight, key or None)."""
+
+
+def observe_event(kpis: tuple[KpiDef, ...], event: Any) -> list[Observed]:
+    """What ``event`` contributes to each KPI of ``kpis`` (KPIs it does not count for are
+    left out). Computed once per event, then folded into each of its entities' panes."""
+    out: list[Observed] = []
     for kpi in kpis:
         obs = kpi.observe(event)
-        if obs is None:
-            continue
-        acc = kpi.acc
-        state = pane.get(kpi.name)
+        if obs is not None:
+            key = None if kpi.observe_key is None else kpi.observe_key(event)
+            out.append((kpi.name, kpi.acc, obs[0], obs[1], key))
+    return out
+
+
+def fold(pane: dict[str, State], observed: list[Observed]) -> None:
+    """Fold the observations of one event into the per-KPI states of one pane."""
+    for name, acc, value, weight, key in observed:
+        state = pane.get(name)
         if state is None:
-            state = pane[kpi.name] = acc.new()
-        if kpi.observe_key is None:
-            acc.add(state, *obs)
+            state = pane[name] = acc.new()
+        if key is None:
+            acc.add(state, value, weight)
         else:
-            cast(KeyedAccumulator, acc).add_keyed(state, kpi.observe_key(event), *obs)
+            cast(KeyedAccumulator, acc).add_keyed(state, key, value, weight)
+
+
+def apply_event(pane: dict[str, State], kpis: tuple[KpiDef, ...], event: Any) -> None:
+    """Fold ``event`` into the per-KPI states of one entity's pane (created when missing)."""
+    fold(pane, observe_event(kpis, event))
 
 
 def merge_panes(panes: Iterable[dict[str, State]]) -> dict[str, State]:
@@ -562,16 +582,13 @@ def merge_panes(panes: Iterable[dict[str, State]]) -> dict[str, State]:
     States of KPI names no longer in the catalog (e.g. restored from an older changelog)
     are dropped.
     """
+    members = list(panes)
+    names = sorted({name for pane in members for name in pane})
     merged: dict[str, State] = {}
-    for pane in panes:
-        for name in sorted(pane):
-            kpi = _BY_NAME.get(name)
-            if kpi is None:
-                continue
-            state = pane[name]
-            acc = kpi.acc
-            previous = merged.get(name)
-            merged[name] = acc.merge(acc.new() if previous is None else previous, state)
+    for name in names:
+        kpi = _BY_NAME.get(name)
+        if kpi is not None:
+            merged[name] = kpi.acc.merge_all([pane[name] for pane in members if name in pane])
     return merged
 
 

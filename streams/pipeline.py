@@ -16,12 +16,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import orjson
 
 from schemas.decode import Rejection, deadletter_record, decode
-from schemas.events import RawEvent
-from streams.windows import Closing, KpiResult, Outcome, PaneKey, PartitionWindows, pane_store_key
+from schemas.events import RawEvent, SensorReading
+from streams.windows import Closing, KpiResult, Outcome, PartitionWindows, iso_utc
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,37 +114,43 @@ class TopicPipeline:
 
     def apply(self, records: Sequence[SourceRecord]) -> Applied:
         """Validate and fold records (in offset order per partition) into their windows."""
-        applied = Applied()
+        applied = Applied(consumed=len(records), touched={r.partition for r in records})
+        outcomes = dict.fromkeys(Outcome, 0)
+        partitions = self.partitions
+        decode = self.decode
+        readings: dict[str, SensorReading] = {}
         for record in records:
-            applied.consumed += 1
-            windows = self.partitions[record.partition]
-            applied.touched.add(record.partition)
-            if record.offset <= windows.clock.processed_offset:
-                applied.outcomes[Outcome.REDELIVERY.value] += 1
+            windows = partitions[record.partition]
+            offset = record.offset
+            if offset <= windows.clock.processed_offset:
+                outcomes[Outcome.REDELIVERY] += 1
                 continue
-            result = self.decode(record)
-            if isinstance(result, Rejection):
-                windows.clock.processed_offset = record.offset
+            result = decode(record)
+            if type(result) is Rejection:
+                windows.clock.processed_offset = offset
                 windows.clock_dirty = True
                 applied.invalid[result.reason_kind] += 1
                 applied.deadletters.append(
                     (
                         record.key,
                         deadletter_record(
-                            record.topic, record.partition, record.offset, record.value, result
+                            record.topic, record.partition, offset, record.value, result
                         ),
                     )
                 )
                 continue
-            outcome = windows.apply(record.offset, result)
-            applied.outcomes[outcome.value] += 1
+            event = cast(RawEvent, result)
+            outcome = windows.apply(offset, event)
+            outcomes[outcome] += 1
             if outcome is Outcome.LATE:
-                applied.lates.append((record.key, late_record(record, result)))
-            sensor_id = getattr(result, "sensor_id", None)
-            if sensor_id is not None:
-                applied.sensors_seen[(sensor_id, result.district.value)] = (
-                    result.occurred_at.timestamp()
-                )
+                applied.lates.append((record.key, late_record(record, event)))
+            if type(event) is SensorReading:
+                readings[event.sensor_id] = event
+        applied.outcomes.update({o.value: n for o, n in outcomes.items() if n})
+        for sensor_id, reading in readings.items():
+            applied.sensors_seen[(sensor_id, reading.district.value)] = (
+                reading.occurred_at.timestamp()
+            )
         return applied
 
     def pane_writes(self, partitions: Iterable[int]) -> list[StateWrite]:
@@ -174,11 +181,12 @@ class TopicPipeline:
         return writes
 
     def retire(self, closings: dict[int, Closing]) -> list[StateWrite]:
-        """Forget retired panes; their tombstones as state writes (step 5)."""
+        """Forget retired panes; deletions of the state they leave unused (step 5)."""
         writes: list[StateWrite] = []
         for partition, closing in sorted(closings.items()):
-            self.partitions[partition].retire(closing.retired)
-            writes.extend(_tombstones(partition, closing.retired))
+            windows = self.partitions[partition]
+            windows.retire(closing.retired)
+            writes.extend(StateWrite(partition, k, v) for k, v in windows.take_dead())
         return writes
 
     def state_entries(self) -> int:
@@ -186,10 +194,48 @@ class TopicPipeline:
         return sum(w.pane_count for w in self.partitions.values())
 
 
-def _tombstones(partition: int, keys: Iterable[PaneKey]) -> list[StateWrite]:
-    return [StateWrite(partition, pane_store_key(partition, key), None) for key in keys]
-
-
 def rows_of(closings: dict[int, Closing]) -> list[KpiResult]:
     """All rows of ``closings`` in a stable order."""
     return [row for _, closing in sorted(closings.items()) for row in closing.rows]
+
+
+def kpi_packs(closings: dict[int, Closing], rows_per_pack: int) -> list[tuple[bytes, bytes]]:
+    """The city.kpi.v1 records of ``closings``: (key, JSON array of KpiRow objects).
+
+    Rows travel in packs of about ``rows_per_pack`` (whole windows), keyed by their source partition
+    (``topic|partition``): one Kafka record per row would cost more than computing it.
+    """
+    packs: list[tuple[bytes, bytes]] = []
+    for partition, closing in sorted(closings.items()):
+        key = f"{closing.topic}|{partition}".encode()
+        pack: list[dict[str, object]] = []
+        for w in closing.windows:
+            if not w.values:
+                continue
+            base: dict[str, object] = {
+                "kpi": "",
+                "entity_kind": w.entity_kind,
+                "entity_id": w.entity_id,
+                "district": w.district,
+                "window_start": iso_utc(w.window_start),
+                "window_end": iso_utc(w.window_end),
+                "value": 0.0,
+                "count": 0,
+                "source_topic": closing.topic,
+                "source_partition": partition,
+                "first_offset": w.first_offset,
+                "last_offset": w.last_offset,
+                "event_count": w.event_count,
+            }
+            for kpi, value, count in w.values:
+                row = base.copy()
+                row["kpi"] = kpi
+                row["value"] = value
+                row["count"] = count
+                pack.append(row)
+            if len(pack) >= rows_per_pack:
+                packs.append((key, orjson.dumps(pack)))
+                pack = []
+        if pack:
+            packs.append((key, orjson.dumps(pack)))
+    return packs

@@ -17,6 +17,10 @@ Promises (design.md, invariants 1-3 and 5):
 * Closing: a window is emitted once the watermark passes its end; ``closed_until`` records
   the emitted boundary. Callers must make the emitted rows and ``closed_until`` durable
   before they delete panes (see :meth:`PartitionWindows.close`).
+
+Speed: an event's observations are computed once and folded into both of its panes; a
+closing yields one :class:`WindowResult` per entity and window (its KPI values as a list),
+not one object per row; the changed panes of a batch are stored as one segment.
 """
 
 from __future__ import annotations
@@ -28,14 +32,13 @@ from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Final
+from typing import Any, Final, NamedTuple
 
 import orjson
 
-from schemas.events import RawEvent
+from schemas.events import DossierEvent, ProbeEvent, RawEvent, SensorReading
 from streams.accumulators import State
-from streams.catalog import KpiDef, apply_event, entities_of, kpis_for_topic, merge_panes
-from streams.catalog import pane_results as results_of
+from streams.catalog import KpiDef, fold, kpis_for_topic, merge_panes, observe_event
 
 PANE_SECONDS: Final = 60
 HOP_SECONDS: Final = 900
@@ -43,6 +46,9 @@ HOUR_SECONDS: Final = 3600
 WINDOW_KINDS: Final[dict[int, str]] = {PANE_SECONDS: "1m", HOP_SECONDS: "15m", HOUR_SECONDS: "1h"}
 WINDOW_SIZES: Final = (PANE_SECONDS, HOP_SECONDS, HOUR_SECONDS)
 TUMBLING_SIZES: Final = (PANE_SECONDS, HOUR_SECONDS)
+SEGMENT_PANES: Final = 1000
+SEGMENT_BYTES: Final = 512 * 1024
+"""Bounds of one state segment (a Kafka record of the changelog)."""
 HOPPING_ENTITY_KINDS: Final = frozenset({"district"})
 """Entity kinds that get the hopping 15-minute window: rolling rates are a district figure
 for the wall screens; agencies, sites and sensors get the tumbling 1-minute and 1-hour
@@ -69,25 +75,16 @@ class Pane:
     ids: set[str] = field(default_factory=set)
     kpis: dict[str, State] = field(default_factory=dict)
 
-    def encode(self) -> bytes:
-        """Stable bytes for the changelog."""
-        return orjson.dumps(
-            {
-                "d": self.district,
-                "f": self.first,
-                "l": self.last,
-                "n": self.n,
-                "i": sorted(self.ids),
-                "k": self.kpis,
-            },
-            option=orjson.OPT_SORT_KEYS,
-        )
+    def record(self, key: PaneKey) -> list[Any]:
+        """The pane as a JSON list for a state segment (see :meth:`from_record`)."""
+        return [key[0], key[1], key[2], self.district, self.first, self.last, self.n,
+                list(self.ids), self.kpis]  # fmt: skip
 
     @classmethod
-    def decode(cls, raw: bytes) -> Pane:
-        """The pane stored as ``raw`` by :meth:`encode`."""
-        data = orjson.loads(raw)
-        return cls(data["d"], data["f"], data["l"], data["n"], set(data["i"]), data["k"])
+    def from_record(cls, record: list[Any]) -> tuple[PaneKey, Pane]:
+        """The pane key and pane of one :meth:`record` list."""
+        kind, entity_id, start, district, first, last, n, ids, kpis = record
+        return (kind, entity_id, start), cls(district, first, last, n, set(ids), kpis)
 
 
 @dataclass(slots=True)
@@ -148,8 +145,8 @@ class KpiResult:
                 "entity_kind": self.entity_kind,
                 "entity_id": self.entity_id,
                 "district": self.district,
-                "window_start": _iso(self.window_start),
-                "window_end": _iso(self.window_end),
+                "window_start": iso_utc(self.window_start),
+                "window_end": iso_utc(self.window_end),
                 "value": self.value,
                 "count": self.count,
                 "source_topic": self.source_topic,
@@ -166,7 +163,8 @@ class KpiResult:
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _iso(epoch: int) -> str:
+def iso_utc(epoch: int) -> str:
+    """``epoch`` seconds as ISO 8601 UTC, e.g. '2026-03-10T10:00:00Z' (cached)."""
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -174,9 +172,9 @@ EntityKey = tuple[str, str]
 PaneKey = tuple[str, str, int]
 
 
-def pane_store_key(partition: int, key: PaneKey) -> bytes:
-    """Key of a pane in the state table: partition, entity kind, entity id, pane start."""
-    return f"p|{partition}|{key[0]}|{key[1]}|{key[2]}".encode()
+def segment_store_key(partition: int, seq: int) -> bytes:
+    """Key of a state segment: the panes one batch changed, in write order ``seq``."""
+    return f"s|{partition}|{seq:012d}".encode()
 
 
 def clock_store_key(partition: int) -> bytes:
@@ -184,12 +182,15 @@ def clock_store_key(partition: int) -> bytes:
     return f"c|{partition}".encode()
 
 
-def parse_store_key(raw: bytes) -> tuple[int, PaneKey | None]:
-    """(partition, pane key) of a state-table key; the pane key is None for a clock."""
+def parse_store_key(raw: bytes) -> tuple[int, int | None]:
+    """(partition, segment seq) of a state-table key; the seq is None for a clock and -1
+    for a key this version does not know."""
     parts = raw.decode().split("|")
     if parts[0] == "c":
         return int(parts[1]), None
-    return int(parts[1]), (parts[2], parts[3], int(parts[4]))
+    if parts[0] == "s":
+        return int(parts[1]), int(parts[2])
+    return int(parts[1]), -1
 
 
 def _retired_at(pane_start: int) -> int:
@@ -198,18 +199,85 @@ def _retired_at(pane_start: int) -> int:
     return max(pane_start + HOP_SECONDS, hour_end)
 
 
+class WindowResult(NamedTuple):
+    """The final values of one entity's window: what a closing emits, one row per KPI."""
+
+    entity_kind: str
+    entity_id: str
+    district: str
+    window_start: int
+    window_end: int
+    first_offset: int
+    last_offset: int
+    event_count: int
+    values: list[tuple[str, float, int]]
+    """(KPI name, value, count) of every KPI that has a value."""
+
+
 @dataclass
 class Closing:
-    """Result of :meth:`PartitionWindows.close`: rows to emit, then panes to delete."""
+    """Result of :meth:`PartitionWindows.close`: windows to emit, then panes to delete."""
 
-    rows: list[KpiResult]
+    topic: str
+    partition: int
+    windows: list[WindowResult]
     windows_closed: dict[str, int]
     retired: list[PaneKey]
     closed_until: int
 
+    @property
+    def rows(self) -> list[KpiResult]:
+        """One :class:`KpiResult` per KPI value of every closed window."""
+        topic, partition = self.topic, self.partition
+        return [
+            KpiResult(
+                kpi,
+                w.entity_kind,
+                w.entity_id,
+                w.district,
+                w.window_start,
+                w.window_end,
+                value,
+                count,
+                topic,
+                partition,
+                w.first_offset,
+                w.last_offset,
+                w.event_count,
+            )
+            for w in self.windows
+            for kpi, value, count in w.values
+        ]
+
+    def row_count(self) -> int:
+        """Number of rows (KPI values) of the closing."""
+        return sum(len(w.values) for w in self.windows)
+
+
+_DISTRICT: Final = "district"
+
+
+def _entity_ids(event: RawEvent) -> tuple[EntityKey, EntityKey]:
+    """The KPI entities of an event as plain strings (``catalog.entities_of`` as keys)."""
+    district: str = event.district.value
+    if isinstance(event, SensorReading):
+        return (_DISTRICT, district), ("sensor", event.sensor_id)
+    if isinstance(event, ProbeEvent):
+        return (_DISTRICT, district), ("site", event.site_id)
+    assert isinstance(event, DossierEvent)
+    return (_DISTRICT, district), ("agency", event.agency_id)
+
 
 class PartitionWindows:
-    """The window state of one partition of one raw topic."""
+    """The window state of one partition of one raw topic.
+
+    Persistence: the panes a batch changed are written as one *segment* (key
+    :func:`segment_store_key`, value a JSON list of :meth:`Pane.record`) instead of one
+    key per pane: one state write per batch, not one per event. A segment is deleted
+    (tombstone) once every pane in it was rewritten by a later segment or retired; loading
+    reads segments in ``seq`` order (later versions win) and drops the panes the stored
+    clock's ``closed_until`` retired.
+    """
 
     def __init__(self, topic: str, partition: int, grace_seconds: float) -> None:
         self.topic = topic
@@ -220,19 +288,54 @@ class PartitionWindows:
         self.panes: dict[EntityKey, dict[int, Pane]] = {}
         self.dirty: set[PaneKey] = set()
         self.clock_dirty = False
+        self._segment_of: dict[PaneKey, int] = {}
+        self._live: dict[int, int] = {}
+        self._dead: list[int] = []
+        self._next_seq = 0
 
     # -- state loading ------------------------------------------------------------------
     def load(self, items: Iterable[tuple[bytes, bytes]]) -> None:
         """Rebuild from state-table items of this partition (other partitions are ignored)."""
+        segments: list[tuple[int, bytes]] = []
         for raw_key, raw_value in items:
-            partition, pane_key = parse_store_key(raw_key)
+            partition, seq = parse_store_key(raw_key)
             if partition != self.partition:
                 continue
-            if pane_key is None:
+            if seq is None:
                 self.clock = Clock.decode(raw_value)
-            else:
-                entity = (pane_key[0], pane_key[1])
-                self.panes.setdefault(entity, {})[pane_key[2]] = Pane.decode(raw_value)
+            elif seq >= 0:
+                segments.append((seq, raw_value))
+        segments.sort()
+        for seq, raw_value in segments:
+            self._live[seq] = 0
+            for record in orjson.loads(raw_value):
+                key, pane = Pane.from_record(record)
+                self._move(key, seq)
+                self.panes.setdefault((key[0], key[1]), {})[key[2]] = pane
+            self._next_seq = seq + 1
+        closed = self.clock.closed_until
+        if closed is not None:
+            self.retire(
+                (kind, entity_id, start)
+                for (kind, entity_id), entity_panes in list(self.panes.items())
+                for start in list(entity_panes)
+                if _retired_at(start) <= closed
+            )
+        self._dead.extend(seq for seq, n in self._live.items() if n == 0)
+
+    def _move(self, key: PaneKey, seq: int | None) -> None:
+        """Record that the newest stored version of pane ``key`` is in segment ``seq``
+        (None: the pane is gone)."""
+        old = self._segment_of.pop(key, None)
+        if old is not None:
+            left = self._live[old] - 1
+            self._live[old] = left
+            if left == 0 and old != seq:
+                del self._live[old]
+                self._dead.append(old)
+        if seq is not None:
+            self._segment_of[key] = seq
+            self._live[seq] = self._live.get(seq, 0) + 1
 
     @property
     def pane_count(self) -> int:
@@ -255,29 +358,39 @@ class PartitionWindows:
         ):
             return Outcome.LATE
         outcome = Outcome.WINDOWED
-        district = event.district.value
-        for index, (kind, entity_id) in enumerate(entities_of(event)):
-            entity_panes = self.panes.setdefault((kind.value, entity_id), {})
+        event_id = event.event_id
+        observed = None
+        entities = _entity_ids(event)
+        district = entities[0][1]
+        panes = self.panes
+        for entity in entities:
+            entity_panes = panes.get(entity)
+            if entity_panes is None:
+                entity_panes = panes[entity] = {}
             pane = entity_panes.get(pane_start)
             if pane is None:
                 pane = entity_panes[pane_start] = Pane(district, offset, -1)
             elif pane.last >= offset:
-                if index == 0:
+                if entity[0] == _DISTRICT:
                     outcome = Outcome.REDELIVERY
                 continue
-            elif event.event_id in pane.ids:
-                if index == 0:
+            elif event_id in pane.ids:
+                if entity[0] == _DISTRICT:
                     outcome = Outcome.DUPLICATE_ID
                 continue
-            apply_event(pane.kpis, self.kpis, event)
-            pane.ids.add(event.event_id)
-            pane.first = min(pane.first, offset)
+            if observed is None:
+                observed = observe_event(self.kpis, event)
+            fold(pane.kpis, observed)
+            pane.ids.add(event_id)
+            if offset < pane.first:
+                pane.first = offset
             pane.last = offset
             pane.n += 1
-            self.dirty.add((kind.value, entity_id, pane_start))
+            self.dirty.add((entity[0], entity[1], pane_start))
         if clock.max_event_time is None or t > clock.max_event_time:
             clock.max_event_time = t
-        clock.watermark = max(clock.watermark, t - self.grace)
+        if t - self.grace > clock.watermark:
+            clock.watermark = t - self.grace
         return outcome
 
     def advance_idle(self, now: float) -> None:
@@ -288,10 +401,10 @@ class PartitionWindows:
 
     # -- closing windows ----------------------------------------------------------------
     def close(self) -> Closing | None:
-        """Rows of every window whose end the watermark passed since the last close.
+        """Every window whose end the watermark passed since the last close.
 
-        The caller emits ``rows``, makes them durable, then stores the clock (whose
-        ``closed_until`` this call advanced) and only then deletes the ``retired`` panes.
+        The caller emits ``windows``, makes them durable, then stores the clock (whose
+        ``closed_until`` this call advanced) and only then retires the ``retired`` panes.
         Returns None when no window boundary was passed.
         """
         if self.clock.watermark == -math.inf:
@@ -300,83 +413,123 @@ class PartitionWindows:
         previous = self.clock.closed_until
         if previous is not None and boundary <= previous:
             return None
-        rows: list[KpiResult] = []
+        out: list[WindowResult] = []
         closed = dict.fromkeys(WINDOW_KINDS.values(), 0)
         retired: list[PaneKey] = []
-        for entity in sorted(self.panes):
-            entity_panes = self.panes[entity]
+        window = self._window
+        for entity, entity_panes in self.panes.items():
             starts = sorted(entity_panes)
             first_end = starts[0] + PANE_SECONDS
             if previous is not None:
                 first_end = max(first_end, previous + PANE_SECONDS)
             last_end = min(boundary, starts[-1] + HOUR_SECONDS)
-            sizes = WINDOW_SIZES if entity[0] in HOPPING_ENTITY_KINDS else TUMBLING_SIZES
+            hopping = entity[0] in HOPPING_ENTITY_KINDS
             for end in range(first_end, last_end + 1, PANE_SECONDS):
-                for size in sizes:
-                    if size == HOUR_SECONDS and end % HOUR_SECONDS:
-                        continue
-                    low = bisect_left(starts, end - size)
+                pane = entity_panes.get(end - PANE_SECONDS)
+                if pane is not None:
+                    closed["1m"] += 1
+                    result = window(entity, end - PANE_SECONDS, end, [pane])
+                    if result is not None:
+                        out.append(result)
+                if hopping:
+                    low = bisect_left(starts, end - HOP_SECONDS)
                     high = bisect_left(starts, end)
-                    if low == high:
-                        continue
-                    members = [entity_panes[s] for s in starts[low:high]]
-                    rows.extend(self._rows(entity, end - size, end, members))
-                    closed[WINDOW_KINDS[size]] += 1
+                    if low < high:
+                        closed["15m"] += 1
+                        members = [entity_panes[s] for s in starts[low:high]]
+                        result = window(entity, end - HOP_SECONDS, end, members)
+                        if result is not None:
+                            out.append(result)
+                if end % HOUR_SECONDS == 0:
+                    low = bisect_left(starts, end - HOUR_SECONDS)
+                    high = bisect_left(starts, end)
+                    if low < high:
+                        closed["1h"] += 1
+                        members = [entity_panes[s] for s in starts[low:high]]
+                        result = window(entity, end - HOUR_SECONDS, end, members)
+                        if result is not None:
+                            out.append(result)
             for start in starts:
-                if _retired_at(start) > boundary:
-                    break
+                if max(start + HOP_SECONDS, start - start % HOUR_SECONDS + HOUR_SECONDS) > boundary:
+                    break  # not yet retired: see _retired_at
                 retired.append((entity[0], entity[1], start))
         self.clock.closed_until = boundary
         self.clock_dirty = True
-        return Closing(rows, closed, retired, boundary)
+        return Closing(self.topic, self.partition, out, closed, retired, boundary)
 
     def retire(self, keys: Iterable[PaneKey]) -> None:
-        """Forget panes no window needs any more (after the caller stored the clock)."""
-        for kind, entity_id, start in keys:
+        """Forget panes no window needs any more (after the caller stored the clock).
+
+        Segments left without a live pane become deletable (:meth:`take_dead`)."""
+        for key in keys:
+            kind, entity_id, start = key
             entity_panes = self.panes.get((kind, entity_id))
             if entity_panes is None:
                 continue
-            entity_panes.pop(start, None)
-            self.dirty.discard((kind, entity_id, start))
+            if entity_panes.pop(start, None) is None:
+                continue
+            if self.dirty:
+                self.dirty.discard(key)
+            self._move(key, None)
             if not entity_panes:
                 del self.panes[(kind, entity_id)]
 
-    def _rows(
+    def _window(
         self, entity: EntityKey, window_start: int, window_end: int, members: list[Pane]
-    ) -> list[KpiResult]:
-        merged = members[0].kpis if len(members) == 1 else merge_panes(p.kpis for p in members)
-        first = min(p.first for p in members)
-        last = max(p.last for p in members)
-        events = sum(p.n for p in members)
-        district = members[0].district
-        return [
-            KpiResult(
-                kpi.name,
-                entity[0],
-                entity[1],
-                district,
-                window_start,
-                window_end,
-                value,
-                count,
-                self.topic,
-                self.partition,
-                first,
-                last,
-                events,
-            )
-            for kpi, value, count in results_of(merged, self.kpis, window_end - window_start)
-        ]
+    ) -> WindowResult | None:
+        """The values of one closed window (None: nothing to emit for it)."""
+        if len(members) == 1:
+            pane = members[0]
+            merged = pane.kpis
+            first, last, events = pane.first, pane.last, pane.n
+        else:
+            merged = merge_panes([p.kpis for p in members])
+            first = min(p.first for p in members)
+            last = max(p.last for p in members)
+            events = sum(p.n for p in members)
+        seconds = window_end - window_start
+        values: list[tuple[str, float, int]] = []
+        for kpi in self.kpis:
+            state = merged.get(kpi.name)
+            if state is not None:
+                value = kpi.acc.result(state, seconds)
+                if value is not None:
+                    values.append((kpi.name, value, state[0]))  # state[0]: the count
+        return WindowResult(
+            entity[0], entity[1], members[0].district, window_start, window_end,
+            first, last, events, values,
+        )  # fmt: skip
 
     # -- persistence helpers ------------------------------------------------------------
-    def take_dirty(self) -> list[tuple[bytes, bytes]]:
-        """Changed panes as (key, value) for the state table, and forget that they changed."""
-        out = []
-        for key in sorted(self.dirty):
-            pane = self.panes[(key[0], key[1])][key[2]]
-            out.append((pane_store_key(self.partition, key), pane.encode()))
+    def take_dirty(self) -> list[tuple[bytes, bytes | None]]:
+        """The changed panes as new segments (key, value), then the deletions of the
+        segments they superseded entirely; forget that the panes changed."""
+        if not self.dirty:
+            return []
+        panes = self.panes
+        keys = list(self.dirty)
         self.dirty.clear()
+        out: list[tuple[bytes, bytes | None]] = []
+        chunks = [keys[i : i + SEGMENT_PANES] for i in range(0, len(keys), SEGMENT_PANES)]
+        while chunks:
+            chunk = chunks.pop()
+            blob = orjson.dumps([panes[(k[0], k[1])][k[2]].record(k) for k in chunk])
+            if len(blob) > SEGMENT_BYTES and len(chunk) > 1:
+                half = len(chunk) // 2
+                chunks += [chunk[:half], chunk[half:]]
+                continue
+            seq = self._next_seq
+            self._next_seq += 1
+            for key in chunk:
+                self._move(key, seq)
+            out.append((segment_store_key(self.partition, seq), blob))
+        out.extend(self.take_dead())
         return out
+
+    def take_dead(self) -> list[tuple[bytes, bytes | None]]:
+        """Deletions (value None) of the segments no live pane needs any more."""
+        dead, self._dead = self._dead, []
+        return [(segment_store_key(self.partition, seq), None) for seq in dead]
 
     def clock_item(self) -> tuple[bytes, bytes]:
         """The clock as (key, value) for the state table."""

@@ -32,6 +32,7 @@ from streams.windows import (
     Outcome,
     Pane,
     PartitionWindows,
+    WindowResult,
 )
 
 Identity = tuple[str, str, str, int, int]
@@ -138,17 +139,17 @@ class _Windows(PartitionWindows):
         clock.watermark = max(clock.watermark, t - self.grace)
         return Outcome.WINDOWED
 
-    def _rows(
+    def _window(
         self, entity: EntityKey, window_start: int, window_end: int, members: list[Pane]
-    ) -> list[KpiResult]:
+    ) -> WindowResult | None:
         if (
             window_start < self._start
             or window_end > self._end
             or (window_end - window_start) not in self._sizes
             or (self._entities and entity not in self._entities)
         ):
-            return []
-        return super()._rows(entity, window_start, window_end, members)
+            return None
+        return super()._window(entity, window_start, window_end, members)
 
 
 class _Pipeline(TopicPipeline):

@@ -15,7 +15,7 @@ from schemas.topics import FARM_TOPIC
 from streams.pipeline import SourceRecord, TopicPipeline, rows_of
 from streams.replay.recompute import Recomputer
 from streams.replay.selection import Selection
-from streams.windows import EntityKey, KpiResult, Pane, PartitionWindows
+from streams.windows import EntityKey, KpiResult, Pane, PartitionWindows, WindowResult
 
 T0 = int(dt.datetime(2026, 3, 10, 6, 0, tzinfo=dt.UTC).timestamp())
 GRACE = 30.0
@@ -196,15 +196,15 @@ def test_margin_start_gives_the_exact_rows_when_clocks_keep_within_the_skew(
 def test_rows_outside_the_selection_are_never_built(monkeypatch: pytest.MonkeyPatch) -> None:
     """Replay skips building rows it would throw away (a saving, and the spy shows it)."""
     built: list[tuple[int, int]] = []
-    original = PartitionWindows._rows
+    original = PartitionWindows._window
 
     def spy(
         self: PartitionWindows, entity: EntityKey, start: int, end: int, members: list[Pane]
-    ) -> list[KpiResult]:
+    ) -> WindowResult | None:
         built.append((start, end))
         return original(self, entity, start, end, members)
 
-    monkeypatch.setattr(PartitionWindows, "_rows", spy)
+    monkeypatch.setattr(PartitionWindows, "_window", spy)
     sel = Selection(T0 + 600, T0 + 1200, topics=(FARM_TOPIC,), windows=frozenset({"1m"}))
     records = [record(i, reading(i, T0 + 20 * i), T0 + 20 * i) for i in range(200)]
     result = replay(records, sel, 50).finish()

@@ -154,9 +154,10 @@ class WorkerProcess:
             self.proc.kill()
             self.proc.wait()
 
-    def metrics(self) -> dict[str, float]:
-        """Current /metrics samples (name{labels} -> value), {} when not answering."""
-        return scrape(self.metrics_port)
+    def metrics(self, *names: str) -> dict[str, float]:
+        """Current /metrics samples (name{labels} -> value), {} when not answering; only
+        the metrics ``names`` when given."""
+        return scrape(self.metrics_port, names=names)
 
 
 metric_sum = total

@@ -69,3 +69,81 @@ def test_faust_internals_we_patch_are_still_there() -> None:
     faust_patches.apply("127.0.0.1:1")
     assert cls._highwaters is faust_patches._highwaters
     assert SensorDelegate.on_stream_event_in is faust_patches._no_sensor
+
+
+def test_the_drain_loop_call_we_shortcut_is_still_there() -> None:
+    from faust.transport.consumer import Consumer
+
+    source = inspect.getsource(Consumer._drain_messages)
+    assert "await self.wait_first(" in source and "self.suspend_flow.wait()" in source
+    faust_patches.apply("127.0.0.1:1")
+    assert faust_patches.DRAIN_CLASS.wait_first is faust_patches._wait_first
+
+
+class _Queue:
+    def __init__(self, full: bool) -> None:
+        self._full = full
+
+    def full(self) -> bool:
+        return self._full
+
+
+class _Flow:
+    def __init__(self, active: bool, queues: list[_Queue]) -> None:
+        self._active = active
+        self._queues = queues
+
+    def is_active(self) -> bool:
+        return self._active
+
+
+class _FakeConsumer:
+    """Just what the fast path reads: flow state, stream buffers, producer buffer."""
+
+    def __init__(self, *, suspended: bool, active: bool, full: bool, buffered: int) -> None:
+        self.suspend_flow = asyncio.Event()
+        if suspended:
+            self.suspend_flow.set()
+        buffer = type("Buffer", (), {"size": buffered, "max_messages": 100})()
+        producer = type("Producer", (), {"buffer": buffer})()
+        flow = _Flow(active, [_Queue(False), _Queue(full)])
+        self.app = type("App", (), {"flow_control": flow, "producer": producer})()
+        self.fallbacks = 0
+
+    async def fallback(self, *coros: object, timeout: object = None) -> None:
+        self.fallbacks += 1
+        for coro in coros:
+            coro.close()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("suspended", "active", "full", "buffered", "direct"),
+    [
+        (False, True, False, 0, True),
+        (True, True, False, 0, False),
+        (False, False, False, 0, False),
+        (False, True, True, 0, False),
+        (False, True, False, 101, False),
+    ],
+)
+def test_records_go_straight_to_the_streams_only_when_nothing_can_block(
+    monkeypatch: pytest.MonkeyPatch,
+    suspended: bool,
+    active: bool,
+    full: bool,
+    buffered: int,
+    direct: bool,
+) -> None:
+    consumer = _FakeConsumer(suspended=suspended, active=active, full=full, buffered=buffered)
+    monkeypatch.setattr(faust_patches, "_ORIGINAL_WAIT_FIRST", type(consumer).fallback)
+    delivered: list[int] = []
+
+    async def callback(n: int) -> None:
+        delivered.append(n)
+
+    async def scenario() -> None:
+        await faust_patches._wait_first(consumer, callback(1), consumer.suspend_flow.wait())
+
+    asyncio.run(scenario())
+    assert (delivered == [1]) is direct
+    assert consumer.fallbacks == (0 if direct else 1)

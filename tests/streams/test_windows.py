@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from schemas.events import SensorKind, SensorReading
 from schemas.places import District
 from schemas.topics import FARM_TOPIC
-from streams.windows import KpiResult, Outcome, PartitionWindows, pane_store_key
+from streams.windows import KpiResult, Outcome, PartitionWindows
 
 T0 = dt.datetime(2026, 3, 10, 10, 0, tzinfo=dt.UTC)
 
@@ -188,7 +188,7 @@ def test_crash_and_redelivery_give_the_rows_of_an_undisturbed_run(
         log.append(windows.clock_item())
         if closing:
             windows.retire(closing.retired)
-            log.extend((pane_store_key(0, k), None) for k in closing.retired)
+            log.extend(windows.take_dead())
         if crash_points and batch_end > crash_points[0]:
             crash_points.pop(0)
             kept = rng.choice([0, len(log) - 1, len(log), rng.randint(0, len(log))])
