@@ -19,13 +19,12 @@ from schemas.topics import DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
 from streams import faust_patches, metrics
 from streams.catalog import ALERTABLE
 from streams.config import Settings, load
+from streams.faust_options import BATCH_MAX, BATCH_WITHIN, app_options
 from streams.pipeline import SourceRecord, StateWrite, TopicPipeline, kpi_packs
 from streams.windows import WINDOW_KINDS, Closing
 
 log = logging.getLogger("streams.app")
 
-BATCH_MAX: Final = 5000
-BATCH_WITHIN: Final = 0.1
 ROWS_PER_MESSAGE: Final = 500
 STALL_SECONDS: Final = 10.0
 _ALERTABLE_NAMES: Final = frozenset(k.name for k in ALERTABLE)
@@ -41,26 +40,7 @@ class Worker:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         faust_patches.apply(settings.kafka_bootstrap)
-        self.app = faust.App(
-            settings.app_id,
-            broker=f"kafka://{settings.kafka_bootstrap}",
-            store="memory://",
-            topic_partitions=settings.partitions,
-            topic_replication_factor=1,
-            key_serializer="raw",
-            value_serializer="raw",
-            web_enabled=False,
-            broker_session_timeout=10,
-            broker_heartbeat_interval=1,
-            broker_commit_every=BATCH_MAX,
-            broker_commit_interval=1.0,
-            stream_buffer_maxsize=131072,
-            producer_linger=0.0,
-            producer_max_batch_size=1 << 20,
-            producer_acks=1,
-            table_cleanup_interval=3600.0,
-            consumer_auto_offset_reset="earliest",
-        )
+        self.app = faust.App(settings.app_id, **app_options(settings))
         self.pipelines: dict[str, TopicPipeline] = {}
         self.tables: dict[str, Any] = {}
         self.changelogs: dict[str, str] = {}

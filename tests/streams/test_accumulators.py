@@ -215,3 +215,41 @@ def test_completeness() -> None:
     assert acc.result(acc.add(acc.new(), 1.0), 120.0) == 0.5
     assert acc.result(acc.new(), 60.0) is None
     assert acc.result(one, 0.0) is None
+
+
+@given(
+    readings=st.dictionaries(st.text(max_size=5), st.integers(1, 200), max_size=40),
+    window_seconds=st.sampled_from([60.0, 90.0, 900.0, 3600.0, 45.0]),
+)
+def test_completeness_equals_the_capped_mean_summed_exactly(
+    readings: dict[str, int], window_seconds: float
+) -> None:
+    acc = PerKeyCompleteness()
+    expected = window_seconds / 60.0
+    want = (
+        math.fsum(min(float(n), expected) for n in readings.values()) / (len(readings) * expected)
+        if readings
+        else None
+    )
+    assert acc.result([sum(readings.values()), readings], window_seconds) == want
+
+
+@given(states=st.lists(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=6), max_size=8))
+def test_merge_all_equals_merging_one_by_one(states: list[list[float]]) -> None:
+    for name in ("count", "sum", "mean", "min", "max", "quantile:0.5", "per_key_completeness"):
+        acc = get_accumulator(name)
+        built = []
+        for values in states:
+            state = acc.new()
+            for i, value in enumerate(values):
+                if name == "per_key_completeness":
+                    acc.add_keyed(state, f"k{i % 3}", value)  # type: ignore[attr-defined]
+                else:
+                    acc.add(state, value)
+            built.append(state)
+        frozen = orjson.dumps(built)
+        one_by_one = acc.new()
+        for state in built:
+            one_by_one = acc.merge(one_by_one, state)
+        assert acc.merge_all(built) == one_by_one
+        assert orjson.dumps(built) == frozen, f"{name}.merge_all mutated its input"

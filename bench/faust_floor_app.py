@@ -1,0 +1,50 @@
+"""The floor of bench/streams_bench.py: our worker's Faust setup with no work at all.
+
+Same Faust options and patches as ``ioc worker`` (streams.faust_options,
+streams.faust_patches), one agent per raw topic taking batches like the worker's, but
+each batch is only counted: what Faust's per-record path costs on this machine, the
+ceiling of any worker built on it. Writes the elapsed time to BENCH_DONE_FILE once it
+has seen BENCH_EVENTS events.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import faust
+
+from schemas.topics import RAW_TOPICS
+from streams import faust_patches
+from streams.config import load
+from streams.faust_options import BATCH_MAX, BATCH_WITHIN, app_options
+
+TARGET = int(os.environ["BENCH_EVENTS"])
+DONE_FILE = os.environ["BENCH_DONE_FILE"]
+
+settings = load()
+faust_patches.apply(settings.kafka_bootstrap)
+app = faust.App(os.environ.get("BENCH_APP_ID", "bench-floor"), **app_options(settings))
+seen = {"n": 0, "start": 0.0}
+
+
+def _agent_for(topic_name: str) -> None:
+    topic = app.topic(topic_name, key_type=bytes, value_type=bytes)
+
+    async def count(stream: Any) -> None:
+        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN):
+            if seen["n"] == 0:
+                seen["start"] = time.monotonic()
+            before = seen["n"]
+            seen["n"] += len(events)
+            if before < TARGET <= seen["n"]:
+                Path(DONE_FILE).write_text(str(time.monotonic() - seen["start"]))  # noqa: ASYNC240
+
+    count.__name__ = count.__qualname__ = "floor_" + topic_name.split(".")[1]
+    app.agent(topic, name=count.__name__)(count)
+
+
+for name in RAW_TOPICS:
+    _agent_for(name)

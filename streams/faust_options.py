@@ -1,0 +1,37 @@
+"""The Faust settings of a stream worker, shared by ``streams.app`` and the benchmarks."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from streams.config import Settings
+
+BATCH_MAX: Final = 10000
+"""Events per agent batch at most (``stream.take_events``)."""
+BATCH_WITHIN: Final = 0.25
+"""Seconds an agent waits for a batch to fill before it processes what it has."""
+
+
+def app_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments of ``faust.App`` for a worker: memory store (state lives in the
+    changelog), raw bytes in and out, short session timeout, large stream buffers, one
+    commit per batch and a producer that sends without lingering (writes go in bulk)."""
+    return {
+        "broker": f"kafka://{settings.kafka_bootstrap}",
+        "store": "memory://",
+        "topic_partitions": settings.partitions,
+        "topic_replication_factor": 1,
+        "key_serializer": "raw",
+        "value_serializer": "raw",
+        "web_enabled": False,
+        "broker_session_timeout": 10,
+        "broker_heartbeat_interval": 1,
+        "broker_commit_every": BATCH_MAX,
+        "broker_commit_interval": 1.0,
+        "stream_buffer_maxsize": 131072,
+        "producer_linger": 0.0,
+        "producer_max_batch_size": 1 << 20,
+        "producer_acks": 1,
+        "table_cleanup_interval": 3600.0,
+        "consumer_auto_offset_reset": "earliest",
+    }
