@@ -104,10 +104,17 @@ class Worker:
         async with self.locks[topic]:
             records = self._owned(topic, records)
             missing = {r.partition for r in records if not pipeline.is_loaded(r.partition)}
-            if missing:
-                await self._recovered()
-            for partition in missing:
-                self._load(topic, partition)
+            if missing and await self._recovered():
+                for partition in missing:
+                    self._load(topic, partition)
+            elif missing:
+                records = [r for r in records if r.partition not in missing]
+                log.info(
+                    "%s: a rebalance began while partitions %s awaited their state; their "
+                    "records are read again later",
+                    topic,
+                    sorted(missing),
+                )
             records = await self._without_gaps(topic, records)
             applied = pipeline.apply(records)
             now = time.time()
@@ -309,15 +316,23 @@ class Worker:
             )
         return owned
 
-    async def _recovered(self) -> None:
-        """Wait until Faust has restored the tables from their changelogs.
+    async def _recovered(self) -> bool:
+        """Wait until Faust has restored the tables from their changelogs; False when a new
+        rebalance began meanwhile.
 
         Faust may deliver records before recovery ends (faust-streaming#596); a partition's
-        state must not be loaded from a half-restored table.
+        state must not be loaded from a half-restored table. The wait holds the topic's
+        lock, which the next rebalance needs (``_on_revoked``), and that rebalance would
+        hold the recovery back: so the wait ends when one begins (the records of the
+        partitions not loaded are then left for the gap and stall repairs to read again).
         """
         tables: Any = self.app.tables
-        while self.app.in_recovery or not tables.recovery.completed.is_set():  # noqa: ASYNC110
+        rebalances = self.app.rebalancing_count
+        while self.app.in_recovery or not tables.recovery.completed.is_set():
+            if self.app.rebalancing_count != rebalances:
+                return False
             await asyncio.sleep(0.05)
+        return True
 
     async def _without_gaps(self, topic: str, records: list[SourceRecord]) -> list[SourceRecord]:
         """Drop the records that follow a gap in a partition's offsets and re-read the gap.

@@ -31,7 +31,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 KpiTable = dict[tuple[str, ...], tuple[float, int]]
 MESSAGES = province_messages(seed=7, minutes=200)
-RATE = 1800.0
+RATE = 600.0
+"""Events per second: the stream lasts about 30 s, so that workers join, leave and crash
+while it flows (a faster stream is all read before a second worker gets partitions)."""
 
 
 def settle(workers: list[WorkerProcess], bootstrap: str, timeout: float = 240) -> None:
