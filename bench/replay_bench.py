@@ -205,9 +205,9 @@ off). 2-core machine shared with other jobs (load average {load:.1f} at the end)
 Reading alone clears 100k events/s; decoding (pydantic validation, about 5 us per event,
 see Simulator above) halves it. Full recompute runs the worker's own code
 (`TopicPipeline.apply` + `PartitionWindows.close`): folding each event into two entity
-panes (`catalog.apply_event`, about a third of the time) and building the rows of every
-closed window (about half: the whole province gives about 4.6 KPI rows per event). A
-worker does the same per event, plus Faust and state writes. Replay folds only events whose
+panes (`catalog.observe_event` once, `catalog.fold` per pane) and building the rows of every
+closed window (the whole province gives about 4.7 KPI rows per event). A worker does the
+same per event, plus Faust and state writes (see Streams). Replay folds only events whose
 minute lies in the range (the others only move the watermark) and builds rows only for
 windows inside the range and of the selected KPIs, entities and window kinds: that is
 where a narrow audit in the exact mode gains; `--margin` also skips the records before it.
