@@ -378,12 +378,25 @@ class Worker:
         After a rebalance Faust may drop fetched records and keep its read offset ahead of
         them (see faust-streaming#216): the partition then looks active but never delivers
         the rest. Re-reading from the first unprocessed offset is safe: processing is
-        idempotent.
+        idempotent. A partition this worker no longer holds (given away in a rebalance) is
+        dropped instead: its state is reloaded from the table if it comes back.
         """
+        if self.app.rebalancing:
+            return
+        try:
+            held = {(tp.topic, tp.partition) for tp in self.app.consumer.assignment()}
+        except Exception:  # not started or rebalancing: try on a later tick
+            return
         for topic, pipeline in self.pipelines.items():
             for partition in list(pipeline.partitions):
                 key = (topic, partition)
                 if now - self.last_event_wall.get(key, now) < STALL_SECONDS:
+                    continue
+                if key not in held:
+                    async with self.locks[topic]:
+                        pipeline.drop(partition)
+                    log.info("%s[%d] is held by another worker now; state dropped", *key)
+                    self._count_partitions()
                     continue
                 if self._caught_up(topic, partition):
                     continue

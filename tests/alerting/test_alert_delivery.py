@@ -323,13 +323,18 @@ def _worker_up(stack: Stack) -> bool:
 
 
 def _feed_salinity_intrusion(stack: Stack) -> int:
-    """The simulator's salinity-intrusion scenario over the 25 minutes ending now, produced."""
+    """The simulator's salinity-intrusion scenario over the 30 minutes ending now, produced.
+
+    The ramp passes 4 g/L after about 24 minutes: the last five whole minutes are above it,
+    so windows the event watermark closes (not only the last one, which waits for the
+    wall-clock idle advance) carry the alert value.
+    """
     events = stack.tmp_path / "farm.jsonl"
     simulate = [
         str(IOC),
         "simulate",
-        "--start=now-25m",
-        "--sim-duration=25m",
+        "--start=now-30m",
+        "--sim-duration=30m",
         "--sources=farm",
         "--scenario=salinity-intrusion",
         "--scenario-after=0m",
