@@ -15,7 +15,7 @@ accumulator offers the same five operations:
 - ``count(state)``: the number of observations.
 
 Every state is a list whose first item is the number of observations (``count`` returns
-``state[0]``; hot loops read it directly).
+``state[0]``).
 
 Determinism: nothing depends on dict or set iteration order (dicts are walked in sorted key
 order wherever floats are combined, or summed by ``math.fsum``, whose correctly rounded

@@ -280,19 +280,28 @@ class Worker:
 
         Their restored windows must close too, even when no new event ever arrives.
         """
-        tables: Any = self.app.tables
-        if self.app.in_recovery or not tables.recovery.completed.is_set():
+        held = self._held()
+        if not self._restored() or held is None:
             return
+        for topic, partition in held:
+            pipeline = self.pipelines.get(topic)
+            if pipeline is not None and not pipeline.is_loaded(partition):
+                async with self.locks[topic]:
+                    if not pipeline.is_loaded(partition):
+                        self._load(topic, partition)
+
+    def _held(self) -> set[tuple[str, int]] | None:
+        """(topic, partition) of every partition assigned to this worker now; None while
+        the consumer cannot say (not started, or rebalancing)."""
         try:
-            assigned = self.app.consumer.assignment()
-        except Exception:  # not started or rebalancing
-            return
-        for tp in assigned:
-            pipeline = self.pipelines.get(tp.topic)
-            if pipeline is not None and not pipeline.is_loaded(tp.partition):
-                async with self.locks[tp.topic]:
-                    if not pipeline.is_loaded(tp.partition):
-                        self._load(tp.topic, tp.partition)
+            return {(tp.topic, tp.partition) for tp in self.app.consumer.assignment()}
+        except Exception:
+            return None
+
+    def _restored(self) -> bool:
+        """True when Faust has finished restoring the tables from their changelogs."""
+        tables: Any = self.app.tables
+        return not self.app.in_recovery and bool(tables.recovery.completed.is_set())
 
     def _owned(self, topic: str, records: list[SourceRecord]) -> list[SourceRecord]:
         """Only the records of partitions this worker holds now.
@@ -301,10 +310,8 @@ class Worker:
         went to another worker; folding them here would write the new owner's changelog
         from two workers. They are not committed, so the new owner reads them again.
         """
-        try:
-            assigned = {tp.partition for tp in self.app.consumer.assignment() if tp.topic == topic}
-        except Exception:  # not started or rebalancing: hold nothing
-            assigned = set()
+        held = self._held() or set()  # not started or rebalancing: hold nothing
+        assigned = {partition for t, partition in held if t == topic}
         owned = [r for r in records if r.partition in assigned]
         if len(owned) < len(records):
             for partition in {r.partition for r in records} - assigned:
@@ -326,9 +333,8 @@ class Worker:
         hold the recovery back: so the wait ends when one begins (the records of the
         partitions not loaded are then left for the gap and stall repairs to read again).
         """
-        tables: Any = self.app.tables
         rebalances = self.app.rebalancing_count
-        while self.app.in_recovery or not tables.recovery.completed.is_set():
+        while not self._restored():
             if self.app.rebalancing_count != rebalances:
                 return False
             await asyncio.sleep(0.05)
@@ -383,9 +389,8 @@ class Worker:
         """
         if self.app.rebalancing:
             return
-        try:
-            held = {(tp.topic, tp.partition) for tp in self.app.consumer.assignment()}
-        except Exception:  # not started or rebalancing: try on a later tick
+        held = self._held()
+        if held is None:  # not started or rebalancing: try on a later tick
             return
         for topic, pipeline in self.pipelines.items():
             for partition in list(pipeline.partitions):

@@ -22,7 +22,7 @@ import orjson
 
 from schemas.decode import Rejection, deadletter_record, decode
 from schemas.events import RawEvent, SensorReading
-from streams.windows import Closing, KpiResult, Outcome, PartitionWindows, iso_utc
+from streams.windows import Closing, KpiResult, Outcome, PartitionWindows, kpi_row
 
 
 class SourceRecord(NamedTuple):
@@ -201,8 +201,8 @@ def rows_of(closings: dict[int, Closing]) -> list[KpiResult]:
 def kpi_packs(closings: dict[int, Closing], rows_per_pack: int) -> list[tuple[bytes, bytes]]:
     """The city.kpi.v1 records of ``closings``: (key, JSON array of KpiRow objects).
 
-    Rows travel in packs of about ``rows_per_pack`` (whole windows), keyed by their source partition
-    (``topic|partition``): one Kafka record per row would cost more than computing it.
+    Rows travel in packs of about ``rows_per_pack`` (whole windows), keyed by their source
+    partition (``topic|partition``): one Kafka record per row would cost more than computing it.
     """
     packs: list[tuple[bytes, bytes]] = []
     for partition, closing in sorted(closings.items()):
@@ -211,21 +211,21 @@ def kpi_packs(closings: dict[int, Closing], rows_per_pack: int) -> list[tuple[by
         for w in closing.windows:
             if not w.values:
                 continue
-            base: dict[str, object] = {
-                "kpi": "",
-                "entity_kind": w.entity_kind,
-                "entity_id": w.entity_id,
-                "district": w.district,
-                "window_start": iso_utc(w.window_start),
-                "window_end": iso_utc(w.window_end),
-                "value": 0.0,
-                "count": 0,
-                "source_topic": closing.topic,
-                "source_partition": partition,
-                "first_offset": w.first_offset,
-                "last_offset": w.last_offset,
-                "event_count": w.event_count,
-            }
+            base = kpi_row(
+                "",
+                w.entity_kind,
+                w.entity_id,
+                w.district,
+                w.window_start,
+                w.window_end,
+                0.0,
+                0,
+                closing.topic,
+                partition,
+                w.first_offset,
+                w.last_offset,
+                w.event_count,
+            )
             for kpi, value, count in w.values:
                 row = base.copy()
                 row["kpi"] = kpi

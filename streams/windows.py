@@ -36,9 +36,18 @@ from typing import Any, Final, NamedTuple
 
 import orjson
 
-from schemas.events import DossierEvent, ProbeEvent, RawEvent, SensorReading
+from schemas.events import RawEvent
+from schemas.kpi import EntityKind
 from streams.accumulators import State
-from streams.catalog import KpiDef, fold, kpis_for_topic, merge_panes, observe_event
+from streams.catalog import (
+    KpiDef,
+    entities_of,
+    fold,
+    kpis_for_topic,
+    merge_panes,
+    observe_event,
+    pane_results,
+)
 
 PANE_SECONDS: Final = 60
 HOP_SECONDS: Final = 900
@@ -140,26 +149,59 @@ class KpiResult:
     def to_json(self) -> bytes:
         """The row as :class:`schemas.kpi.KpiRow` JSON."""
         return orjson.dumps(
-            {
-                "kpi": self.kpi,
-                "entity_kind": self.entity_kind,
-                "entity_id": self.entity_id,
-                "district": self.district,
-                "window_start": iso_utc(self.window_start),
-                "window_end": iso_utc(self.window_end),
-                "value": self.value,
-                "count": self.count,
-                "source_topic": self.source_topic,
-                "source_partition": self.source_partition,
-                "first_offset": self.first_offset,
-                "last_offset": self.last_offset,
-                "event_count": self.event_count,
-            }
+            kpi_row(
+                self.kpi,
+                self.entity_kind,
+                self.entity_id,
+                self.district,
+                self.window_start,
+                self.window_end,
+                self.value,
+                self.count,
+                self.source_topic,
+                self.source_partition,
+                self.first_offset,
+                self.last_offset,
+                self.event_count,
+            )
         )
 
     def identity(self) -> tuple[str, str, str, int, int]:
         """The upsert key of the row."""
         return (self.kpi, self.entity_kind, self.entity_id, self.window_start, self.window_end)
+
+
+def kpi_row(
+    kpi: str,
+    entity_kind: str,
+    entity_id: str,
+    district: str,
+    window_start: int,
+    window_end: int,
+    value: float,
+    count: int,
+    source_topic: str,
+    source_partition: int,
+    first_offset: int,
+    last_offset: int,
+    event_count: int,
+) -> dict[str, object]:
+    """One row as the JSON object of :class:`schemas.kpi.KpiRow` (window bounds in ISO)."""
+    return {
+        "kpi": kpi,
+        "entity_kind": entity_kind,
+        "entity_id": entity_id,
+        "district": district,
+        "window_start": iso_utc(window_start),
+        "window_end": iso_utc(window_end),
+        "value": value,
+        "count": count,
+        "source_topic": source_topic,
+        "source_partition": source_partition,
+        "first_offset": first_offset,
+        "last_offset": last_offset,
+        "event_count": event_count,
+    }
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -249,23 +291,8 @@ class Closing:
             for kpi, value, count in w.values
         ]
 
-    def row_count(self) -> int:
-        """Number of rows (KPI values) of the closing."""
-        return sum(len(w.values) for w in self.windows)
 
-
-_DISTRICT: Final = "district"
-
-
-def _entity_ids(event: RawEvent) -> tuple[EntityKey, EntityKey]:
-    """The KPI entities of an event as plain strings (``catalog.entities_of`` as keys)."""
-    district: str = event.district.value
-    if isinstance(event, SensorReading):
-        return (_DISTRICT, district), ("sensor", event.sensor_id)
-    if isinstance(event, ProbeEvent):
-        return (_DISTRICT, district), ("site", event.site_id)
-    assert isinstance(event, DossierEvent)
-    return (_DISTRICT, district), ("agency", event.agency_id)
+_DISTRICT: Final = EntityKind.DISTRICT
 
 
 class PartitionWindows:
@@ -360,7 +387,7 @@ class PartitionWindows:
         outcome = Outcome.WINDOWED
         event_id = event.event_id
         observed = None
-        entities = _entity_ids(event)
+        entities = entities_of(event)
         district = entities[0][1]
         panes = self.panes
         for entity in entities:
@@ -423,35 +450,27 @@ class PartitionWindows:
             if previous is not None:
                 first_end = max(first_end, previous + PANE_SECONDS)
             last_end = min(boundary, starts[-1] + HOUR_SECONDS)
-            hopping = entity[0] in HOPPING_ENTITY_KINDS
+            sizes = WINDOW_SIZES if entity[0] in HOPPING_ENTITY_KINDS else TUMBLING_SIZES
             for end in range(first_end, last_end + 1, PANE_SECONDS):
-                pane = entity_panes.get(end - PANE_SECONDS)
-                if pane is not None:
-                    closed["1m"] += 1
-                    result = window(entity, end - PANE_SECONDS, end, [pane])
+                for size in sizes:
+                    if size == PANE_SECONDS:  # one pane: no search, no merge
+                        pane = entity_panes.get(end - PANE_SECONDS)
+                        members = [] if pane is None else [pane]
+                    elif size == HOUR_SECONDS and end % HOUR_SECONDS:
+                        continue
+                    else:
+                        low = bisect_left(starts, end - size)
+                        high = bisect_left(starts, end)
+                        members = [entity_panes[s] for s in starts[low:high]]
+                    if not members:
+                        continue
+                    closed[WINDOW_KINDS[size]] += 1
+                    result = window(entity, end - size, end, members)
                     if result is not None:
                         out.append(result)
-                if hopping:
-                    low = bisect_left(starts, end - HOP_SECONDS)
-                    high = bisect_left(starts, end)
-                    if low < high:
-                        closed["15m"] += 1
-                        members = [entity_panes[s] for s in starts[low:high]]
-                        result = window(entity, end - HOP_SECONDS, end, members)
-                        if result is not None:
-                            out.append(result)
-                if end % HOUR_SECONDS == 0:
-                    low = bisect_left(starts, end - HOUR_SECONDS)
-                    high = bisect_left(starts, end)
-                    if low < high:
-                        closed["1h"] += 1
-                        members = [entity_panes[s] for s in starts[low:high]]
-                        result = window(entity, end - HOUR_SECONDS, end, members)
-                        if result is not None:
-                            out.append(result)
             for start in starts:
-                if max(start + HOP_SECONDS, start - start % HOUR_SECONDS + HOUR_SECONDS) > boundary:
-                    break  # not yet retired: see _retired_at
+                if _retired_at(start) > boundary:
+                    break
                 retired.append((entity[0], entity[1], start))
         self.clock.closed_until = boundary
         self.clock_dirty = True
@@ -487,14 +506,10 @@ class PartitionWindows:
             first = min(p.first for p in members)
             last = max(p.last for p in members)
             events = sum(p.n for p in members)
-        seconds = window_end - window_start
-        values: list[tuple[str, float, int]] = []
-        for kpi in self.kpis:
-            state = merged.get(kpi.name)
-            if state is not None:
-                value = kpi.acc.result(state, seconds)
-                if value is not None:
-                    values.append((kpi.name, value, state[0]))  # state[0]: the count
+        values = [
+            (kpi.name, value, count)
+            for kpi, value, count in pane_results(merged, self.kpis, window_end - window_start)
+        ]
         return WindowResult(
             entity[0], entity[1], members[0].district, window_start, window_end,
             first, last, events, values,
