@@ -36,7 +36,7 @@ from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from deploy.devstack.kafka import tansu_binary
+from deploy.devstack.kafka import tansu_command
 from schemas.topics import RAW_TOPICS
 from streams.pipeline import SourceRecord, TopicPipeline
 from streams.replay.reading import open_consumer, partitions_of, plan, read
@@ -64,19 +64,9 @@ def _free_port() -> int:
 def start_broker(log: Path) -> tuple[subprocess.Popen[bytes], str]:
     """A private tansu broker (memory storage) on a free port."""
     port = _free_port()
-    url = f"tcp://127.0.0.1:{port}"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [
-                str(tansu_binary()),
-                "broker",
-                "--listener-url",
-                url,
-                "--advertised-listener-url",
-                url,
-                "--storage-engine",
-                "memory://tansu/",
-            ],
+            tansu_command(f"127.0.0.1:{port}"),
             stdout=out,
             stderr=subprocess.STDOUT,
         )

