@@ -19,7 +19,7 @@ import faust
 from schemas.topics import RAW_TOPICS
 from streams import faust_patches
 from streams.config import load
-from streams.faust_options import BATCH_MAX, BATCH_WITHIN, app_options
+from streams.faust_options import app_options
 
 TARGET = int(os.environ["BENCH_EVENTS"])
 DONE_FILE = os.environ["BENCH_DONE_FILE"]
@@ -32,18 +32,19 @@ seen = {"n": 0, "start": 0.0}
 
 def _agent_for(topic_name: str) -> None:
     topic = app.topic(topic_name, key_type=bytes, value_type=bytes)
+    lane = faust_patches.batch_lane(app, topic)
 
     async def count(stream: Any) -> None:
-        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN):
+        async for batch in stream:
             if seen["n"] == 0:
                 seen["start"] = time.monotonic()
             before = seen["n"]
-            seen["n"] += len(events)
+            seen["n"] += len(batch.records)
             if before < TARGET <= seen["n"]:
                 Path(DONE_FILE).write_text(str(time.monotonic() - seen["start"]))  # noqa: ASYNC240
 
     count.__name__ = count.__qualname__ = "floor_" + topic_name.split(".")[1]
-    app.agent(topic, name=count.__name__)(count)
+    app.agent(lane, name=count.__name__)(count)
 
 
 for name in RAW_TOPICS:

@@ -19,7 +19,7 @@ from schemas.topics import DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
 from streams import faust_patches, metrics
 from streams.catalog import ALERTABLE
 from streams.config import Settings, load
-from streams.faust_options import BATCH_MAX, BATCH_WITHIN, app_options
+from streams.faust_options import FETCHES_PER_STEP, LANE_QUEUE, STEP_WITHIN, app_options
 from streams.pipeline import SourceRecord, StateWrite, TopicPipeline, kpi_packs
 from streams.windows import WINDOW_KINDS, Closing
 
@@ -79,26 +79,22 @@ class Worker:
         self.changelogs[topic_name] = table.changelog_topic.get_topic_name()
         self.locks[topic_name] = asyncio.Lock()
 
+        lane = faust_patches.batch_lane(self.app, topic, LANE_QUEUE)
+
         async def agent(stream: Any) -> None:
-            async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN):
-                await self.process(topic_name, events)
+            async for events in stream.take_events(FETCHES_PER_STEP, within=STEP_WITHIN):
+                await self.process(topic_name, [r for e in events for r in e.value.records])
 
         agent.__name__ = agent.__qualname__ = "windows_" + topic_name.split(".")[1]
-        self.app.agent(topic, name=agent.__name__)(agent)
+        self.app.agent(lane, name=agent.__name__)(agent)
 
     # -- batch processing ---------------------------------------------------------------
-    async def process(self, topic: str, events: Sequence[Any]) -> None:
-        """Apply one batch of Faust events of ``topic`` and carry out what it needs."""
+    async def process(self, topic: str, fetched: Sequence[Any]) -> None:
+        """Apply fetched records of ``topic`` (aiokafka ``ConsumerRecord``s, in offset order
+        per partition) and carry out what they need."""
         records: list[SourceRecord] = [
-            SourceRecord(
-                m.topic,
-                m.partition,
-                m.offset,
-                None if m.timestamp is None else int(m.timestamp * 1000),
-                m.key,
-                m.value,
-            )
-            for m in (e.message for e in events)
+            SourceRecord(r.topic, r.partition, r.offset, r.timestamp, r.key, r.value)
+            for r in fetched
         ]
         pipeline = self.pipelines[topic]
         async with self.locks[topic]:

@@ -6,10 +6,15 @@ from typing import Any, Final
 
 from streams.config import Settings
 
-BATCH_MAX: Final = 10000
-"""Events per agent batch at most (``stream.take_events``)."""
-BATCH_WITHIN: Final = 0.25
-"""Seconds an agent waits for a batch to fill before it processes what it has."""
+COMMIT_EVERY: Final = 10000
+"""Acked records after which Faust commits offsets (besides once a second)."""
+FETCHES_PER_STEP: Final = 16
+"""Fetched partition batches an agent processes together at most (``stream.take_events``
+over its batch lane)."""
+STEP_WITHIN: Final = 0.25
+"""Seconds an agent waits for more fetched batches before it processes what it has."""
+LANE_QUEUE: Final = 4
+"""Fetched batches queued per lane before the consumer waits (backpressure)."""
 
 
 def app_options(settings: Settings) -> dict[str, Any]:
@@ -26,7 +31,7 @@ def app_options(settings: Settings) -> dict[str, Any]:
         "web_enabled": False,
         "broker_session_timeout": 10,
         "broker_heartbeat_interval": 1,
-        "broker_commit_every": BATCH_MAX,
+        "broker_commit_every": COMMIT_EVERY,
         "broker_commit_interval": 1.0,
         "stream_buffer_maxsize": 131072,
         "producer_linger": 0.0,

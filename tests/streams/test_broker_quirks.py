@@ -72,9 +72,8 @@ def test_faust_internals_we_patch_are_still_there() -> None:
 
 
 def test_the_drain_loop_call_we_shortcut_is_still_there() -> None:
-    from faust.transport.consumer import Consumer
 
-    source = inspect.getsource(Consumer._drain_messages)
+    source = inspect.getsource(faust_patches._ORIGINAL_DRAIN)
     assert "await self.wait_first(" in source and "self.suspend_flow.wait()" in source
     faust_patches.apply("127.0.0.1:1")
     assert faust_patches.DRAIN_CLASS.wait_first is faust_patches._wait_first
@@ -147,3 +146,80 @@ def test_records_go_straight_to_the_streams_only_when_nothing_can_block(
     asyncio.run(scenario())
     assert (delivered == [1]) is direct
     assert consumer.fallbacks == (0 if direct else 1)
+
+
+def test_the_drain_loop_we_replace_still_reads_what_the_batch_lane_reads() -> None:
+    from faust.transport.consumer import Consumer
+
+    source = inspect.getsource(faust_patches._ORIGINAL_DRAIN)
+    for name in ("getmany(", "_read_offset", "_add_gap(", "_n_acked", "self.callback"):
+        assert name in source, name
+    getmany = inspect.getsource(Consumer.getmany)
+    for name in ("_wait_next_records(", "_buffered_partitions", "perform_seek("):
+        assert name in getmany, name
+    ack = inspect.getsource(Consumer.ack)
+    for name in ("_committed_offset[tp]", "_acked_index[tp]", "_acked[tp]", "_unacked_messages"):
+        assert name in ack, name
+    faust_patches.apply("127.0.0.1:1")
+    assert Consumer._drain_messages is faust_patches._drain_messages
+
+
+class _AckingConsumer:
+    """What ``BatchMessage`` acks into and ``Consumer._new_offset`` commits from."""
+
+    def __init__(self, committed: int | None) -> None:
+        from collections import defaultdict
+        from weakref import WeakSet
+
+        from intervaltree import IntervalTree
+
+        topics = type("Topics", (), {"acks_enabled_for": staticmethod(lambda _: True)})()
+        self.app = type("App", (), {"topics": topics})()
+        self._committed_offset: dict[object, int | None] = defaultdict(lambda: committed)
+        self._acked: dict[object, list[int]] = defaultdict(list)
+        self._acked_index: dict[object, set[int]] = defaultdict(set)
+        self._gap: dict[object, IntervalTree] = defaultdict(IntervalTree)
+        self._n_acked = 0
+        self._unacked_messages: WeakSet[object] = WeakSet()
+        self._waiting_for_ack = None
+
+
+def _batch(consumer: _AckingConsumer, first: int, offsets: range) -> faust_patches.BatchMessage:
+    from faust.types import TP
+
+    record = type("Record", (), {"offset": offsets[-1], "timestamp": 0, "timestamp_type": 0})
+    tp = TP(TOPIC, 0)
+    message = faust_patches.BatchMessage(
+        faust_patches.RecordBatch(tp, [record] * len(offsets)), first, 1
+    )
+    message.incref()
+    consumer._unacked_messages.add(message)
+    return message
+
+
+@pytest.mark.parametrize(
+    ("committed", "batches", "next_commit", "acked"),
+    [
+        (None, [(0, range(0, 100)), (100, range(100, 250))], 250, 250),
+        (None, [(0, range(0, 100)), (0, range(0, 100))], 100, 100),  # redelivered batch
+        (40, [(0, range(0, 100))], 100, 60),  # offsets below the commit are not acked again
+        (None, [(0, range(0, 10)), (10, range(15, 20))], 20, 20),  # gap acked with the batch
+    ],
+)
+def test_a_batch_ack_marks_all_its_offsets_safe_to_commit_once(
+    committed: int | None,
+    batches: list[tuple[int, range]],
+    next_commit: int,
+    acked: int,
+) -> None:
+    from faust.transport.consumer import Consumer
+    from faust.types import TP
+
+    consumer = _AckingConsumer(committed)
+    for first, offsets in batches:
+        message = _batch(consumer, first, offsets)
+        assert message in consumer._unacked_messages
+        assert message.ack(consumer) is True  # type: ignore[arg-type]
+        assert message.acked and message not in consumer._unacked_messages
+    assert consumer._n_acked == acked
+    assert Consumer._new_offset(consumer, TP(TOPIC, 0)) == next_commit  # type: ignore[arg-type]
