@@ -1,9 +1,9 @@
 """The floor of bench/streams_bench.py: our worker's Faust setup with no work at all.
 
-Same Faust options and patches as ``ioc worker`` (streams.faust_options,
-streams.faust_patches), one agent per raw topic taking batches like the worker's, but
-each batch is only counted: what Faust's per-record path costs on this machine, the
-ceiling of any worker built on it. Writes the elapsed time to BENCH_DONE_FILE once it
+Same Faust options, patches and batch lanes as ``ioc worker`` (streams.faust_options,
+streams.faust_patches), one agent per raw topic taking fetched batches like the worker's,
+but each batch is only counted: what Faust's path costs on this machine, the ceiling of
+any worker built on it. Writes the elapsed time to BENCH_DONE_FILE once it
 has seen BENCH_EVENTS events.
 """
 

@@ -4,8 +4,8 @@
 (b) a naive Faust tumbling windowed table (bench/naive_faust_app.py, the baseline),
 (c) our worker with all windows (``ioc worker``: validation, 1 min + 1 h + hopping
     15/1 min windows, changelog state, KPI rows),
-(d) the floor: our worker's Faust options and patches with agents that only count their
-    batches (bench/faust_floor_app.py): no Faust worker can beat it here.
+(d) the floor: our worker's Faust options, patches and batch lanes with agents that only
+    count their batches (bench/faust_floor_app.py): no worker on this setup can beat it.
 
 Input: the province simulator (``ioc simulate --events N``). Prints events/s and ratios
 and writes the "## Streams" section of BENCHMARKS.md.
@@ -204,7 +204,7 @@ def main() -> None:
         "",
         f"Our worker runs at {rates['ours'] / rates['floor']:.0%} of the floor (d): of each "
         f"event's {1e6 / rates['ours']:.0f} us, {1e6 / rates['floor']:.0f} us are Faust's own "
-        "per-record path (fetch, dispatch, stream buffer, ack), the rest is our processing.",
+        "path (fetch, batch lane hand-over, ack), the rest is our processing.",
         "",
         "Bar of the streams issue, (c) >= 10x (b) and >= 20,000 events/s: "
         + (
