@@ -30,6 +30,7 @@ float sums (sum, mean) are exact up to the usual rounding of a different summati
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Final, Protocol, runtime_checkable
 
@@ -202,8 +203,8 @@ class MeanTimesWindowMinutes(Mean):
 
     def result(self, state: State, window_seconds: float) -> float | None:
         """Mean x window minutes, None when the total weight is 0."""
-        mean = super().result(state, window_seconds)
-        return None if mean is None else mean * (window_seconds / 60.0)
+        total_w: float = state[2]
+        return state[1] / total_w * (window_seconds / 60.0) if total_w else None
 
 
 class Min:
@@ -231,11 +232,16 @@ class Min:
         return [a[0] + b[0], b[1] if b[1] < a[1] else a[1]]
 
     def merge_all(self, states: list[State]) -> State:
-        """Minimum of all."""
-        out = [0, 0.0]
+        """Minimum of all: :meth:`merge` in order, without a call per state."""
+        n, low = 0, 0.0
         for state in states:
-            out = self.merge(out, state)
-        return out
+            if not n:
+                n, low = state[0], state[1]
+            elif state[0]:
+                n += state[0]
+                if state[1] < low:
+                    low = state[1]
+        return [n, low]
 
     def result(self, state: State, window_seconds: float) -> float | None:
         """The minimum, None when empty."""
@@ -267,6 +273,18 @@ class Max(Min):
             return [a[0], a[1]]
         return [a[0] + b[0], b[1] if b[1] > a[1] else a[1]]
 
+    def merge_all(self, states: list[State]) -> State:
+        """Maximum of all: :meth:`merge` in order, without a call per state."""
+        n, high = 0, 0.0
+        for state in states:
+            if not n:
+                n, high = state[0], state[1]
+            elif state[0]:
+                n += state[0]
+                if state[1] > high:
+                    high = state[1]
+        return [n, high]
+
 
 _MAPPING: Final = LogarithmicMapping(SKETCH_RELATIVE_ACCURACY)
 _MULTIPLIER: Final[float] = _MAPPING._multiplier
@@ -278,6 +296,12 @@ _ceil = math.ceil
 def _sketch_key(magnitude: float) -> str:
     """The DDSketch bin of a positive value (same formula as LogarithmicMapping.key)."""
     return str(_ceil(_log(magnitude, 2) * _MULTIPLIER))
+
+
+@functools.lru_cache(maxsize=4096)
+def _bin_value(key: int) -> float:
+    """The value DDSketch reports for bin ``key`` (cached: a pure function of the key)."""
+    return float(_MAPPING.value(key))
 
 
 def _merge_bins(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
@@ -368,15 +392,15 @@ class Quantile:
         positive: dict[str, float] = state[3]
         if not negative and not zero and len(positive) == 1:
             # one bin holds every observation: any rank falls in it
-            return float(_MAPPING.value(int(next(iter(positive)))))
+            return _bin_value(int(next(iter(positive))))
         negative_total = math.fsum(negative.values())
         rank = self.q * (total - 1)
         if rank < negative_total:
             key = _key_at_rank(negative, negative_total - rank - 1, lower=False)
-            return -float(_MAPPING.value(key))
+            return -_bin_value(key)
         if rank < zero + negative_total:
             return 0.0
-        return float(_MAPPING.value(_key_at_rank(state[3], rank - zero - negative_total, True)))
+        return _bin_value(_key_at_rank(state[3], rank - zero - negative_total, True))
 
     def count(self, state: State) -> int:
         """Number of observations."""
@@ -437,6 +461,9 @@ class PerKeyCompleteness:
         expected = window_seconds / 60.0 * self.expected_per_minute
         if not per_key or expected <= 0:
             return None
+        if len(per_key) == 1:  # one sensor's window: min(n, expected) as fsum would give
+            (n,) = per_key.values()
+            return min(float(n), expected) / expected
         readings = per_key.values()
         if expected.is_integer():
             # integers only: the exact sum, as fsum would give, without a call per key

@@ -15,12 +15,12 @@ event does not count for that KPI); ``fold`` folds it into the pane's state of t
 set it calls
 ``accumulator.add_keyed(state, kpi.observe_key(event), value, weight)`` instead (used by
 ``farm.completeness_ratio``, keyed by sensor and reading kind). Closing a window merges its
-panes in time order (``merge_panes``) and reads the values with ``pane_results``.
+panes in time order and reads the values (``window_values``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, cast
 
@@ -576,33 +576,37 @@ def apply_event(pane: dict[str, State], kpis: tuple[KpiDef, ...], event: Any) ->
     fold(pane, observe_event(kpis, event))
 
 
-def merge_panes(panes: Iterable[dict[str, State]]) -> dict[str, State]:
-    """Merge panes in the given (time) order into a new pane; inputs are left untouched.
+KpiValue = tuple[str, float, int]
+"""(KPI name, value, count) of one KPI of one window."""
 
-    States of KPI names no longer in the catalog (e.g. restored from an older changelog)
-    are dropped.
+
+def window_values(
+    panes: list[dict[str, State]], kpis: tuple[KpiDef, ...], window_seconds: float
+) -> list[KpiValue]:
+    """``(name, value, count)`` of each KPI of ``kpis`` that has a value in ``panes``.
+
+    One pane is read as it is; several are merged in (time) order first, KPI by KPI, with
+    the accumulators' ``merge_all``; states of other KPI names (e.g. restored from an older
+    changelog) are ignored. The inputs are left untouched.
     """
-    members = list(panes)
-    names = sorted({name for pane in members for name in pane})
-    merged: dict[str, State] = {}
-    for name in names:
-        kpi = _BY_NAME.get(name)
-        if kpi is not None:
-            merged[name] = kpi.acc.merge_all([pane[name] for pane in members if name in pane])
-    return merged
-
-
-def pane_results(
-    merged: dict[str, State], kpis: tuple[KpiDef, ...], window_seconds: float
-) -> list[tuple[KpiDef, float, int]]:
-    """``(kpi, value, count)`` of each KPI of ``kpis`` that has a value in ``merged``."""
-    rows: list[tuple[KpiDef, float, int]] = []
+    out: list[KpiValue] = []
+    if len(panes) == 1:
+        pane = panes[0]
+        for kpi in kpis:
+            state = pane.get(kpi.name)
+            if state is not None:
+                acc = kpi.acc
+                value = acc.result(state, window_seconds)
+                if value is not None:
+                    out.append((kpi.name, value, acc.count(state)))
+        return out
     for kpi in kpis:
-        state = merged.get(kpi.name)
-        if state is None:
-            continue
-        acc = kpi.acc
-        value = acc.result(state, window_seconds)
-        if value is not None:
-            rows.append((kpi, value, acc.count(state)))
-    return rows
+        name = kpi.name
+        states = [pane[name] for pane in panes if name in pane]
+        if states:
+            acc = kpi.acc
+            state = acc.merge_all(states)
+            value = acc.result(state, window_seconds)
+            if value is not None:
+                out.append((name, value, acc.count(state)))
+    return out

@@ -44,9 +44,8 @@ from streams.catalog import (
     entities_of,
     fold,
     kpis_for_topic,
-    merge_panes,
     observe_event,
-    pane_results,
+    window_values,
 )
 
 PANE_SECONDS: Final = 60
@@ -499,17 +498,12 @@ class PartitionWindows:
         """The values of one closed window (None: nothing to emit for it)."""
         if len(members) == 1:
             pane = members[0]
-            merged = pane.kpis
             first, last, events = pane.first, pane.last, pane.n
         else:
-            merged = merge_panes([p.kpis for p in members])
             first = min(p.first for p in members)
             last = max(p.last for p in members)
             events = sum(p.n for p in members)
-        values = [
-            (kpi.name, value, count)
-            for kpi, value, count in pane_results(merged, self.kpis, window_end - window_start)
-        ]
+        values = window_values([p.kpis for p in members], self.kpis, window_end - window_start)
         return WindowResult(
             entity[0], entity[1], members[0].district, window_start, window_end,
             first, last, events, values,

@@ -21,8 +21,7 @@ from streams.catalog import (
     by_name,
     entities_of,
     kpis_for_topic,
-    merge_panes,
-    pane_results,
+    window_values,
 )
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
@@ -297,7 +296,7 @@ def run_pane(events: list[Any], topic: str) -> dict[str, State]:
     return pane
 
 
-def test_apply_event_and_pane_results_farm() -> None:
+def test_apply_event_and_window_values_farm() -> None:
     events = [
         reading(kind="salinity", value=v, sensor_id=s, battery_pct=b)
         for v, s, b in [(3.0, "a", 90.0), (5.0, "a", 85.0), (4.5, "b", 40.0), (1.0, "b", 60.0)]
@@ -305,7 +304,7 @@ def test_apply_event_and_pane_results_farm() -> None:
     events.append(reading(kind="ph", value=7.0, sensor_id="a", battery_pct=70.0))
     pane = run_pane(events, FARM_TOPIC)
     assert "farm.soil_moisture_min_pct" not in pane
-    rows = {k.name: (v, n) for k, v, n in pane_results(pane, kpis_for_topic(FARM_TOPIC), 120.0)}
+    rows = {k: (v, n) for k, v, n in window_values([pane], kpis_for_topic(FARM_TOPIC), 120.0)}
     assert rows["farm.salinity_mean_gl"] == (3.375, 4)
     assert rows["farm.salinity_max_gl"] == (5.0, 4)
     assert rows["farm.salinity_minutes_above_4"] == (1.0, 4)  # half of 2 minutes
@@ -315,7 +314,7 @@ def test_apply_event_and_pane_results_farm() -> None:
     assert "farm.water_level_mean_cm" not in rows
 
 
-def test_merge_panes_equals_one_pane() -> None:
+def test_merged_panes_equal_one_pane() -> None:
     minutes = [
         [probe(up=True, latency_ms=float(10 + i), subscribers=10) for i in range(5)],
         [probe(up=False), probe(technology="2G", subscribers=30)],
@@ -323,19 +322,20 @@ def test_merge_panes_equals_one_pane() -> None:
     ]
     panes = [run_pane(events, NETWORK_TOPIC) for events in minutes]
     frozen = orjson.dumps(panes)
-    merged = merge_panes(panes)
-    assert orjson.dumps(panes) == frozen, "merge_panes mutated a pane"
-    whole = run_pane([e for events in minutes for e in events], NETWORK_TOPIC)
     kpis = kpis_for_topic(NETWORK_TOPIC)
-    assert pane_results(merged, kpis, 180.0) == pane_results(whole, kpis, 180.0)
-    rows = {k.name: (v, n) for k, v, n in pane_results(merged, kpis, 180.0)}
+    merged = window_values(panes, kpis, 180.0)
+    assert orjson.dumps(panes) == frozen, "window_values mutated a pane"
+    whole = run_pane([e for events in minutes for e in events], NETWORK_TOPIC)
+    assert merged == window_values([whole], kpis, 180.0)
+    rows = {k: (v, n) for k, v, n in merged}
     assert rows["network.availability_ratio"] == (7 / 8, 8)
     assert rows["network.outage_minutes"] == pytest.approx((3 * 1 / 8, 8))
     assert rows["network.share_2g_subscribers"] == (30 / 80, 6)
     assert rows["network.latency_p95_ms"][1] == 6
     assert "network.downlink_4g_mean_mbps" not in rows
-    assert merge_panes([]) == {}
-    assert merge_panes([{"network.retired_kpi": [1]}, panes[0]]) == merge_panes(panes[:1])
+    assert window_values([], kpis, 180.0) == []
+    retired = window_values([{"network.retired_kpi": [1]}, panes[0]], kpis, 180.0)
+    assert retired == window_values(panes[:1], kpis, 180.0)
 
 
 def test_portal_pane() -> None:
@@ -347,7 +347,7 @@ def test_portal_pane() -> None:
         for h in (2, 4, 6, 10)
     ]
     pane = run_pane(events, PORTAL_TOPIC)
-    rows = {k.name: (v, n) for k, v, n in pane_results(pane, kpis_for_topic(PORTAL_TOPIC), 60.0)}
+    rows = {k: (v, n) for k, v, n in window_values([pane], kpis_for_topic(PORTAL_TOPIC), 60.0)}
     assert rows["portal.dossiers_received"] == (4.0, 4)
     assert rows["portal.dossiers_completed"] == (4.0, 4)
     assert rows["portal.online_submission_rate"] == (0.75, 4)
