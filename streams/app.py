@@ -91,7 +91,15 @@ class Worker:
     # -- batch processing ---------------------------------------------------------------
     async def process(self, topic: str, fetched: Sequence[Any]) -> None:
         """Apply fetched records of ``topic`` (aiokafka ``ConsumerRecord``s, in offset order
-        per partition) and carry out what they need."""
+        per partition) and carry out what they need: one processing step."""
+        metrics.STEP_RECORDS.labels(topic=topic).observe(len(fetched))
+        with (
+            metrics.STEPS_IN_PROGRESS.track_inprogress(),
+            metrics.STEP_SECONDS.labels(topic=topic).time(),
+        ):
+            await self._step(topic, fetched)
+
+    async def _step(self, topic: str, fetched: Sequence[Any]) -> None:
         records: list[SourceRecord] = [
             SourceRecord(r.topic, r.partition, r.offset, r.timestamp, r.key, r.value)
             for r in fetched

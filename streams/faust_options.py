@@ -8,11 +8,14 @@ from streams.config import Settings
 
 COMMIT_EVERY: Final = 10000
 """Acked records after which Faust commits offsets (besides once a second)."""
-FETCHES_PER_STEP: Final = 16
+FETCHES_PER_STEP: Final = 4
 """Fetched partition batches an agent processes together at most (``stream.take_events``
 over its batch lane)."""
 STEP_WITHIN: Final = 0.25
 """Seconds an agent waits for more fetched batches before it processes what it has."""
+FETCH_BYTES: Final = 1 << 20
+"""Bytes fetched per partition at most (a few thousand events): bounds a step to about
+``FETCHES_PER_STEP`` x 3,000 events, well under a second of work."""
 LANE_QUEUE: Final = 4
 """Fetched batches queued per lane before the consumer waits (backpressure)."""
 
@@ -39,4 +42,5 @@ def app_options(settings: Settings) -> dict[str, Any]:
         "producer_acks": 1,
         "table_cleanup_interval": 3600.0,
         "consumer_auto_offset_reset": "earliest",
+        "consumer_max_fetch_size": FETCH_BYTES,
     }

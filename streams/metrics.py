@@ -34,6 +34,21 @@ EVENTS_DUPLICATE: Final = Counter(
     "Events skipped as duplicates: kind=redelivery (offset already applied) or event_id.",
     ["topic", "kind"],
 )
+STEP_SECONDS: Final = Histogram(
+    "ioc_worker_step_seconds",
+    "Time to process one step (the fetched records an agent takes together), writes included.",
+    ["topic"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+STEP_RECORDS: Final = Histogram(
+    "ioc_worker_step_records",
+    "Records per processing step.",
+    ["topic"],
+    buckets=(1, 10, 100, 1000, 5000, 10000, 25000, 50000),
+)
+STEPS_IN_PROGRESS: Final = Gauge(
+    "ioc_worker_steps_in_progress", "Processing steps under way (at most one per raw topic)."
+)
 WINDOW_STATE_ENTRIES: Final = Gauge(
     "ioc_window_state_entries", "Open window-state entries (panes) held by this worker."
 )
