@@ -312,7 +312,8 @@ class PartitionWindows:
         self.kpis: tuple[KpiDef, ...] = kpis_for_topic(topic)
         self.clock = Clock()
         self.panes: dict[EntityKey, dict[int, Pane]] = {}
-        self.dirty: set[PaneKey] = set()
+        self.dirty: dict[PaneKey, Pane] = {}
+        """Panes changed since the last :meth:`take_dirty`, by key."""
         self.clock_dirty = False
         self._segment_of: dict[PaneKey, int] = {}
         self._live: dict[int, int] = {}
@@ -389,6 +390,7 @@ class PartitionWindows:
         entities = entities_of(event)
         district = entities[0][1]
         panes = self.panes
+        dirty = self.dirty
         for entity in entities:
             entity_panes = panes.get(entity)
             if entity_panes is None:
@@ -412,7 +414,7 @@ class PartitionWindows:
                 pane.first = offset
             pane.last = offset
             pane.n += 1
-            self.dirty.add((entity[0], entity[1], pane_start))
+            dirty[(entity[0], entity[1], pane_start)] = pane
         if clock.max_event_time is None or t > clock.max_event_time:
             clock.max_event_time = t
         if t - self.grace > clock.watermark:
@@ -487,7 +489,7 @@ class PartitionWindows:
             if entity_panes.pop(start, None) is None:
                 continue
             if self.dirty:
-                self.dirty.discard(key)
+                self.dirty.pop(key, None)
             self._move(key, None)
             if not entity_panes:
                 del self.panes[(kind, entity_id)]
@@ -515,21 +517,20 @@ class PartitionWindows:
         segments they superseded entirely; forget that the panes changed."""
         if not self.dirty:
             return []
-        panes = self.panes
-        keys = list(self.dirty)
+        items = list(self.dirty.items())
         self.dirty.clear()
         out: list[tuple[bytes, bytes | None]] = []
-        chunks = [keys[i : i + SEGMENT_PANES] for i in range(0, len(keys), SEGMENT_PANES)]
+        chunks = [items[i : i + SEGMENT_PANES] for i in range(0, len(items), SEGMENT_PANES)]
         while chunks:
             chunk = chunks.pop()
-            blob = orjson.dumps([panes[(k[0], k[1])][k[2]].record(k) for k in chunk])
+            blob = orjson.dumps([pane.record(key) for key, pane in chunk])
             if len(blob) > SEGMENT_BYTES and len(chunk) > 1:
                 half = len(chunk) // 2
                 chunks += [chunk[:half], chunk[half:]]
                 continue
             seq = self._next_seq
             self._next_seq += 1
-            for key in chunk:
+            for key, _ in chunk:
                 self._move(key, seq)
             out.append((segment_store_key(self.partition, seq), blob))
         out.extend(self.take_dead())
