@@ -32,7 +32,7 @@ seen = {"n": 0, "start": 0.0}
 
 def _agent_for(topic_name: str) -> None:
     topic = app.topic(topic_name, key_type=bytes, value_type=bytes)
-    lane = faust_patches.batch_lane(app, topic)
+    (lane,) = faust_patches.batch_lanes(app, topic, 1)
 
     async def count(stream: Any) -> None:
         async for batch in stream:

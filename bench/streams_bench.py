@@ -119,11 +119,13 @@ def faust_app(module: str, bootstrap: str, expected: int, log_dir: Path) -> floa
             proc.wait(30)
 
 
-def our_worker(bootstrap: str, expected: int, log_dir: Path) -> tuple[float, float]:
+def our_worker(
+    bootstrap: str, expected: int, log_dir: Path, app_id: str = "bench-ours"
+) -> tuple[float, float]:
     """(c): ``ioc worker`` from the start of its first processing step to the end of the
     step that consumed the last event; returns (seconds, rss MiB)."""
     worker = WorkerProcess(
-        bootstrap, "bench-ours", log_dir / "worker.log", IOC_IDLE_TIMEOUT_SECONDS=3600
+        bootstrap, app_id, log_dir / f"{app_id}.log", IOC_IDLE_TIMEOUT_SECONDS=3600
     ).start()
     names = ("ioc_events_consumed_total", "ioc_worker_steps_in_progress")
     try:

@@ -19,7 +19,7 @@ from schemas.topics import DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
 from streams import faust_patches, metrics
 from streams.catalog import ALERTABLE
 from streams.config import Settings, load
-from streams.faust_options import FETCHES_PER_STEP, LANE_QUEUE, STEP_WITHIN, app_options
+from streams.faust_options import LANE_QUEUE, app_options
 from streams.pipeline import SourceRecord, StateWrite, TopicPipeline, kpi_packs
 from streams.windows import WINDOW_KINDS, Closing
 
@@ -47,7 +47,7 @@ class Worker:
         self.positions: dict[tuple[str, int], int] = {}
         self.gaps_seen: set[tuple[str, int, int, int]] = set()
         self.arrival_lag: dict[tuple[str, int], float] = {}
-        self.locks: dict[str, asyncio.Lock] = {}
+        self.locks: dict[tuple[str, int], asyncio.Lock] = {}
         self.last_event_wall: dict[tuple[str, int], float] = {}
         self.kpi_labels = metrics.BoundedLabels("ioc_kpi_last_value", 5000)
         self._kpi_gauges: dict[tuple[str, ...], tuple[Any, Any]] = {}
@@ -77,21 +77,32 @@ class Worker:
         self.pipelines[topic_name] = pipeline
         self.tables[topic_name] = table
         self.changelogs[topic_name] = table.changelog_topic.get_topic_name()
-        self.locks[topic_name] = asyncio.Lock()
+        lanes = faust_patches.batch_lanes(self.app, topic, settings.partitions, LANE_QUEUE)
+        for index, lane in enumerate(lanes):
+            self.locks[(topic_name, index)] = asyncio.Lock()
+            self._add_agent(topic_name, index, lane)
 
-        lane = faust_patches.batch_lane(self.app, topic, LANE_QUEUE)
+    def _add_agent(self, topic_name: str, index: int, lane: Any) -> None:
+        """One agent per partition lane: partitions are processed side by side (one waits
+        for the broker while another computes), each in offset order."""
 
         async def agent(stream: Any) -> None:
-            async for events in stream.take_events(FETCHES_PER_STEP, within=STEP_WITHIN):
-                await self.process(topic_name, [r for e in events for r in e.value.records])
+            async for batch in stream:  # acked (offsets committable) when the next is taken
+                await self.process(topic_name, batch.records)
 
-        agent.__name__ = agent.__qualname__ = "windows_" + topic_name.split(".")[1]
-        self.app.agent(lane, name=agent.__name__)(agent)
+        name = f"windows_{topic_name.split('.')[1]}_{index}"
+        agent.__name__ = agent.__qualname__ = name
+        self.app.agent(lane, name=name)(agent)
+
+    def _lock(self, topic: str, partition: int) -> asyncio.Lock:
+        """The lock of the lane that carries ``partition``: steps, idle closing, loading and
+        dropping of a partition never interleave."""
+        return self.locks[(topic, partition % self.settings.partitions)]
 
     # -- batch processing ---------------------------------------------------------------
     async def process(self, topic: str, fetched: Sequence[Any]) -> None:
-        """Apply fetched records of ``topic`` (aiokafka ``ConsumerRecord``s, in offset order
-        per partition) and carry out what they need: one processing step."""
+        """Apply the fetched records of one partition of ``topic`` (aiokafka
+        ``ConsumerRecord``s, in offset order) and carry out what they need: one step."""
         metrics.STEP_RECORDS.labels(topic=topic).observe(len(fetched))
         with (
             metrics.STEPS_IN_PROGRESS.track_inprogress(),
@@ -104,8 +115,10 @@ class Worker:
             SourceRecord(r.topic, r.partition, r.offset, r.timestamp, r.key, r.value)
             for r in fetched
         ]
+        if not records:
+            return
         pipeline = self.pipelines[topic]
-        async with self.locks[topic]:
+        async with self._lock(topic, records[0].partition):
             records = self._owned(topic, records)
             missing = {r.partition for r in records if not pipeline.is_loaded(r.partition)}
             if missing and await self._recovered():
@@ -273,11 +286,11 @@ class Worker:
             ]
             if not idle:
                 continue
-            async with self.locks[topic]:
-                for partition in idle:
+            for partition in idle:
+                async with self._lock(topic, partition):
                     if pipeline.is_loaded(partition):
                         pipeline.windows(partition).advance_idle(now)
-                await self._finish(topic, {p for p in idle if pipeline.is_loaded(p)})
+                        await self._finish(topic, {partition})
 
     async def _load_quiet_partitions(self) -> None:
         """Load assigned partitions that have received nothing since this worker got them.
@@ -290,7 +303,7 @@ class Worker:
         for topic, partition in held:
             pipeline = self.pipelines.get(topic)
             if pipeline is not None and not pipeline.is_loaded(partition):
-                async with self.locks[topic]:
+                async with self._lock(topic, partition):
                     if not pipeline.is_loaded(partition):
                         self._load(topic, partition)
 
@@ -402,7 +415,7 @@ class Worker:
                 if now - self.last_event_wall.get(key, now) < STALL_SECONDS:
                     continue
                 if key not in held:
-                    async with self.locks[topic]:
+                    async with self._lock(topic, partition):
                         pipeline.drop(partition)
                     log.info("%s[%d] is held by another worker now; state dropped", *key)
                     self._count_partitions()
@@ -466,7 +479,7 @@ class Worker:
         for tp in revoked:
             pipeline = self.pipelines.get(tp.topic)
             if pipeline is not None:
-                async with self.locks[tp.topic]:
+                async with self._lock(tp.topic, tp.partition):
                     pipeline.drop(tp.partition)
         self._count_partitions()
 

@@ -8,14 +8,9 @@ from streams.config import Settings
 
 COMMIT_EVERY: Final = 10000
 """Acked records after which Faust commits offsets (besides once a second)."""
-FETCHES_PER_STEP: Final = 4
-"""Fetched partition batches an agent processes together at most (``stream.take_events``
-over its batch lane)."""
-STEP_WITHIN: Final = 0.25
-"""Seconds an agent waits for more fetched batches before it processes what it has."""
 FETCH_BYTES: Final = 1 << 20
-"""Bytes fetched per partition at most (a few thousand events): bounds a step to about
-``FETCHES_PER_STEP`` x 3,000 events, well under a second of work."""
+"""Bytes fetched per partition at most: an agent's processing step is one partition's
+fetched records, so this bounds a step to a few thousand events (well under a second)."""
 LANE_QUEUE: Final = 4
 """Fetched batches queued per lane before the consumer waits (backpressure)."""
 

@@ -14,8 +14,8 @@ fails when Faust changes under them).
   ``wait_first`` awaits the callback directly; otherwise it falls back to Faust's own.
 * Batch lanes: Faust turns every fetched record into a message, an event, a queue entry
   and an ack, about 50 us per record here, whatever the agent does with it. For a topic
-  given a lane (:func:`batch_lane`) the drain loop hands each partition's fetched records
-  to the lane's channel as one event (a :class:`RecordBatch`), tracked and acked as one
+  given lanes (:func:`batch_lanes`) the drain loop hands each partition's fetched records
+  to its lane (a channel) as one event (a :class:`RecordBatch`), tracked and acked as one
   :class:`BatchMessage`: an ack marks all its offsets safe to commit at once. A rebalance
   still waits for the batches in flight (they are unacked messages), abandons a blocked
   hand-over and drops queued batches, as it does for single records; every other topic
@@ -161,22 +161,23 @@ class BatchMessage(ConsumerMessage):
             return True
 
 
-_lanes: dict[str, Any] = {}
-"""Topic name -> the channel its batches go to."""
+_lanes: dict[str, list[Any]] = {}
+"""Topic name -> the channels its batches go to (partition p to channel p mod n)."""
 
 
-def batch_lane(app: Any, topic: Any, maxsize: int = 4) -> Any:
-    """Subscribe ``app`` to ``topic`` and return the channel that receives its fetched
-    records as :class:`RecordBatch` values, at most ``maxsize`` batches queued.
+def batch_lanes(app: Any, topic: Any, n: int, maxsize: int = 4) -> list[Any]:
+    """Subscribe ``app`` to ``topic`` and return ``n`` channels that receive its fetched
+    records as :class:`RecordBatch` values: partition p goes to channel p mod n, so each
+    partition's batches stay in order; at most ``maxsize`` batches are queued per channel.
 
-    An agent on the channel processes a batch and acks it by taking the next one; its
+    An agent on a channel processes a batch and acks it by taking the next one; its
     offsets are then committed by Faust as usual.
     """
-    channel = app.channel(maxsize=maxsize)
+    channels = [app.channel(maxsize=maxsize) for _ in range(n)]
     app.topics.add(topic)
     for name in topic.topics:
-        _lanes[name] = channel
-    return channel
+        _lanes[name] = channels
+    return channels
 
 
 async def _drain_messages(self: Any, fetcher: Any) -> None:
@@ -229,10 +230,11 @@ async def _deliver(self: Any, records: dict[Any, list[Any]], active: Any) -> Non
             break
         if active is not None and tp not in active and tp not in self._buffered_partitions:
             continue
-        channel = _lanes.get(tp.topic)
-        if channel is None:
+        channels = _lanes.get(tp.topic)
+        if channels is None:
             await _deliver_one_by_one(self, tp, fetched)
             continue
+        channel = channels[tp.partition % len(channels)]
         r_offset = read_offset[tp]
         fresh = fetched if r_offset is None else [r for r in fetched if r.offset >= r_offset]
         if not fresh:

@@ -47,7 +47,7 @@ STEP_RECORDS: Final = Histogram(
     buckets=(1, 10, 100, 1000, 5000, 10000, 25000, 50000),
 )
 STEPS_IN_PROGRESS: Final = Gauge(
-    "ioc_worker_steps_in_progress", "Processing steps under way (at most one per raw topic)."
+    "ioc_worker_steps_in_progress", "Processing steps under way (at most one per partition lane)."
 )
 WINDOW_STATE_ENTRIES: Final = Gauge(
     "ioc_window_state_entries", "Open window-state entries (panes) held by this worker."

@@ -179,7 +179,7 @@ def test_golden_event_file_gives_hand_computed_kpis(tmp_path: Path) -> None:
         rows = kpi_table(asyncio.run(read_topic(broker.bootstrap, "city.kpi.v1")))
         deadletters = asyncio.run(read_topic(broker.bootstrap, "city.deadletter.v1"))
         committed, ends = asyncio.run(_committed_and_end(broker.bootstrap, "golden"))
-    # Records reach the agents in batches (faust_patches.batch_lane); their acks must still
+    # Records reach the agents in batches (faust_patches.batch_lanes); their acks must still
     # let Faust commit every processed offset.
     assert {tp: end for tp, end in ends.items() if end} == {
         tp: committed[tp] for tp, end in ends.items() if end
