@@ -31,6 +31,13 @@ KPI_ROWS_EMITTED_BY_WINDOW: Final = f"sum by (window) (rate(ioc_kpi_rows_emitted
 WINDOWS_CLOSED_BY_WINDOW: Final = f"sum by (window) (rate(ioc_windows_closed_total{RATE}))"
 SERIES_DROPPED: Final = f"sum by (metric) (rate(ioc_metric_series_dropped_total{RATE}))"
 
+WORKER_STEP_P99_BY_TOPIC: Final = (
+    f"histogram_quantile(0.99, sum by (topic, le) (rate(ioc_worker_step_seconds_bucket{RATE})))"
+)
+WORKER_STEP_P50_BY_TOPIC: Final = (
+    f"histogram_quantile(0.5, sum by (topic, le) (rate(ioc_worker_step_seconds_bucket{RATE})))"
+)
+
 SINK_ROWS_BY_TABLE: Final = f"sum by (table) (rate(ioc_sink_rows_written_total{RATE}))"
 SINK_BATCH_P99: Final = (
     f"histogram_quantile(0.99, sum by (le) (rate(ioc_sink_batch_seconds_bucket{RATE})))"

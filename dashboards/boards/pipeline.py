@@ -106,6 +106,14 @@ CHARTS: Final = (
         Look("ops", 1),
     ),
     (
+        "Worker: thời gian một bước xử lý (p50, p99) theo topic",
+        [
+            PromQuery(promql.WORKER_STEP_P99_BY_TOPIC, "p99 {{topic}}"),
+            PromQuery(promql.WORKER_STEP_P50_BY_TOPIC, "p50 {{topic}}"),
+        ],
+        Look("s", 3),
+    ),
+    (
         "Trạng thái cửa sổ đang mở (pane)",
         [PromQuery(promql.WINDOW_STATE_ENTRIES, "pane")],
         Look("short", 0),
