@@ -372,14 +372,16 @@ class Quantile:
         n, total, zero = 0, 0.0, 0.0
         positive: dict[str, float] = {}
         negative: dict[str, float] = {}
+        positive_get, negative_get = positive.get, negative.get
         for state in states:
             n += state[0]
             total += state[1]
             zero += state[2]
             for key, weight in state[3].items():
-                positive[key] = positive.get(key, 0.0) + weight
-            for key, weight in state[4].items():
-                negative[key] = negative.get(key, 0.0) + weight
+                positive[key] = positive_get(key, 0.0) + weight
+            if state[4]:
+                for key, weight in state[4].items():
+                    negative[key] = negative_get(key, 0.0) + weight
         return [n, total, zero, positive, negative]
 
     def result(self, state: State, window_seconds: float) -> float | None:
@@ -449,10 +451,11 @@ class PerKeyCompleteness:
         """Key-wise sum of readings over all states."""
         n = 0
         per_key: dict[str, int] = {}
+        get = per_key.get
         for state in states:
             n += state[0]
             for key, readings in state[1].items():
-                per_key[key] = per_key.get(key, 0) + readings
+                per_key[key] = get(key, 0) + readings
         return [n, per_key]
 
     def result(self, state: State, window_seconds: float) -> float | None:

@@ -547,16 +547,29 @@ Observed = tuple[str, Accumulator, float, float, str | None]
 """One KPI's share of one event: (KPI name, accumulator, value, weight, key or None)."""
 
 
+class Observer:
+    """What an event contributes to each KPI of ``kpis`` (see :func:`observe_event`), with
+    the KPIs' functions looked up once instead of per event."""
+
+    def __init__(self, kpis: tuple[KpiDef, ...]) -> None:
+        self.kpis = kpis
+        self._plan = tuple((k.observe, k.observe_key, k.name, k.acc) for k in kpis)
+
+    def __call__(self, event: Any) -> list[Observed]:
+        """The observations of ``event``, in KPI order."""
+        out: list[Observed] = []
+        for observe, observe_key, name, acc in self._plan:
+            obs = observe(event)
+            if obs is not None:
+                key = None if observe_key is None else observe_key(event)
+                out.append((name, acc, obs[0], obs[1], key))
+        return out
+
+
 def observe_event(kpis: tuple[KpiDef, ...], event: Any) -> list[Observed]:
     """What ``event`` contributes to each KPI of ``kpis`` (KPIs it does not count for are
     left out). Computed once per event, then folded into each of its entities' panes."""
-    out: list[Observed] = []
-    for kpi in kpis:
-        obs = kpi.observe(event)
-        if obs is not None:
-            key = None if kpi.observe_key is None else kpi.observe_key(event)
-            out.append((kpi.name, kpi.acc, obs[0], obs[1], key))
-    return out
+    return Observer(kpis)(event)
 
 
 def fold(pane: dict[str, State], observed: list[Observed]) -> None:
@@ -600,13 +613,20 @@ def window_values(
                 if value is not None:
                     out.append((kpi.name, value, acc.count(state)))
         return out
+    by_name: dict[str, list[State]] = {}
+    for pane in panes:
+        for name, state in pane.items():
+            states = by_name.get(name)
+            if states is None:
+                by_name[name] = [state]
+            else:
+                states.append(state)
     for kpi in kpis:
-        name = kpi.name
-        states = [pane[name] for pane in panes if name in pane]
-        if states:
+        states = by_name.get(kpi.name)
+        if states is not None:
             acc = kpi.acc
             state = acc.merge_all(states)
             value = acc.result(state, window_seconds)
             if value is not None:
-                out.append((name, value, acc.count(state)))
+                out.append((kpi.name, value, acc.count(state)))
     return out

@@ -41,10 +41,10 @@ from schemas.kpi import EntityKind
 from streams.accumulators import State
 from streams.catalog import (
     KpiDef,
+    Observer,
     entities_of,
     fold,
     kpis_for_topic,
-    observe_event,
     window_values,
 )
 
@@ -309,7 +309,7 @@ class PartitionWindows:
         self.topic = topic
         self.partition = partition
         self.grace = grace_seconds
-        self.kpis: tuple[KpiDef, ...] = kpis_for_topic(topic)
+        self._observe = Observer(kpis_for_topic(topic))
         self.clock = Clock()
         self.panes: dict[EntityKey, dict[int, Pane]] = {}
         self.dirty: dict[PaneKey, Pane] = {}
@@ -319,6 +319,15 @@ class PartitionWindows:
         self._live: dict[int, int] = {}
         self._dead: list[int] = []
         self._next_seq = 0
+
+    @property
+    def kpis(self) -> tuple[KpiDef, ...]:
+        """The KPIs computed (replay narrows them to those it was asked for)."""
+        return self._observe.kpis
+
+    @kpis.setter
+    def kpis(self, kpis: tuple[KpiDef, ...]) -> None:
+        self._observe = Observer(kpis)
 
     # -- state loading ------------------------------------------------------------------
     def load(self, items: Iterable[tuple[bytes, bytes]]) -> None:
@@ -407,7 +416,7 @@ class PartitionWindows:
                     outcome = Outcome.DUPLICATE_ID
                 continue
             if observed is None:
-                observed = observe_event(self.kpis, event)
+                observed = self._observe(event)
             fold(pane.kpis, observed)
             pane.ids.add(event_id)
             if offset < pane.first:
