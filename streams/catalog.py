@@ -35,6 +35,7 @@ from schemas.events import (
     Technology,
 )
 from schemas.kpi import EntityKind
+from schemas.places import District
 from schemas.topics import FARM_TOPIC, NETWORK_TOPIC, PORTAL_TOPIC
 from streams.accumulators import ACCUMULATORS, Accumulator, KeyedAccumulator, State
 
@@ -223,7 +224,7 @@ def _any_reading(e: SensorReading) -> Observation | None:
 
 
 def _reading_key(e: SensorReading) -> str:
-    return f"{e.sensor_id}/{e.kind.value}"
+    return f"{e.sensor_id}/{e.kind}"  # a StrEnum formats as its value
 
 
 def _battery(e: SensorReading) -> Observation | None:
@@ -533,9 +534,13 @@ def by_name(name: str) -> KpiDef:
         raise KeyError(f"unknown KPI {name!r}; known: {', '.join(_BY_NAME)}") from None
 
 
+_DISTRICT_IDS: Final[dict[District, str]] = {d: d.value for d in District}
+"""Each district's plain string id (cheaper than the Enum's ``value`` property per event)."""
+
+
 def entities_of(event: RawEvent) -> tuple[tuple[EntityKind, str], ...]:
     """The KPI entities an event belongs to: its district and its agency / site / sensor."""
-    district = event.district.value
+    district = _DISTRICT_IDS[event.district]
     if isinstance(event, SensorReading):
         return ((_D, district), (_N, event.sensor_id))
     if isinstance(event, ProbeEvent):

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple, cast
+from typing import Final, NamedTuple
 
 import orjson
 
@@ -74,6 +74,10 @@ def late_record(record: SourceRecord, event: RawEvent) -> bytes:
     )
 
 
+_WINDOWED: Final = Outcome.WINDOWED
+_LATE: Final = Outcome.LATE
+
+
 class TopicPipeline:
     """Window state and processing of one raw topic."""
 
@@ -115,6 +119,7 @@ class TopicPipeline:
         """Validate and fold records (in offset order per partition) into their windows."""
         applied = Applied(consumed=len(records), touched={r.partition for r in records})
         outcomes = dict.fromkeys(Outcome, 0)
+        windowed = 0  # the common outcome, counted without hashing an Enum per event
         partitions = self.partitions
         decode = self.decode
         readings: dict[str, SensorReading] = {}
@@ -125,7 +130,7 @@ class TopicPipeline:
                 outcomes[Outcome.REDELIVERY] += 1
                 continue
             result = decode(record)
-            if type(result) is Rejection:
+            if isinstance(result, Rejection):
                 windows.clock.processed_offset = offset
                 windows.clock_dirty = True
                 applied.invalid[result.reason_kind] += 1
@@ -138,13 +143,16 @@ class TopicPipeline:
                     )
                 )
                 continue
-            event = cast(RawEvent, result)
-            outcome = windows.apply(offset, event)
-            outcomes[outcome] += 1
-            if outcome is Outcome.LATE:
-                applied.lates.append((record.key, late_record(record, event)))
-            if type(event) is SensorReading:
-                readings[event.sensor_id] = event
+            outcome = windows.apply(offset, result)
+            if outcome is _WINDOWED:
+                windowed += 1
+            else:
+                outcomes[outcome] += 1
+                if outcome is _LATE:
+                    applied.lates.append((record.key, late_record(record, result)))
+            if type(result) is SensorReading:
+                readings[result.sensor_id] = result
+        outcomes[_WINDOWED] += windowed
         applied.outcomes.update({o.value: n for o, n in outcomes.items() if n})
         for sensor_id, reading in readings.items():
             applied.sensors_seen[(sensor_id, reading.district.value)] = (
