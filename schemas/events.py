@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Final, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from schemas.places import District
 
@@ -34,6 +34,10 @@ def to_utc(value: datetime) -> datetime:
         raise ValueError("time is out of range once converted to UTC") from None
 
 
+UtcTime = Annotated[AwareDatetime, AfterValidator(to_utc)]
+"""A timezone-aware time, normalised to UTC (a plain function validator: one Python call)."""
+
+
 class Envelope(BaseModel):
     """Fields every raw event carries."""
 
@@ -42,7 +46,7 @@ class Envelope(BaseModel):
     event_id: Annotated[Id, Field(description="Unique id of the event; resends reuse it.")]
     source: Annotated[Text, Field(description="The system that emitted the event.")]
     occurred_at: Annotated[
-        AwareDatetime, Field(description="Event time, timezone-aware; normalised to UTC.")
+        UtcTime, Field(description="Event time, timezone-aware; normalised to UTC.")
     ]
     schema_version: Annotated[
         int,
@@ -51,11 +55,6 @@ class Envelope(BaseModel):
     """A strict int bounded to 1: unlike ``Literal[1]`` it refuses ``true`` and ``1.0``,
     and needs no Python validator on the hot path."""
     district: Annotated[District, Field(description="District of the entity; the Kafka key.")]
-
-    @field_validator("occurred_at")
-    @classmethod
-    def _to_utc(cls, value: datetime) -> datetime:
-        return to_utc(value)
 
 
 class Level(StrEnum):
@@ -93,12 +92,10 @@ class DossierEvent(Envelope):
     level: Level
     channel: Channel
     status: DossierStatus
-    received_at: Annotated[
-        AwareDatetime, Field(description="When the agency received the dossier.")
-    ]
-    due_at: Annotated[
-        AwareDatetime | None, Field(description="Legal completion deadline, if any.")
-    ] = None
+    received_at: Annotated[UtcTime, Field(description="When the agency received the dossier.")]
+    due_at: Annotated[UtcTime | None, Field(description="Legal completion deadline, if any.")] = (
+        None
+    )
     paid_online: Annotated[bool, Field(description="Fees paid through the portal.")] = False
     components_total: Annotated[
         int, Field(ge=0, le=100, description="Documents the dossier consists of.")
@@ -109,11 +106,6 @@ class DossierEvent(Envelope):
     rating: Annotated[
         int | None, Field(ge=1, le=5, description="Citizen rating 1-5, when given.")
     ] = None
-
-    @field_validator("received_at", "due_at")
-    @classmethod
-    def _times_to_utc(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else to_utc(value)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
