@@ -10,7 +10,7 @@
 Input: the province simulator (``ioc simulate --events N``). Prints events/s and ratios
 and writes the "## Streams" section of BENCHMARKS.md.
 
-    .venv/bin/python bench/streams_bench.py --events 100000
+    .venv/bin/python bench/streams_bench.py --events 100000 --repeat 3
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -88,12 +89,14 @@ async def plain_loop(bootstrap: str, expected: int) -> float:
         await consumer.stop()
 
 
-def faust_app(module: str, bootstrap: str, expected: int, log_dir: Path) -> float:
-    """Run the Faust app ``module`` until it has seen every event; its seconds."""
-    name = module.rsplit(".", 1)[-1]
+def faust_app(module: str, bootstrap: str, expected: int, log_dir: Path, run: int = 0) -> float:
+    """Run the Faust app ``module`` (consumer group of its own per ``run``) until it has
+    seen every event; its seconds."""
+    name = f"{module.rsplit('.', 1)[-1]}-{run}"
     done = log_dir / f"{name}.done"
     env = {
         **os.environ,
+        "BENCH_APP_ID": f"bench-{name}",
         "IOC_KAFKA_BOOTSTRAP": bootstrap,
         "BENCH_EVENTS": str(expected),
         "BENCH_DONE_FILE": str(done),
@@ -159,6 +162,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs of each path; the median is reported"
+    )
     parser.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ioc-bench-streams-"))
@@ -180,17 +186,34 @@ def main() -> None:
     with PrivateBroker(work) as broker:
         asyncio.run(produce(broker.bootstrap, messages))
         n = len(messages)
-        say("(a) plain aiokafka loop ...")
-        plain = asyncio.run(plain_loop(broker.bootstrap, n))
-        say("(b) naive Faust windowed table ...")
-        naive = faust_app("bench.naive_faust_app", broker.bootstrap, n, work)
-        say("(d) Faust floor: our worker's Faust setup, batches counted only ...")
-        floor = faust_app("bench.faust_floor_app", broker.bootstrap, n, work)
-        say("(c) our worker ...")
-        ours, rss = our_worker(broker.bootstrap, n, work)
-    rates = {"plain": n / plain, "naive": n / naive, "ours": n / ours, "floor": n / floor}
+        seconds: dict[str, list[float]] = defaultdict(list)
+        rss = 0.0
+        for run in range(args.repeat):
+            say(f"run {run + 1}/{args.repeat}: (a) plain aiokafka loop ...")
+            seconds["plain"].append(asyncio.run(plain_loop(broker.bootstrap, n)))
+            say("(b) naive Faust windowed table ...")
+            seconds["naive"].append(
+                faust_app("bench.naive_faust_app", broker.bootstrap, n, work, run)
+            )
+            say("(d) Faust floor: our worker's Faust setup, batches counted only ...")
+            seconds["floor"].append(
+                faust_app("bench.faust_floor_app", broker.bootstrap, n, work, run)
+            )
+            say("(c) our worker ...")
+            ours, rss = our_worker(broker.bootstrap, n, work, f"bench-ours-{run}")
+            seconds["ours"].append(ours)
+            say(", ".join(f"{k} {n / v[-1]:,.0f}/s" for k, v in seconds.items()))
+    rates = {name: n / statistics.median(runs) for name, runs in seconds.items()}
+    spread = {name: f"{n / max(runs):,.0f}-{n / min(runs):,.0f}" for name, runs in seconds.items()}
     lines = [
-        f"Input: {n:,} simulator events (3 raw topics x 4 partitions, private tansu broker).",
+        f"Input: {n:,} simulator events (3 raw topics x 4 partitions, private tansu broker); "
+        f"median of {args.repeat} run(s) per path"
+        + (
+            f", range of events/s: (c) {spread['ours']}, (b) {spread['naive']}, "
+            f"(d) {spread['floor']}."
+            if args.repeat > 1
+            else "."
+        ),
         "",
         "| path | events/s | vs naive Faust |",
         "|---|---|---|",
@@ -214,7 +237,8 @@ def main() -> None:
         ),
         "",
         f"Worker RSS at the end: {rss:.0f} MiB. Command: "
-        f"`.venv/bin/python bench/streams_bench.py --events {args.events}`.",
+        f"`.venv/bin/python bench/streams_bench.py --events {args.events} "
+        f"--repeat {args.repeat}`.",
     ]
     print("\n".join(lines))
     if not args.no_write:
