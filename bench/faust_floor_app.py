@@ -1,11 +1,10 @@
 """The floor of bench/streams_bench.py: our worker's Faust setup with no work at all.
 
 Same Faust options, patches and batch lanes as ``ioc worker`` (streams.faust_options,
-streams.faust_patches), one agent per raw topic taking fetched batches like the worker's,
-but each batch is only counted: what Faust's path costs on this machine, the ceiling of
-any worker built on it. Writes the seconds from its first completed rebalance (fetching may
-begin) to BENCH_DONE_FILE once it
-has seen BENCH_EVENTS events.
+streams.faust_patches), one agent per partition lane like the worker's, but each batch is
+only counted: what Faust's path costs on this machine, the ceiling of any worker built on
+it. Writes the seconds from its first completed rebalance (fetching may begin) to
+BENCH_DONE_FILE once it has seen BENCH_EVENTS events.
 """
 
 from __future__ import annotations
@@ -31,10 +30,13 @@ app = faust.App(os.environ.get("BENCH_APP_ID", "bench-floor"), **app_options(set
 seen = {"n": 0, "start": 0.0}
 
 
-def _agent_for(topic_name: str) -> None:
+def _agents_for(topic_name: str) -> None:
     topic = app.topic(topic_name, key_type=bytes, value_type=bytes)
-    (lane,) = faust_patches.batch_lanes(app, topic, 1)
+    for index, lane in enumerate(faust_patches.batch_lanes(app, topic, settings.partitions)):
+        _agent(f"floor_{topic_name.split('.')[1]}_{index}", lane)
 
+
+def _agent(name: str, lane: Any) -> None:
     async def count(stream: Any) -> None:
         async for batch in stream:
             before = seen["n"]
@@ -42,8 +44,8 @@ def _agent_for(topic_name: str) -> None:
             if before < TARGET <= seen["n"]:
                 Path(DONE_FILE).write_text(str(time.monotonic() - seen["start"]))  # noqa: ASYNC240
 
-    count.__name__ = count.__qualname__ = "floor_" + topic_name.split(".")[1]
-    app.agent(lane, name=count.__name__)(count)
+    count.__name__ = count.__qualname__ = name
+    app.agent(lane, name=name)(count)
 
 
 async def _start_clock(_: Any, **__: Any) -> None:
@@ -54,5 +56,5 @@ async def _start_clock(_: Any, **__: Any) -> None:
 
 
 app.on_rebalance_complete.connect(_start_clock)  # type: ignore[arg-type]
-for name in RAW_TOPICS:
-    _agent_for(name)
+for raw_topic in RAW_TOPICS:
+    _agents_for(raw_topic)
