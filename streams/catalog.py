@@ -6,11 +6,10 @@ contract shared with the sink, alert rules, dashboards and demo.
 How an engine uses it, per event of topic T::
 
     observed = observe_event(kpis_for_topic(T), event)
-    for entity in entities_of(event):
-        fold(pane_of(entity), observed)
+    fold([pane_of(entity) for entity in entities_of(event)], observed)
 
 ``observe_event`` asks each KPI's ``observe(event)`` for ``(value, weight)`` (None: the
-event does not count for that KPI); ``fold`` folds it into the pane's state of that KPI with
+event does not count for that KPI); ``fold`` folds it into each pane's state of that KPI with
 ``accumulator.add`` (``apply_event`` does both for one pane); when ``kpi.observe_key`` is
 set it calls
 ``accumulator.add_keyed(state, kpi.observe_key(event), value, weight)`` instead (used by
@@ -577,21 +576,23 @@ def observe_event(kpis: tuple[KpiDef, ...], event: Any) -> list[Observed]:
     return Observer(kpis)(event)
 
 
-def fold(pane: dict[str, State], observed: list[Observed]) -> None:
-    """Fold the observations of one event into the per-KPI states of one pane."""
+def fold(panes: list[dict[str, State]], observed: list[Observed]) -> None:
+    """Fold the observations of one event into the per-KPI states of each of ``panes``
+    (one pass over the observations; each pane sees them in the same order)."""
     for name, acc, value, weight, key in observed:
-        state = pane.get(name)
-        if state is None:
-            state = pane[name] = acc.new()
-        if key is None:
-            acc.add(state, value, weight)
-        else:
-            cast(KeyedAccumulator, acc).add_keyed(state, key, value, weight)
+        for pane in panes:
+            state = pane.get(name)
+            if state is None:
+                state = pane[name] = acc.new()
+            if key is None:
+                acc.add(state, value, weight)
+            else:
+                cast(KeyedAccumulator, acc).add_keyed(state, key, value, weight)
 
 
 def apply_event(pane: dict[str, State], kpis: tuple[KpiDef, ...], event: Any) -> None:
     """Fold ``event`` into the per-KPI states of one entity's pane (created when missing)."""
-    fold(pane, observe_event(kpis, event))
+    fold([pane], observe_event(kpis, event))
 
 
 KpiValue = tuple[str, float, int]

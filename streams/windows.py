@@ -395,11 +395,11 @@ class PartitionWindows:
             return Outcome.LATE
         outcome = Outcome.WINDOWED
         event_id = event.event_id
-        observed = None
         entities = entities_of(event)
         district = entities[0][1]
         panes = self.panes
         dirty = self.dirty
+        targets: list[dict[str, State]] = []
         for entity in entities:
             entity_panes = panes.get(entity)
             if entity_panes is None:
@@ -415,15 +415,15 @@ class PartitionWindows:
                 if entity[0] == _DISTRICT:
                     outcome = Outcome.DUPLICATE_ID
                 continue
-            if observed is None:
-                observed = self._observe(event)
-            fold(pane.kpis, observed)
+            targets.append(pane.kpis)
             pane.ids.add(event_id)
             if offset < pane.first:
                 pane.first = offset
             pane.last = offset
             pane.n += 1
             dirty[(entity[0], entity[1], pane_start)] = pane
+        if targets:
+            fold(targets, self._observe(event))
         if clock.max_event_time is None or t > clock.max_event_time:
             clock.max_event_time = t
         if t - self.grace > clock.watermark:
