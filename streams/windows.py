@@ -373,6 +373,21 @@ class PartitionWindows:
             self._segment_of[key] = seq
             self._live[seq] = self._live.get(seq, 0) + 1
 
+    def _move_all(self, keys: list[PaneKey], seq: int) -> None:
+        """:meth:`_move` of each of ``keys`` (distinct) into the new segment ``seq``."""
+        segment_of, live = self._segment_of, self._live
+        for key in keys:
+            old = segment_of.get(key)
+            if old is not None:
+                left = live[old] - 1
+                if left:
+                    live[old] = left
+                else:
+                    del live[old]
+                    self._dead.append(old)
+            segment_of[key] = seq
+        live[seq] = len(keys)
+
     @property
     def pane_count(self) -> int:
         """Number of open panes."""
@@ -539,8 +554,7 @@ class PartitionWindows:
                 continue
             seq = self._next_seq
             self._next_seq += 1
-            for key, _ in chunk:
-                self._move(key, seq)
+            self._move_all([key for key, _ in chunk], seq)
             out.append((segment_store_key(self.partition, seq), blob))
         out.extend(self.take_dead())
         return out
