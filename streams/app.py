@@ -16,7 +16,7 @@ from typing import Any, Final
 import faust
 
 from schemas.topics import DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
-from streams import faust_patches, metrics
+from streams import faust_patches, garbage, metrics
 from streams.catalog import ALERTABLE
 from streams.config import Settings, load
 from streams.faust_options import LANE_QUEUE, app_options
@@ -55,6 +55,7 @@ class Worker:
         for topic_name in RAW_TOPICS:
             self._add_source(topic_name)
         self.app.timer(1.0)(self._idle_tick)
+        self.app.timer(garbage.TICK_SECONDS)(self._collect_garbage)
         self.app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
 
     def _add_source(self, topic_name: str) -> None:
@@ -269,6 +270,9 @@ class Worker:
         for partition in last:
             if self.pipelines[topic].is_loaded(partition):
                 self._set_lag(topic, partition)
+
+    async def _collect_garbage(self) -> None:
+        garbage.collect()
 
     async def _idle_tick(self) -> None:
         now = time.time()

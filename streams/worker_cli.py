@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 from typing import Any
 
-from streams import metrics
+from streams import garbage, metrics
 from streams.config import load
 
 
@@ -44,8 +43,7 @@ def run(args: Any) -> int:
 
     logging.basicConfig(level=args.loglevel.upper())
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, logging.getLogger().level))
-    gc.set_threshold(100_000, 50, 1000)
-    gc.freeze()
+    garbage.take_over()
     worker = faust.Worker(app, loglevel=args.loglevel)
     worker.execute_from_commandline()
     return 0
