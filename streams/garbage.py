@@ -2,8 +2,9 @@
 
 CPython's automatic collector also runs a full collection each time the long-lived heap has
 grown by a quarter: a worker catching up builds hundreds of MiB of window state and pays
-for one full scan of it after another. The worker turns the automatic collector off
-(:func:`take_over`) and its timer calls :func:`collect` once a second: the young
+for one full scan of it after another, and every young collection rescans the fetched
+records waiting in the lanes. The worker turns the automatic collector off
+(:func:`take_over`) and its timer calls :func:`collect` every ``TICK_SECONDS``: the young
 generations every time, everything every ``FULL_SECONDS``. Cyclic garbage lives at most
 that long; everything else is freed by reference counting as usual.
 """
@@ -14,7 +15,7 @@ import gc
 import time
 from typing import Final
 
-TICK_SECONDS: Final = 1.0
+TICK_SECONDS: Final = 10.0
 FULL_SECONDS: Final = 300.0
 
 _last_full = [time.monotonic()]
