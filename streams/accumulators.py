@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Iterator
 from typing import Any, Final, Protocol, runtime_checkable
 
 from ddsketch.mapping import LogarithmicMapping
@@ -231,17 +232,17 @@ class Min:
             return [a[0], a[1]]
         return [a[0] + b[0], b[1] if b[1] < a[1] else a[1]]
 
+    def _pick(self, values: Iterator[float]) -> float:
+        """The value this accumulator keeps (the first of equal ones)."""
+        return min(values)
+
     def merge_all(self, states: list[State]) -> State:
-        """Minimum of all: :meth:`merge` in order, without a call per state."""
-        n, low = 0, 0.0
-        for state in states:
-            if not n:
-                n, low = state[0], state[1]
-            elif state[0]:
-                n += state[0]
-                if state[1] < low:
-                    low = state[1]
-        return [n, low]
+        """Extreme of all (see :meth:`_pick`): :meth:`merge` in order, without a call per
+        state."""
+        live = [state for state in states if state[0]]
+        if not live:
+            return [0, states[-1][1]] if states else self.new()
+        return [sum(state[0] for state in live), self._pick(state[1] for state in live)]
 
     def result(self, state: State, window_seconds: float) -> float | None:
         """The minimum, None when empty."""
@@ -273,17 +274,9 @@ class Max(Min):
             return [a[0], a[1]]
         return [a[0] + b[0], b[1] if b[1] > a[1] else a[1]]
 
-    def merge_all(self, states: list[State]) -> State:
-        """Maximum of all: :meth:`merge` in order, without a call per state."""
-        n, high = 0, 0.0
-        for state in states:
-            if not n:
-                n, high = state[0], state[1]
-            elif state[0]:
-                n += state[0]
-                if state[1] > high:
-                    high = state[1]
-        return [n, high]
+    def _pick(self, values: Iterator[float]) -> float:
+        """The largest value (the first of equal ones)."""
+        return max(values)
 
 
 _MAPPING: Final = LogarithmicMapping(SKETCH_RELATIVE_ACCURACY)

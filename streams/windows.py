@@ -343,11 +343,10 @@ class PartitionWindows:
                 segments.append((seq, raw_value))
         segments.sort()
         for seq, raw_value in segments:
-            self._live[seq] = 0
-            for record in orjson.loads(raw_value):
-                key, pane = Pane.from_record(record)
-                self._move(key, seq)
+            stored = dict(Pane.from_record(record) for record in orjson.loads(raw_value))
+            for key, pane in stored.items():
                 self.panes.setdefault((key[0], key[1]), {})[key[2]] = pane
+            self._move_all(list(stored), seq)
             self._next_seq = seq + 1
         closed = self.clock.closed_until
         if closed is not None:
@@ -359,22 +358,20 @@ class PartitionWindows:
             )
         self._dead.extend(seq for seq, n in self._live.items() if n == 0)
 
-    def _move(self, key: PaneKey, seq: int | None) -> None:
-        """Record that the newest stored version of pane ``key`` is in segment ``seq``
-        (None: the pane is gone)."""
+    def _forget(self, key: PaneKey) -> None:
+        """Record that pane ``key`` is gone: its segment has one live pane less."""
         old = self._segment_of.pop(key, None)
         if old is not None:
             left = self._live[old] - 1
-            self._live[old] = left
-            if left == 0 and old != seq:
+            if left:
+                self._live[old] = left
+            else:
                 del self._live[old]
                 self._dead.append(old)
-        if seq is not None:
-            self._segment_of[key] = seq
-            self._live[seq] = self._live.get(seq, 0) + 1
 
     def _move_all(self, keys: list[PaneKey], seq: int) -> None:
-        """:meth:`_move` of each of ``keys`` (distinct) into the new segment ``seq``."""
+        """Record that the newest stored version of each of ``keys`` (distinct) is in the
+        new segment ``seq``; segments left without a live pane become deletable."""
         segment_of, live = self._segment_of, self._live
         for key in keys:
             old = segment_of.get(key)
@@ -514,7 +511,7 @@ class PartitionWindows:
                 continue
             if self.dirty:
                 self.dirty.pop(key, None)
-            self._move(key, None)
+            self._forget(key)
             if not entity_panes:
                 del self.panes[(kind, entity_id)]
 
