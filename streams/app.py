@@ -30,16 +30,6 @@ STALL_SECONDS: Final = 10.0
 _ALERTABLE_NAMES: Final = frozenset(k.name for k in ALERTABLE)
 
 
-def _contiguous(records: list[SourceRecord]) -> bool:
-    """True when ``records`` are one partition's consecutive offsets (a step's usual shape)."""
-    first, last = records[0], records[-1]
-    return (
-        first.partition == last.partition
-        and last.offset - first.offset == len(records) - 1
-        and all(r.partition == first.partition for r in records)
-    )
-
-
 def _table_name(topic: str) -> str:
     return "ioc-windows-" + topic.split(".")[1]
 
@@ -359,8 +349,8 @@ class Worker:
         rebalance began meanwhile.
 
         Faust may deliver records before recovery ends (faust-streaming#596); a partition's
-        state must not be loaded from a half-restored table. The wait holds the topic's
-        lock, which the next rebalance needs (``_on_revoked``), and that rebalance would
+        state must not be loaded from a half-restored table. The wait holds the partition
+        lane's lock, which the next rebalance needs (``_on_revoked``), and that rebalance would
         hold the recovery back: so the wait ends when one begins (the records of the
         partitions not loaded are then left for the gap and stall repairs to read again).
         """
@@ -380,10 +370,6 @@ class Worker:
         accepted.
         """
         pipeline = self.pipelines[topic]
-        if records and _contiguous(records):
-            processed = pipeline.windows(records[0].partition).clock.processed_offset
-            if processed < 0 or records[0].offset <= processed + 1:
-                return records
         expected: dict[int, int] = {}
         cut: set[int] = set()
         kept: list[SourceRecord] = []

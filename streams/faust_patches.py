@@ -148,9 +148,9 @@ class BatchMessage(ConsumerMessage):
             try:
                 if consumer.app.topics.acks_enabled_for(tp.topic):
                     committed = consumer._committed_offset[tp]
-                    start = self.first_offset if committed is None else committed
+                    start = max(self.first_offset, committed or 0)
                     index = consumer._acked_index[tp]
-                    fresh = set(range(max(start, self.first_offset), self.offset + 1)) - index
+                    fresh = set(range(start, self.offset + 1)) - index
                     if fresh:
                         index.update(fresh)
                         consumer._acked[tp].extend(sorted(fresh))
@@ -242,9 +242,7 @@ async def _deliver(self: Any, records: dict[Any, list[Any]], active: Any) -> Non
         first = fresh[0].offset
         if r_offset and first - r_offset > 1:
             first = r_offset + 1  # the gap is acked with the batch, as Faust's _add_gap does
-        if self._commit_every is not None and self._n_acked >= self._commit_every:
-            self._n_acked = 0
-            await self.commit()
+        await _commit_if_due(self)
         batch = RecordBatch(tp, fresh)
         message = BatchMessage(batch, first, generation)
         message.tracked = True
@@ -260,7 +258,6 @@ async def _deliver_one_by_one(self: Any, tp: Any, fetched: list[Any]) -> None:
     callback = self.callback
     to_message = self._to_message
     read_offset = self._read_offset
-    commit_every = self._commit_every
     acks_enabled = self.app.topics.acks_enabled_for(tp.topic)
     for record in fetched:
         offset = record.offset
@@ -269,11 +266,16 @@ async def _deliver_one_by_one(self: Any, tp: Any, fetched: list[Any]) -> None:
             continue
         if r_offset and offset - r_offset > 1 and acks_enabled:
             await self._add_gap(tp, r_offset + 1, offset)
-        if commit_every is not None and self._n_acked >= commit_every:
-            self._n_acked = 0
-            await self.commit()
+        await _commit_if_due(self)
         await self.wait_first(callback(to_message(tp, record)), self.suspend_flow.wait())
         read_offset[tp] = offset
+
+
+async def _commit_if_due(self: Any) -> None:
+    """Commit once ``broker_commit_every`` records were acked, as Faust's drain loop does."""
+    if self._commit_every is not None and self._n_acked >= self._commit_every:
+        self._n_acked = 0
+        await self.commit()
 
 
 def apply(bootstrap: str) -> None:
