@@ -608,31 +608,28 @@ def window_values(
     the accumulators' ``merge_all``; states of other KPI names (e.g. restored from an older
     changelog) are ignored. The inputs are left untouched.
     """
-    out: list[KpiValue] = []
-    if len(panes) == 1:
-        pane = panes[0]
-        for kpi in kpis:
-            state = pane.get(kpi.name)
-            if state is not None:
-                acc = kpi.acc
-                value = acc.result(state, window_seconds)
-                if value is not None:
-                    out.append((kpi.name, value, acc.count(state)))
-        return out
+    single = panes[0] if len(panes) == 1 else None
     by_name: dict[str, list[State]] = {}
-    for pane in panes:
-        for name, state in pane.items():
-            states = by_name.get(name)
-            if states is None:
-                by_name[name] = [state]
-            else:
-                states.append(state)
+    if single is None:
+        for pane in panes:
+            for name, pane_state in pane.items():
+                states = by_name.get(name)
+                if states is None:
+                    by_name[name] = [pane_state]
+                else:
+                    states.append(pane_state)
+    out: list[KpiValue] = []
     for kpi in kpis:
-        states = by_name.get(kpi.name)
-        if states is not None:
-            acc = kpi.acc
-            state = acc.merge_all(states)
-            value = acc.result(state, window_seconds)
-            if value is not None:
-                out.append((kpi.name, value, acc.count(state)))
+        acc = kpi.acc
+        state: State | None
+        if single is not None:
+            state = single.get(kpi.name)
+        else:
+            states = by_name.get(kpi.name)
+            state = None if states is None else acc.merge_all(states)
+        if state is None:
+            continue
+        value = acc.result(state, window_seconds)
+        if value is not None:
+            out.append((kpi.name, value, acc.count(state)))
     return out
