@@ -20,8 +20,8 @@ from streams import faust_patches, garbage, metrics
 from streams.catalog import ALERTABLE
 from streams.config import Settings, load
 from streams.faust_options import LANE_QUEUE, app_options
-from streams.pipeline import SourceRecord, StateWrite, TopicPipeline, kpi_packs
-from streams.windows import WINDOW_KINDS, Closing
+from streams.pipeline import Record, StateWrite, TopicPipeline, kpi_packs
+from streams.windows import PANE_SECONDS, WINDOW_KINDS, Closing
 
 log = logging.getLogger("streams.app")
 
@@ -101,7 +101,7 @@ class Worker:
         return self.locks[(topic, partition % self.settings.partitions)]
 
     # -- batch processing ---------------------------------------------------------------
-    async def process(self, topic: str, fetched: Sequence[Any]) -> None:
+    async def process(self, topic: str, fetched: Sequence[Record]) -> None:
         """Apply the fetched records of one partition of ``topic`` (aiokafka
         ``ConsumerRecord``s, in offset order) and carry out what they need: one step."""
         metrics.STEP_RECORDS.labels(topic=topic).observe(len(fetched))
@@ -111,11 +111,8 @@ class Worker:
         ):
             await self._step(topic, fetched)
 
-    async def _step(self, topic: str, fetched: Sequence[Any]) -> None:
-        records: list[SourceRecord] = [
-            SourceRecord(r.topic, r.partition, r.offset, r.timestamp, r.key, r.value)
-            for r in fetched
-        ]
+    async def _step(self, topic: str, fetched: Sequence[Record]) -> None:
+        records = list(fetched)
         if not records:
             return
         pipeline = self.pipelines[topic]
@@ -182,20 +179,22 @@ class Worker:
             for key, value in kpi_packs(closings, ROWS_PER_MESSAGE)
         ]
         await asyncio.gather(*futures)
-        emitted = dict.fromkeys(WINDOW_KINDS.values(), 0)
+        emitted = dict.fromkeys(WINDOW_KINDS, 0)
         latest: dict[tuple[str, str, str, str], tuple[float, int]] = {}
         for closing in closings.values():
-            for w in closing.windows:
-                kind = WINDOW_KINDS[w.window_end - w.window_start]
-                emitted[kind] += len(w.values)
-                if kind != "1m":
-                    continue
-                for kpi, value, _ in w.values:
-                    if kpi in _ALERTABLE_NAMES:
-                        labels = (kpi, w.entity_kind, w.entity_id, w.district)
-                        seen = latest.get(labels)
-                        if seen is None or seen[1] <= w.window_end:
-                            latest[labels] = (value, w.window_end)
+            newest: dict[tuple[str, str, str, str], tuple[float, int]] = {}
+            for w in closing.windows:  # an entity's windows come in end order
+                size = w.window_end - w.window_start
+                emitted[size] += len(w.values)
+                if size == PANE_SECONDS:
+                    for kpi, value, _ in w.values:
+                        if kpi in _ALERTABLE_NAMES:
+                            labels = (kpi, w.entity_kind, w.entity_id, w.district)
+                            newest[labels] = (value, w.window_end)
+            for labels, seen in newest.items():
+                other = latest.get(labels)
+                if other is None or other[1] <= seen[1]:
+                    latest[labels] = seen
         for labels, (value, window_end) in latest.items():
             gauges = self._kpi_gauges.get(labels)
             if gauges is None:
@@ -207,9 +206,9 @@ class Worker:
                 )
             gauges[0].set(value)
             gauges[1].set(window_end)
-        for window, n in emitted.items():
+        for size, n in emitted.items():
             if n:
-                metrics.KPI_ROWS_EMITTED.labels(window=window).inc(n)
+                metrics.KPI_ROWS_EMITTED.labels(window=WINDOW_KINDS[size]).inc(n)
 
     async def _write(self, topic: str, writes: list[StateWrite]) -> None:
         """Apply state writes to the table and produce them to its changelog in bulk.
@@ -248,7 +247,7 @@ class Worker:
     def _count_partitions(self) -> None:
         metrics.PARTITIONS_HELD.set(sum(len(p.partitions) for p in self.pipelines.values()))
 
-    def _count(self, topic: str, records: list[SourceRecord], applied: Any) -> None:
+    def _count(self, topic: str, records: list[Record], applied: Any) -> None:
         metrics.EVENTS_CONSUMED.labels(topic=topic).inc(applied.consumed)
         for outcome, n in applied.outcomes.items():
             if outcome == "windowed":
@@ -324,7 +323,7 @@ class Worker:
         tables: Any = self.app.tables
         return not self.app.in_recovery and bool(tables.recovery.completed.is_set())
 
-    def _owned(self, topic: str, records: list[SourceRecord]) -> list[SourceRecord]:
+    def _owned(self, topic: str, records: list[Record]) -> list[Record]:
         """Only the records of partitions this worker holds now.
 
         Events buffered before a rebalance can still reach the agent after their partition
@@ -361,7 +360,7 @@ class Worker:
             await asyncio.sleep(0.05)
         return True
 
-    async def _without_gaps(self, topic: str, records: list[SourceRecord]) -> list[SourceRecord]:
+    async def _without_gaps(self, topic: str, records: list[Record]) -> list[Record]:
         """Drop the records that follow a gap in a partition's offsets and re-read the gap.
 
         After a rebalance Faust may drop fetched records and go on with later ones
@@ -372,7 +371,7 @@ class Worker:
         pipeline = self.pipelines[topic]
         expected: dict[int, int] = {}
         cut: set[int] = set()
-        kept: list[SourceRecord] = []
+        kept: list[Record] = []
         for record in records:
             partition = record.partition
             if partition in cut:

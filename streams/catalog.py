@@ -551,29 +551,69 @@ Observed = tuple[str, Accumulator, float, float, str | None]
 """One KPI's share of one event: (KPI name, accumulator, value, weight, key or None)."""
 
 
-class Observer:
-    """What an event contributes to each KPI of ``kpis`` (see :func:`observe_event`), with
-    the KPIs' functions looked up once instead of per event."""
+KpiValue = tuple[str, float, int]
+"""(KPI name, value, count) of one KPI of one window."""
+
+
+class KpiPlan:
+    """The KPIs of ``kpis`` with their functions looked up once (per partition, not per
+    event or window): what an event contributes to each (:meth:`observe`) and the values
+    of a window's panes (:meth:`values`)."""
 
     def __init__(self, kpis: tuple[KpiDef, ...]) -> None:
         self.kpis = kpis
-        self._plan = tuple((k.observe, k.observe_key, k.name, k.acc) for k in kpis)
+        self._observe = tuple((k.observe, k.observe_key, k.name, k.acc) for k in kpis)
+        self._read = tuple((k.name, k.acc.result, k.acc.count, k.acc.merge_all) for k in kpis)
 
-    def __call__(self, event: Any) -> list[Observed]:
+    def observe(self, event: Any) -> list[Observed]:
         """The observations of ``event``, in KPI order."""
         out: list[Observed] = []
-        for observe, observe_key, name, acc in self._plan:
+        for observe, observe_key, name, acc in self._observe:
             obs = observe(event)
             if obs is not None:
                 key = None if observe_key is None else observe_key(event)
                 out.append((name, acc, obs[0], obs[1], key))
         return out
 
+    def values(self, panes: list[dict[str, State]], window_seconds: float) -> list[KpiValue]:
+        """``(name, value, count)`` of each KPI that has a value in ``panes``.
+
+        One pane is read as it is; several are merged in (time) order first, KPI by KPI,
+        with the accumulators' ``merge_all``; states of other KPI names (e.g. restored from
+        an older changelog) are ignored. The inputs are left untouched.
+        """
+        out: list[KpiValue] = []
+        if len(panes) == 1:
+            single = panes[0]
+            for name, result, count, _ in self._read:
+                state = single.get(name)
+                if state is not None:
+                    value = result(state, window_seconds)
+                    if value is not None:
+                        out.append((name, value, count(state)))
+            return out
+        by_name: dict[str, list[State]] = {}
+        for pane in panes:
+            for name, pane_state in pane.items():
+                states = by_name.get(name)
+                if states is None:
+                    by_name[name] = [pane_state]
+                else:
+                    states.append(pane_state)
+        for name, result, count, merge_all in self._read:
+            states = by_name.get(name)
+            if states is not None:
+                merged = merge_all(states)
+                value = result(merged, window_seconds)
+                if value is not None:
+                    out.append((name, value, count(merged)))
+        return out
+
 
 def observe_event(kpis: tuple[KpiDef, ...], event: Any) -> list[Observed]:
     """What ``event`` contributes to each KPI of ``kpis`` (KPIs it does not count for are
     left out). Computed once per event, then folded into each of its entities' panes."""
-    return Observer(kpis)(event)
+    return KpiPlan(kpis).observe(event)
 
 
 def fold(panes: list[dict[str, State]], observed: list[Observed]) -> None:
@@ -595,41 +635,9 @@ def apply_event(pane: dict[str, State], kpis: tuple[KpiDef, ...], event: Any) ->
     fold([pane], observe_event(kpis, event))
 
 
-KpiValue = tuple[str, float, int]
-"""(KPI name, value, count) of one KPI of one window."""
-
-
 def window_values(
     panes: list[dict[str, State]], kpis: tuple[KpiDef, ...], window_seconds: float
 ) -> list[KpiValue]:
-    """``(name, value, count)`` of each KPI of ``kpis`` that has a value in ``panes``.
-
-    One pane is read as it is; several are merged in (time) order first, KPI by KPI, with
-    the accumulators' ``merge_all``; states of other KPI names (e.g. restored from an older
-    changelog) are ignored. The inputs are left untouched.
-    """
-    single = panes[0] if len(panes) == 1 else None
-    by_name: dict[str, list[State]] = {}
-    if single is None:
-        for pane in panes:
-            for name, pane_state in pane.items():
-                states = by_name.get(name)
-                if states is None:
-                    by_name[name] = [pane_state]
-                else:
-                    states.append(pane_state)
-    out: list[KpiValue] = []
-    for kpi in kpis:
-        acc = kpi.acc
-        state: State | None
-        if single is not None:
-            state = single.get(kpi.name)
-        else:
-            states = by_name.get(kpi.name)
-            state = None if states is None else acc.merge_all(states)
-        if state is None:
-            continue
-        value = acc.result(state, window_seconds)
-        if value is not None:
-            out.append((kpi.name, value, acc.count(state)))
-    return out
+    """``(name, value, count)`` of each KPI of ``kpis`` that has a value in ``panes`` (see
+    :meth:`KpiPlan.values`)."""
+    return KpiPlan(kpis).values(panes, window_seconds)

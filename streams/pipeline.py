@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Final, NamedTuple
+from typing import Final, NamedTuple, Protocol
 
 import orjson
 
@@ -25,13 +25,34 @@ from schemas.events import RawEvent, SensorReading
 from streams.windows import Closing, KpiResult, Outcome, PartitionWindows, kpi_row
 
 
+class Record(Protocol):
+    """One Kafka record of a raw topic, as the pipeline reads it: aiokafka's
+    ``ConsumerRecord`` as fetched, or a :class:`SourceRecord`."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def timestamp(self) -> int | None:
+        """Broker (or producer) time in milliseconds."""
+
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+
+
 class SourceRecord(NamedTuple):
-    """One Kafka record of a raw topic (a named tuple: built once per event, cheaply)."""
+    """One Kafka record of a raw topic built by hand (replay, tests): a :class:`Record`."""
 
     topic: str
     partition: int
     offset: int
-    timestamp_ms: int | None
+    timestamp: int | None
+    """Milliseconds, as in aiokafka's ``ConsumerRecord``."""
     key: bytes | None
     value: bytes | None
 
@@ -58,7 +79,7 @@ class StateWrite:
     value: bytes | None
 
 
-def late_record(record: SourceRecord, event: RawEvent) -> bytes:
+def late_record(record: Record, event: RawEvent) -> bytes:
     """The city.late.v1 value of a late event: origin plus the original event JSON."""
     return orjson.dumps(
         {
@@ -87,12 +108,12 @@ class TopicPipeline:
         self.future_skew = future_skew_seconds
         self.partitions: dict[int, PartitionWindows] = {}
 
-    def decode(self, record: SourceRecord) -> RawEvent | Rejection:
+    def decode(self, record: Record) -> RawEvent | Rejection:
         """Validate one record's bytes."""
         return decode(
             record.topic,
             record.value,
-            produced_at_ms=record.timestamp_ms,
+            produced_at_ms=record.timestamp,
             future_skew_seconds=self.future_skew,
         )
 
@@ -115,7 +136,7 @@ class TopicPipeline:
         """The window state of a loaded partition."""
         return self.partitions[partition]
 
-    def apply(self, records: Sequence[SourceRecord]) -> Applied:
+    def apply(self, records: Sequence[Record]) -> Applied:
         """Validate and fold records (in offset order per partition) into their windows."""
         applied = Applied(consumed=len(records), touched={r.partition for r in records})
         outcomes = dict.fromkeys(Outcome, 0)

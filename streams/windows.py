@@ -41,11 +41,10 @@ from schemas.kpi import EntityKind
 from streams.accumulators import State
 from streams.catalog import (
     KpiDef,
-    Observer,
+    KpiPlan,
     entities_of,
     fold,
     kpis_for_topic,
-    window_values,
 )
 
 PANE_SECONDS: Final = 60
@@ -234,6 +233,20 @@ def parse_store_key(raw: bytes) -> tuple[int, int | None]:
     return int(parts[1]), -1
 
 
+def _tumbling_ends(starts: list[int], first_end: int, last_end: int) -> list[int]:
+    """The window ends in ``first_end..last_end`` where a tumbling window of an entity with
+    panes ``starts`` (sorted) may close: the end of each pane's minute and each hour end,
+    in order, each once."""
+    minute_ends = [start + PANE_SECONDS for start in starts]
+    low = bisect_left(minute_ends, first_end)
+    high = bisect_left(minute_ends, last_end + 1)
+    first_hour = -(-first_end // HOUR_SECONDS) * HOUR_SECONDS
+    hour_ends = range(first_hour, last_end + 1, HOUR_SECONDS)
+    if not hour_ends:
+        return minute_ends[low:high]
+    return sorted({*minute_ends[low:high], *hour_ends})
+
+
 def _retired_at(pane_start: int) -> int:
     """The boundary after which no window needs the pane any more."""
     hour_end = pane_start - pane_start % HOUR_SECONDS + HOUR_SECONDS
@@ -309,7 +322,7 @@ class PartitionWindows:
         self.topic = topic
         self.partition = partition
         self.grace = grace_seconds
-        self._observe = Observer(kpis_for_topic(topic))
+        self._plan = KpiPlan(kpis_for_topic(topic))
         self.clock = Clock()
         self.panes: dict[EntityKey, dict[int, Pane]] = {}
         self.dirty: dict[PaneKey, Pane] = {}
@@ -323,11 +336,11 @@ class PartitionWindows:
     @property
     def kpis(self) -> tuple[KpiDef, ...]:
         """The KPIs computed (replay narrows them to those it was asked for)."""
-        return self._observe.kpis
+        return self._plan.kpis
 
     @kpis.setter
     def kpis(self, kpis: tuple[KpiDef, ...]) -> None:
-        self._observe = Observer(kpis)
+        self._plan = KpiPlan(kpis)
 
     # -- state loading ------------------------------------------------------------------
     def load(self, items: Iterable[tuple[bytes, bytes]]) -> None:
@@ -358,32 +371,25 @@ class PartitionWindows:
             )
         self._dead.extend(seq for seq, n in self._live.items() if n == 0)
 
-    def _forget(self, key: PaneKey) -> None:
-        """Record that pane ``key`` is gone: its segment has one live pane less."""
-        old = self._segment_of.pop(key, None)
-        if old is not None:
-            left = self._live[old] - 1
-            if left:
-                self._live[old] = left
-            else:
-                del self._live[old]
-                self._dead.append(old)
+    def _release(self, seq: int) -> None:
+        """One live pane of segment ``seq`` less; a segment left without any is deletable."""
+        left = self._live[seq] - 1
+        if left:
+            self._live[seq] = left
+        else:
+            del self._live[seq]
+            self._dead.append(seq)
 
     def _move_all(self, keys: list[PaneKey], seq: int) -> None:
         """Record that the newest stored version of each of ``keys`` (distinct) is in the
         new segment ``seq``; segments left without a live pane become deletable."""
-        segment_of, live = self._segment_of, self._live
+        segment_of = self._segment_of
         for key in keys:
             old = segment_of.get(key)
             if old is not None:
-                left = live[old] - 1
-                if left:
-                    live[old] = left
-                else:
-                    del live[old]
-                    self._dead.append(old)
+                self._release(old)
             segment_of[key] = seq
-        live[seq] = len(keys)
+        self._live[seq] = len(keys)
 
     @property
     def pane_count(self) -> int:
@@ -435,7 +441,7 @@ class PartitionWindows:
             pane.n += 1
             dirty[(entity[0], entity[1], pane_start)] = pane
         if targets:
-            fold(targets, self._observe(event))
+            fold(targets, self._plan.observe(event))
         if clock.max_event_time is None or t > clock.max_event_time:
             clock.max_event_time = t
         if t - self.grace > clock.watermark:
@@ -472,8 +478,13 @@ class PartitionWindows:
             if previous is not None:
                 first_end = max(first_end, previous + PANE_SECONDS)
             last_end = min(boundary, starts[-1] + HOUR_SECONDS)
-            sizes = WINDOW_SIZES if entity[0] in HOPPING_ENTITY_KINDS else TUMBLING_SIZES
-            for end in range(first_end, last_end + 1, PANE_SECONDS):
+            if entity[0] in HOPPING_ENTITY_KINDS:
+                sizes: tuple[int, ...] = WINDOW_SIZES
+                ends: Iterable[int] = range(first_end, last_end + 1, PANE_SECONDS)
+            else:  # only the ends of its panes' minutes and the hours between
+                sizes = TUMBLING_SIZES
+                ends = _tumbling_ends(starts, first_end, last_end)
+            for end in ends:
                 for size in sizes:
                     if size == PANE_SECONDS:  # one pane: no search, no merge
                         pane = entity_panes.get(end - PANE_SECONDS)
@@ -501,19 +512,27 @@ class PartitionWindows:
     def retire(self, keys: Iterable[PaneKey]) -> None:
         """Forget panes no window needs any more (after the caller stored the clock).
 
-        Segments left without a live pane become deletable (:meth:`take_dead`)."""
+        Segments left without a live pane become deletable (:meth:`take_dead`). The keys of
+        one entity come together (as :meth:`close` lists them): its panes are looked up once.
+        """
+        panes, dirty, segment_of = self.panes, self.dirty, self._segment_of
+        entity: EntityKey = ("", "")
+        entity_panes: dict[int, Pane] | None = None
         for key in keys:
-            kind, entity_id, start = key
-            entity_panes = self.panes.get((kind, entity_id))
-            if entity_panes is None:
+            if key[1] != entity[1] or key[0] != entity[0]:
+                if entity_panes is not None and not entity_panes:
+                    del panes[entity]
+                entity = (key[0], key[1])
+                entity_panes = panes.get(entity)
+            if entity_panes is None or entity_panes.pop(key[2], None) is None:
                 continue
-            if entity_panes.pop(start, None) is None:
-                continue
-            if self.dirty:
-                self.dirty.pop(key, None)
-            self._forget(key)
-            if not entity_panes:
-                del self.panes[(kind, entity_id)]
+            if dirty:
+                dirty.pop(key, None)
+            old = segment_of.pop(key, None)
+            if old is not None:
+                self._release(old)
+        if entity_panes is not None and not entity_panes:
+            del panes[entity]
 
     def _window(
         self, entity: EntityKey, window_start: int, window_end: int, members: list[Pane]
@@ -526,7 +545,7 @@ class PartitionWindows:
             if pane.last > last:
                 last = pane.last
             events += pane.n
-        values = window_values([p.kpis for p in members], self.kpis, window_end - window_start)
+        values = self._plan.values([p.kpis for p in members], window_end - window_start)
         return WindowResult(
             entity[0], entity[1], members[0].district, window_start, window_end,
             first, last, events, values,

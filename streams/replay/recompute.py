@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from schemas.decode import Rejection
 from schemas.events import RawEvent
-from streams.pipeline import SourceRecord, TopicPipeline, rows_of
+from streams.pipeline import Record, TopicPipeline, rows_of
 from streams.replay.selection import Selection
 from streams.windows import (
     PANE_SECONDS,
@@ -162,13 +162,13 @@ class _Pipeline(TopicPipeline):
         self.selection = selection
         self.stats = stats
         self.keep_records = False
-        self.kept: list[SourceRecord] = []
+        self.kept: list[Record] = []
 
-    def decode(self, record: SourceRecord) -> RawEvent | Rejection:
+    def decode(self, record: Record) -> RawEvent | Rejection:
         """Decode as the worker does; remember records of the range when asked to."""
         result = super().decode(record)
         if isinstance(result, Rejection):
-            ts = record.timestamp_ms
+            ts = record.timestamp
             inside = ts is not None and self.selection.start <= ts / 1000 < self.selection.end
             if inside:
                 self.stats.in_range["invalid"] += 1
@@ -226,7 +226,7 @@ class Recomputer:
         self.rows: dict[Identity, KpiResult] = {}
         self.conflicts: list[tuple[KpiResult, KpiResult]] = []
 
-    def feed(self, topic: str, records: Sequence[SourceRecord]) -> None:
+    def feed(self, topic: str, records: Sequence[Record]) -> None:
         """Apply records of ``topic`` (offset order per partition) and close what they allow."""
         pipeline = self.pipelines[topic]
         for partition in {r.partition for r in records}:
@@ -238,7 +238,7 @@ class Recomputer:
         stats.invalid.update(applied.invalid)
         self._keep(pipeline, pipeline.close(applied.touched), self.rows)
 
-    def take_kept(self, topic: str) -> list[SourceRecord]:
+    def take_kept(self, topic: str) -> list[Record]:
         """Records of the range seen since the last call (with ``keep_records``)."""
         pipeline = self.pipelines[topic]
         kept, pipeline.kept = pipeline.kept, []

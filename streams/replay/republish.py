@@ -18,7 +18,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExists
 
 from schemas.topics import DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
 from streams.errors import UserError
-from streams.pipeline import SourceRecord
+from streams.pipeline import Record
 from streams.replay.reading import unreachable
 
 ACK_EVERY: Final = 50_000
@@ -79,7 +79,7 @@ class Republisher:
         for target in self.mapping.values():
             self.partitions[target] = len(await self.producer.partitions_for(target))
 
-    async def send(self, source: str, records: Sequence[SourceRecord]) -> None:
+    async def send(self, source: str, records: Sequence[Record]) -> None:
         """Queue ``records`` of topic ``source`` (call :meth:`close` to wait for the acks)."""
         target = self.mapping[source]
         count = self.partitions[target]
@@ -93,9 +93,7 @@ class Republisher:
                         r.value,
                         key=r.key,
                         partition=r.partition if r.partition < count else None,
-                        timestamp_ms=r.timestamp_ms
-                        if r.timestamp_ms and r.timestamp_ms > 0
-                        else None,
+                        timestamp_ms=r.timestamp if r.timestamp and r.timestamp > 0 else None,
                     )
                 )
             if len(futures) >= ACK_EVERY:

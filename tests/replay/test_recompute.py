@@ -182,7 +182,7 @@ def test_margin_start_gives_the_exact_rows_when_clocks_keep_within_the_skew(
     sel = Selection(t1, t1 + 1800, topics=(FARM_TOPIC,))
     margin = SKEW + extra_margin
     start = next(
-        (i for i, r in enumerate(records) if (r.timestamp_ms or 0) >= (t1 - margin) * 1000),
+        (i for i, r in enumerate(records) if (r.timestamp or 0) >= (t1 - margin) * 1000),
         len(records),
     )
     full = replay(records, sel, 64)

@@ -44,4 +44,4 @@ def test_collect_is_young_except_once_per_full_interval(
     monkeypatch.setattr(garbage, "_last_full", [1000.0])
     for now in (1001.0, 1002.0, 1000.0 + garbage.FULL_SECONDS, 1001.0 + garbage.FULL_SECONDS):
         garbage.collect(now)
-    assert generations == [1, 1, 2, 1]
+    assert generations == [0, 0, 2, 0]

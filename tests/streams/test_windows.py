@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from schemas.events import SensorKind, SensorReading
 from schemas.places import District
 from schemas.topics import FARM_TOPIC
-from streams.windows import KpiResult, Outcome, PartitionWindows
+from streams.windows import KpiResult, Outcome, PartitionWindows, _tumbling_ends
 
 T0 = dt.datetime(2026, 3, 10, 10, 0, tzinfo=dt.UTC)
 
@@ -213,3 +213,21 @@ def _persist(store: dict[bytes, bytes], log: list[tuple[bytes, bytes | None]]) -
             store.pop(key, None)
         else:
             store[key] = value
+
+
+@given(
+    st.sets(st.integers(0, 300), min_size=1),
+    st.integers(0, 400),
+    st.integers(0, 400),
+)
+def test_tumbling_ends_are_the_minute_and_hour_ends_of_the_range(
+    minutes: set[int], first: int, last: int
+) -> None:
+    starts = sorted(m * 60 for m in minutes)
+    first_end, last_end = first * 60, last * 60
+    expected = [
+        end
+        for end in range(first_end, last_end + 1, 60)
+        if end - 60 in set(starts) or end % 3600 == 0
+    ]
+    assert _tumbling_ends(starts, first_end, last_end) == expected
