@@ -101,6 +101,8 @@ def faust_app(module: str, bootstrap: str, expected: int, log_dir: Path, run: in
         "BENCH_EVENTS": str(expected),
         "BENCH_DONE_FILE": str(done),
         "PYTHONPATH": str(ROOT),
+        "APP_DATADIR": str(log_dir / f"{name}-data"),
+        "IOC_STATE_DIR": str(log_dir),
     }
     faust_bin = str(Path(sys.executable).parent / "faust")
     with (log_dir / f"{name}.log").open("wb") as log:

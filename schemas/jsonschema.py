@@ -18,7 +18,7 @@ import orjson
 from pydantic import BaseModel
 
 from schemas.events import DossierEvent, ProbeEvent, SensorReading
-from schemas.kpi import KpiRow
+from schemas.kpi import KpiRow, KpiWindow
 
 JSON_DIR: Final = Path(__file__).resolve().parent / "json"
 SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
@@ -28,6 +28,7 @@ MODELS: Final[dict[str, type[BaseModel]]] = {
     "probe_event.json": ProbeEvent,
     "sensor_reading.json": SensorReading,
     "kpi_row.json": KpiRow,
+    "kpi_window.json": KpiWindow,
 }
 
 

@@ -1,4 +1,5 @@
-"""The KPI row: one final value of one KPI for one entity and one event-time window."""
+"""The KPI row: one final value of one KPI for one entity and one event-time window; and the
+KPI window: the rows of one entity and window, as the workers send them on city.kpi.v1."""
 
 from __future__ import annotations
 
@@ -56,3 +57,46 @@ class KpiRow(BaseModel):
             self.window_start,
             self.window_end,
         )
+
+
+KpiName = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class KpiWindow(BaseModel):
+    """The final rows of one entity's window with their lineage, stated once.
+
+    How the workers send rows on city.kpi.v1 (a JSON array of these per record): one
+    ``[kpi, value, count]`` triple per KPI instead of one :class:`KpiRow` object each, which
+    would repeat the entity, window and lineage for every KPI (about 3x the bytes).
+    :meth:`rows` gives the :class:`KpiRow` of each triple.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    entity_kind: EntityKind
+    entity_id: Id
+    district: Id
+    window_start: AwareDatetime
+    window_end: AwareDatetime
+    source_topic: Annotated[str, Field(min_length=1, max_length=249)]
+    source_partition: Annotated[int, Field(ge=0)]
+    first_offset: Annotated[int, Field(ge=0)]
+    last_offset: Annotated[int, Field(ge=0)]
+    event_count: Annotated[int, Field(ge=0)]
+    kpis: Annotated[
+        list[tuple[KpiName, float, Annotated[int, Field(ge=0)]]],
+        Field(min_length=1, description="[kpi, value, count] of each KPI of the window"),
+    ]
+
+    @field_validator("window_start", "window_end")
+    @classmethod
+    def _to_utc(cls, value: datetime) -> datetime:
+        return value.astimezone(UTC)
+
+    def rows(self) -> list[KpiRow]:
+        """One :class:`KpiRow` per KPI (already valid: every field was checked here)."""
+        shared = self.model_dump(exclude={"kpis"})
+        return [
+            KpiRow.model_construct(kpi=kpi, value=value, count=count, **shared)
+            for kpi, value, count in self.kpis
+        ]

@@ -1,4 +1,4 @@
-"""Decode one message of city.kpi.v1 into a KpiRow, or say why it cannot be stored."""
+"""Decode one message of city.kpi.v1 into KpiRows, or say why they cannot be stored."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Final
 import orjson
 from pydantic import ValidationError
 
-from schemas.kpi import KpiRow
+from schemas.kpi import KpiRow, KpiWindow
 from sinks.writer import window_kind
 
 MAX_ERRORS_SHOWN: Final = 3
@@ -23,8 +23,9 @@ class BadMessage:
 
 
 def decode_kpis(value: bytes | None) -> list[KpiRow | BadMessage]:
-    """The rows of one message: a single KpiRow object, or a pack (a JSON array of them,
-    as the workers send); never raises."""
+    """The rows of one message: a single KpiRow object, or a pack: a JSON array of
+    KpiWindow objects (as the workers send them: each gives one row per KPI) or of KpiRow
+    objects; never raises. A bad item gives one BadMessage (for all rows of a window)."""
     if not value or value.lstrip()[:1] != b"[":
         return [decode_kpi(value)]
     try:
@@ -33,7 +34,27 @@ def decode_kpis(value: bytes | None) -> list[KpiRow | BadMessage]:
         return [BadMessage("malformed", str(error)[:300])]
     if not isinstance(items, list) or not items:
         return [BadMessage("not_object", "a KPI record is an object or a non-empty array of them")]
-    return [decode_kpi(orjson.dumps(item)) for item in items]
+    rows: list[KpiRow | BadMessage] = []
+    for item in items:
+        if isinstance(item, dict) and "kpis" in item:
+            rows.extend(decode_window(orjson.dumps(item)))
+        else:
+            rows.append(decode_kpi(orjson.dumps(item)))
+    return rows
+
+
+def decode_window(value: bytes) -> list[KpiRow] | list[BadMessage]:
+    """The rows of a KpiWindow JSON object, or one BadMessage saying why it is not one."""
+    try:
+        window = KpiWindow.model_validate_json(value)
+    except ValidationError as error:
+        return [_classify(error)]
+    except Exception as error:  # a validator bug must not stop the sink
+        return [BadMessage("invalid", f"internal validator error: {error!r}"[:300])]
+    rows = window.rows()
+    if window_kind(rows[0]) is None:
+        return [_bad_length(rows[0])]
+    return rows
 
 
 def decode_kpi(value: bytes | None) -> KpiRow | BadMessage:
@@ -47,11 +68,15 @@ def decode_kpi(value: bytes | None) -> KpiRow | BadMessage:
     except Exception as error:  # a validator bug must not stop the sink
         return BadMessage("invalid", f"internal validator error: {error!r}"[:300])
     if window_kind(row) is None:
-        seconds = (row.window_end - row.window_start).total_seconds()
-        return BadMessage(
-            "invalid", f"window length {seconds:g} s is not 60 (1m), 900 (15m) or 3600 (1h)"
-        )
+        return _bad_length(row)
     return row
+
+
+def _bad_length(row: KpiRow) -> BadMessage:
+    seconds = (row.window_end - row.window_start).total_seconds()
+    return BadMessage(
+        "invalid", f"window length {seconds:g} s is not 60 (1m), 900 (15m) or 3600 (1h)"
+    )
 
 
 def _classify(error: ValidationError) -> BadMessage:

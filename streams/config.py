@@ -70,6 +70,11 @@ class Settings:
         default_factory=lambda: _float("IOC_FUTURE_SKEW_SECONDS", 300.0)
     )
     metrics_addr: str = field(default_factory=lambda: _str("IOC_METRICS_ADDR", "127.0.0.1"))
+    state_dir: Path = field(
+        default_factory=lambda: Path(_str("IOC_STATE_DIR", str(cache_dir() / "state")))
+    )
+    """Where a worker's Faust app keeps its local files (one directory per app id; the
+    window state itself lives in the changelog topics)."""
 
     def __post_init__(self) -> None:
         if not self.kafka_bootstrap:

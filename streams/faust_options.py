@@ -18,7 +18,10 @@ LANE_QUEUE: Final = 4
 def app_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments of ``faust.App`` for a worker: memory store (state lives in the
     changelog), raw bytes in and out, short session timeout, large stream buffers, one
-    commit per batch and a producer that sends without lingering (writes go in bulk)."""
+    commit per batch and a producer that sends without lingering (writes go in bulk).
+
+    Creates ``settings.state_dir`` (Faust makes only the app's directory inside it)."""
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
     return {
         "broker": f"kafka://{settings.kafka_bootstrap}",
         "store": "memory://",
@@ -38,4 +41,5 @@ def app_options(settings: Settings) -> dict[str, Any]:
         "table_cleanup_interval": 3600.0,
         "consumer_auto_offset_reset": "earliest",
         "consumer_max_fetch_size": FETCH_BYTES,
+        "datadir": str(settings.state_dir / "{conf.name}-data"),
     }

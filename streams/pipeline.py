@@ -22,7 +22,7 @@ import orjson
 
 from schemas.decode import Rejection, deadletter_record, decode
 from schemas.events import RawEvent, SensorReading
-from streams.windows import Closing, KpiResult, Outcome, PartitionWindows, kpi_row
+from streams.windows import Closing, KpiResult, Outcome, PartitionWindows, iso_utc
 
 
 class Record(Protocol):
@@ -228,42 +228,43 @@ def rows_of(closings: dict[int, Closing]) -> list[KpiResult]:
 
 
 def kpi_packs(closings: dict[int, Closing], rows_per_pack: int) -> list[tuple[bytes, bytes]]:
-    """The city.kpi.v1 records of ``closings``: (key, JSON array of KpiRow objects).
+    """The city.kpi.v1 records of ``closings``: (key, JSON array of
+    :class:`schemas.kpi.KpiWindow` objects).
 
-    Rows travel in packs of about ``rows_per_pack`` (whole windows), keyed by their source
-    partition (``topic|partition``): one Kafka record per row would cost more than computing it.
+    Each window states its entity, bounds and lineage once, with one ``[kpi, value, count]``
+    per KPI. Windows travel in packs of about ``rows_per_pack`` rows, keyed by their source
+    partition (``topic|partition``): one Kafka record per row would cost more than computing
+    it.
     """
     packs: list[tuple[bytes, bytes]] = []
     for partition, closing in sorted(closings.items()):
-        key = f"{closing.topic}|{partition}".encode()
+        topic = closing.topic
+        key = f"{topic}|{partition}".encode()
         pack: list[dict[str, object]] = []
+        rows = 0
         for w in closing.windows:
             if not w.values:
                 continue
-            base = kpi_row(
-                "",
-                w.entity_kind,
-                w.entity_id,
-                w.district,
-                w.window_start,
-                w.window_end,
-                0.0,
-                0,
-                closing.topic,
-                partition,
-                w.first_offset,
-                w.last_offset,
-                w.event_count,
+            pack.append(
+                {
+                    "entity_kind": w.entity_kind,
+                    "entity_id": w.entity_id,
+                    "district": w.district,
+                    "window_start": iso_utc(w.window_start),
+                    "window_end": iso_utc(w.window_end),
+                    "source_topic": topic,
+                    "source_partition": partition,
+                    "first_offset": w.first_offset,
+                    "last_offset": w.last_offset,
+                    "event_count": w.event_count,
+                    "kpis": w.values,
+                }
             )
-            for kpi, value, count in w.values:
-                row = base.copy()
-                row["kpi"] = kpi
-                row["value"] = value
-                row["count"] = count
-                pack.append(row)
-            if len(pack) >= rows_per_pack:
+            rows += len(w.values)
+            if rows >= rows_per_pack:
                 packs.append((key, orjson.dumps(pack)))
                 pack = []
+                rows = 0
         if pack:
             packs.append((key, orjson.dumps(pack)))
     return packs

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -116,7 +117,7 @@ def test_migration_files_are_numbered_without_gaps() -> None:
     assert migrations[0].name == "kpi"
 
 
-def test_decode_pack_of_rows_as_the_workers_send_them() -> None:
+def test_decode_pack_of_rows() -> None:
     good = kpi_row(1).model_dump_json().encode()
     pack = b"[" + good + b"," + good.replace(b'"count":', b'"count":-') + b"]"
     decoded = decode_kpis(pack)
@@ -125,3 +126,34 @@ def test_decode_pack_of_rows_as_the_workers_send_them() -> None:
     assert isinstance(decoded[1], BadMessage) and decoded[1].reason_kind == "invalid"
     assert decode_kpis(b"[1, 2") == [BadMessage("malformed", decode_kpis(b"[1, 2")[0].reason)]
     assert len(decode_kpis(good)) == 1
+
+
+def window_of(row_json: bytes, kpis: list[list[object]]) -> bytes:
+    """A KpiWindow JSON object with the entity, bounds and lineage of one row."""
+    fields = orjson.loads(row_json)
+    for name in ("kpi", "value", "count"):
+        del fields[name]
+    return orjson.dumps({**fields, "kpis": kpis})
+
+
+def test_decode_pack_of_windows_as_the_workers_send_them() -> None:
+    row = kpi_row(3)
+    good = window_of(row.model_dump_json().encode(), [["farm.a", 1.5, 4], ["farm.b", 2, 0]])
+    negative = window_of(row.model_dump_json().encode(), [["farm.a", 1.0, -1]])
+    long_window = kpi_row(4, minutes=2).model_dump_json().encode()
+    decoded = decode_kpis(
+        b"[" + b",".join([good, negative, window_of(long_window, [["x", 1, 1]])]) + b"]"
+    )
+    assert [r.kpi for r in decoded[:2] if not isinstance(r, BadMessage)] == ["farm.a", "farm.b"]
+    a, b = decoded[:2]
+    assert not isinstance(a, BadMessage) and not isinstance(b, BadMessage)
+    assert a.model_dump(exclude={"kpi", "value", "count"}) == row.model_dump(
+        exclude={"kpi", "value", "count"}
+    )
+    assert (a.value, a.count, b.value, b.count) == (1.5, 4, 2.0, 0)
+    assert isinstance(decoded[2], BadMessage) and "kpis.0.2" in decoded[2].reason
+    assert isinstance(decoded[3], BadMessage) and "window length 120" in decoded[3].reason
+    assert len(decoded) == 4
+    empty = window_of(row.model_dump_json().encode(), [])
+    (refused,) = decode_kpis(b"[" + empty + b"]")
+    assert isinstance(refused, BadMessage) and refused.reason_kind == "invalid"

@@ -103,6 +103,7 @@ class WorkerProcess:
             "IOC_KAFKA_BOOTSTRAP": bootstrap,
             "IOC_APP_ID": app_id,
             "IOC_IDLE_TIMEOUT_SECONDS": "8",
+            "IOC_STATE_DIR": str(log_path.parent / "state"),
             **{k: str(v) for k, v in env.items()},
         }
         self.log_path = log_path
@@ -223,19 +224,25 @@ async def read_topic(bootstrap: str, topic: str) -> list[Any]:
 
 
 def kpi_table(records: list[Any]) -> dict[tuple[str, ...], tuple[float, int]]:
-    """What an upserting sink would hold: identity -> (value, count), the last record wins."""
+    """What an upserting sink would hold: identity -> (value, count), the last record wins.
+
+    Records are packs of KpiWindow objects (as the workers send them) or KpiRow objects."""
     table: dict[tuple[str, ...], tuple[float, int]] = {}
     for record in sorted(records, key=lambda r: (r.partition, r.offset)):
         pack = orjson.loads(record.value)
-        for row in pack if isinstance(pack, list) else [pack]:
-            identity = (
-                row["kpi"],
-                row["entity_kind"],
-                row["entity_id"],
-                row["window_start"],
-                row["window_end"],
+        for item in pack if isinstance(pack, list) else [pack]:
+            triples = (
+                item["kpis"] if "kpis" in item else [(item["kpi"], item["value"], item["count"])]
             )
-            table[identity] = (row["value"], row["count"])
+            for kpi, value, count in triples:
+                identity = (
+                    kpi,
+                    item["entity_kind"],
+                    item["entity_id"],
+                    item["window_start"],
+                    item["window_end"],
+                )
+                table[identity] = (value, count)
     return table
 
 
