@@ -55,7 +55,7 @@ class Worker:
         for topic_name in RAW_TOPICS:
             self._add_source(topic_name)
         self.app.timer(1.0)(self._idle_tick)
-        self.app.timer(garbage.TICK_SECONDS)(self._collect_garbage)
+        self.app.timer(garbage.INTERVAL_SECONDS)(self._collect_garbage)
         self.app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
 
     def _add_source(self, topic_name: str) -> None:

@@ -36,12 +36,10 @@ def test_collect_frees_cycles_that_automatic_collection_no_longer_does(
     assert alive() is None
 
 
-def test_collect_is_young_except_once_per_full_interval(
+def test_collect_is_a_full_collection(
     monkeypatch: pytest.MonkeyPatch, automatic_gc_off: None
 ) -> None:
     generations: list[int] = []
     monkeypatch.setattr(gc, "collect", lambda generation=2: generations.append(generation) or 0)
-    monkeypatch.setattr(garbage, "_last_full", [1000.0])
-    for now in (1001.0, 1002.0, 1000.0 + garbage.FULL_SECONDS, 1001.0 + garbage.FULL_SECONDS):
-        garbage.collect(now)
-    assert generations == [0, 0, 2, 0]
+    garbage.collect()
+    assert generations == [2]
