@@ -575,6 +575,17 @@ class KpiPlan:
                 out.append((name, acc, obs[0], obs[1], key))
         return out
 
+    def pane_values(self, pane: dict[str, State], window_seconds: float) -> list[KpiValue]:
+        """``(name, value, count)`` of each KPI that has a value in the one ``pane``."""
+        out: list[KpiValue] = []
+        for name, result, count, _ in self._read:
+            state = pane.get(name)
+            if state is not None:
+                value = result(state, window_seconds)
+                if value is not None:
+                    out.append((name, value, count(state)))
+        return out
+
     def values(self, panes: list[dict[str, State]], window_seconds: float) -> list[KpiValue]:
         """``(name, value, count)`` of each KPI that has a value in ``panes``.
 
@@ -582,16 +593,9 @@ class KpiPlan:
         with the accumulators' ``merge_all``; states of other KPI names (e.g. restored from
         an older changelog) are ignored. The inputs are left untouched.
         """
-        out: list[KpiValue] = []
         if len(panes) == 1:
-            single = panes[0]
-            for name, result, count, _ in self._read:
-                state = single.get(name)
-                if state is not None:
-                    value = result(state, window_seconds)
-                    if value is not None:
-                        out.append((name, value, count(state)))
-            return out
+            return self.pane_values(panes[0], window_seconds)
+        out: list[KpiValue] = []
         by_name: dict[str, list[State]] = {}
         for pane in panes:
             for name, pane_state in pane.items():

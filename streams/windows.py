@@ -469,42 +469,57 @@ class PartitionWindows:
         if previous is not None and boundary <= previous:
             return None
         out: list[WindowResult] = []
-        closed = dict.fromkeys(WINDOW_KINDS.values(), 0)
+        minutes = hops = hours = 0
         retired: list[PaneKey] = []
-        window = self._window
+        merged, wanted = self._merged, self._wanted
+        read_pane = self._plan.pane_values
         for entity, entity_panes in self.panes.items():
+            kind, entity_id = entity
             starts = sorted(entity_panes)
             first_end = starts[0] + PANE_SECONDS
             if previous is not None:
                 first_end = max(first_end, previous + PANE_SECONDS)
             last_end = min(boundary, starts[-1] + HOUR_SECONDS)
-            if entity[0] in HOPPING_ENTITY_KINDS:
-                sizes: tuple[int, ...] = WINDOW_SIZES
+            hopping = kind in HOPPING_ENTITY_KINDS
+            if hopping:
                 ends: Iterable[int] = range(first_end, last_end + 1, PANE_SECONDS)
             else:  # only the ends of its panes' minutes and the hours between
-                sizes = TUMBLING_SIZES
                 ends = _tumbling_ends(starts, first_end, last_end)
             for end in ends:
-                for size in sizes:
-                    if size == PANE_SECONDS:  # one pane: no search, no merge
-                        pane = entity_panes.get(end - PANE_SECONDS)
-                        members = [] if pane is None else [pane]
-                    elif size == HOUR_SECONDS and end % HOUR_SECONDS:
-                        continue
-                    else:
-                        low = bisect_left(starts, end - size)
-                        high = bisect_left(starts, end)
-                        members = [entity_panes[s] for s in starts[low:high]]
-                    if not members:
-                        continue
-                    closed[WINDOW_KINDS[size]] += 1
-                    result = window(entity, end - size, end, members)
-                    if result is not None:
-                        out.append(result)
+                pane = entity_panes.get(end - PANE_SECONDS)
+                if pane is not None:  # the minute: one pane, read as it is
+                    minutes += 1
+                    if wanted(entity, end - PANE_SECONDS, end):
+                        out.append(
+                            WindowResult(
+                                kind,
+                                entity_id,
+                                pane.district,
+                                end - PANE_SECONDS,
+                                end,
+                                pane.first,
+                                pane.last,
+                                pane.n,
+                                read_pane(pane.kpis, PANE_SECONDS),
+                            )
+                        )
+                if hopping:
+                    low, high = bisect_left(starts, end - HOP_SECONDS), bisect_left(starts, end)
+                    if low < high:
+                        hops += 1
+                        if wanted(entity, end - HOP_SECONDS, end):
+                            out.append(merged(entity, end - HOP_SECONDS, end, starts[low:high]))
+                if not end % HOUR_SECONDS:
+                    low, high = bisect_left(starts, end - HOUR_SECONDS), bisect_left(starts, end)
+                    if low < high:
+                        hours += 1
+                        if wanted(entity, end - HOUR_SECONDS, end):
+                            out.append(merged(entity, end - HOUR_SECONDS, end, starts[low:high]))
             for start in starts:
                 if _retired_at(start) > boundary:
                     break
-                retired.append((entity[0], entity[1], start))
+                retired.append((kind, entity_id, start))
+        closed = {"1m": minutes, "15m": hops, "1h": hours}
         self.clock.closed_until = boundary
         self.clock_dirty = True
         return Closing(self.topic, self.partition, out, closed, retired, boundary)
@@ -534,10 +549,17 @@ class PartitionWindows:
         if entity_panes is not None and not entity_panes:
             del panes[entity]
 
-    def _window(
-        self, entity: EntityKey, window_start: int, window_end: int, members: list[Pane]
-    ) -> WindowResult | None:
-        """The values of one closed window (None: nothing to emit for it)."""
+    def _wanted(self, entity: EntityKey, window_start: int, window_end: int) -> bool:
+        """Whether to build the rows of a closed window (replay narrows this down)."""
+        return True
+
+    def _merged(
+        self, entity: EntityKey, window_start: int, window_end: int, starts: list[int]
+    ) -> WindowResult:
+        """The values of one closed window of several minutes: the entity's panes that
+        start at ``starts`` (in time order), merged."""
+        entity_panes = self.panes[entity]
+        members = [entity_panes[start] for start in starts]
         first, last, events = members[0].first, members[0].last, 0
         for pane in members:  # one pass, no generators: an hour window has 60 panes
             if pane.first < first:

@@ -30,9 +30,7 @@ from streams.windows import (
     EntityKey,
     KpiResult,
     Outcome,
-    Pane,
     PartitionWindows,
-    WindowResult,
 )
 
 Identity = tuple[str, str, str, int, int]
@@ -139,17 +137,13 @@ class _Windows(PartitionWindows):
         clock.watermark = max(clock.watermark, t - self.grace)
         return Outcome.WINDOWED
 
-    def _window(
-        self, entity: EntityKey, window_start: int, window_end: int, members: list[Pane]
-    ) -> WindowResult | None:
-        if (
+    def _wanted(self, entity: EntityKey, window_start: int, window_end: int) -> bool:
+        return not (
             window_start < self._start
             or window_end > self._end
             or (window_end - window_start) not in self._sizes
             or (self._entities and entity not in self._entities)
-        ):
-            return None
-        return super()._window(entity, window_start, window_end, members)
+        )
 
 
 class _Pipeline(TopicPipeline):

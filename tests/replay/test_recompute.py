@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from typing import Any
 
 import orjson
 import pytest
@@ -12,10 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.topics import FARM_TOPIC
+from streams import windows as windows_module
 from streams.pipeline import SourceRecord, TopicPipeline, rows_of
 from streams.replay.recompute import Recomputer
 from streams.replay.selection import Selection
-from streams.windows import EntityKey, KpiResult, Pane, PartitionWindows, WindowResult
+from streams.windows import KpiResult, WindowResult
 
 T0 = int(dt.datetime(2026, 3, 10, 6, 0, tzinfo=dt.UTC).timestamp())
 GRACE = 30.0
@@ -196,15 +198,13 @@ def test_margin_start_gives_the_exact_rows_when_clocks_keep_within_the_skew(
 def test_rows_outside_the_selection_are_never_built(monkeypatch: pytest.MonkeyPatch) -> None:
     """Replay skips building rows it would throw away (a saving, and the spy shows it)."""
     built: list[tuple[int, int]] = []
-    original = PartitionWindows._window
 
-    def spy(
-        self: PartitionWindows, entity: EntityKey, start: int, end: int, members: list[Pane]
-    ) -> WindowResult | None:
-        built.append((start, end))
-        return original(self, entity, start, end, members)
+    def spy(*fields: Any) -> WindowResult:
+        result = WindowResult(*fields)
+        built.append((result.window_start, result.window_end))
+        return result
 
-    monkeypatch.setattr(PartitionWindows, "_window", spy)
+    monkeypatch.setattr(windows_module, "WindowResult", spy)
     sel = Selection(T0 + 600, T0 + 1200, topics=(FARM_TOPIC,), windows=frozenset({"1m"}))
     records = [record(i, reading(i, T0 + 20 * i), T0 + 20 * i) for i in range(200)]
     result = replay(records, sel, 50).finish()
