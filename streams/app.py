@@ -146,8 +146,8 @@ class Worker:
 
     async def _finish(self, topic: str, partitions: set[int]) -> None:
         pipeline = self.pipelines[topic]
-        await self._write(topic, pipeline.pane_writes(partitions))
         closings = pipeline.close(partitions)
+        await self._write(topic, pipeline.pane_writes(partitions, closings))
         if closings:
             await self._emit(closings)
         await self._write(topic, pipeline.clock_writes(partitions))

@@ -5,10 +5,13 @@ topic's partitions. The Faust agent (``streams.app``), replay and the tests feed
 and carry out what it returns, in this order, which keeps every KPI exact across crashes:
 
 1. produce dead letters and late events;
-2. write the changed panes to the state table;
-3. produce the rows of closed windows and wait until the broker has them;
-4. write each partition clock (its ``closed_until`` says those windows are emitted);
-5. delete retired panes (tombstones).
+2. close the windows the watermarks passed (in memory: :meth:`TopicPipeline.close`);
+3. write the changed panes to the state table, except those the closing retires (no window
+   needs them any more; until the clock below is written, a restart reads the records
+   that changed them again);
+4. produce the rows of closed windows and wait until the broker has them;
+5. write each partition clock (its ``closed_until`` says those windows are emitted);
+6. delete retired panes (tombstones).
 """
 
 from __future__ import annotations
@@ -181,16 +184,22 @@ class TopicPipeline:
             )
         return applied
 
-    def pane_writes(self, partitions: Iterable[int]) -> list[StateWrite]:
-        """Changed panes of ``partitions`` as state writes (step 2)."""
+    def pane_writes(
+        self, partitions: Iterable[int], closings: dict[int, Closing] | None = None
+    ) -> list[StateWrite]:
+        """Changed panes of ``partitions`` as state writes (step 3), without the panes
+        ``closings`` retire."""
+        closings = closings or {}
         writes: list[StateWrite] = []
         for partition in sorted(partitions):
             windows = self.partitions[partition]
-            writes.extend(StateWrite(partition, k, v) for k, v in windows.take_dirty())
+            closing = closings.get(partition)
+            retired = closing.retired if closing is not None else ()
+            writes.extend(StateWrite(partition, k, v) for k, v in windows.take_dirty(retired))
         return writes
 
     def close(self, partitions: Iterable[int]) -> dict[int, Closing]:
-        """Close every window the watermarks passed (rows for step 3)."""
+        """Close every window the watermarks passed (step 2; rows for step 4)."""
         closings: dict[int, Closing] = {}
         for partition in sorted(partitions):
             closing = self.partitions[partition].close()
@@ -199,7 +208,7 @@ class TopicPipeline:
         return closings
 
     def clock_writes(self, partitions: Iterable[int]) -> list[StateWrite]:
-        """Clocks that changed, as state writes (step 4)."""
+        """Clocks that changed, as state writes (step 5)."""
         writes: list[StateWrite] = []
         for partition in sorted(partitions):
             windows = self.partitions[partition]
@@ -209,7 +218,7 @@ class TopicPipeline:
         return writes
 
     def retire(self, closings: dict[int, Closing]) -> list[StateWrite]:
-        """Forget retired panes; deletions of the state they leave unused (step 5)."""
+        """Forget retired panes; deletions of the state they leave unused (step 6)."""
         writes: list[StateWrite] = []
         for partition, closing in sorted(closings.items()):
             windows = self.partitions[partition]

@@ -574,12 +574,19 @@ class PartitionWindows:
         )  # fmt: skip
 
     # -- persistence helpers ------------------------------------------------------------
-    def take_dirty(self) -> list[tuple[bytes, bytes | None]]:
+    def take_dirty(self, retired: Iterable[PaneKey] = ()) -> list[tuple[bytes, bytes | None]]:
         """The changed panes as new segments (key, value), then the deletions of the
-        segments they superseded entirely; forget that the panes changed."""
+        segments they superseded entirely; forget that the panes changed.
+
+        Panes in ``retired`` (those a closing retires: no window needs them any more) are
+        not written."""
         if not self.dirty:
             return []
-        items = list(self.dirty.items())
+        skip = set(retired)
+        if skip:
+            items = [item for item in self.dirty.items() if item[0] not in skip]
+        else:
+            items = list(self.dirty.items())
         self.dirty.clear()
         out: list[tuple[bytes, bytes | None]] = []
         chunks = [items[i : i + SEGMENT_PANES] for i in range(0, len(items), SEGMENT_PANES)]

@@ -64,8 +64,8 @@ def worker_rows(records: list[SourceRecord], batch: int) -> list[KpiResult]:
             if not pipeline.is_loaded(partition):
                 pipeline.load(partition, [])
         applied = pipeline.apply(chunk)
-        pipeline.pane_writes(applied.touched)
         closings = pipeline.close(applied.touched)
+        pipeline.pane_writes(applied.touched, closings)
         rows.extend(rows_of(closings))
         pipeline.retire(closings)
     return rows
