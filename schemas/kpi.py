@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from schemas.events import Id
+from schemas.events import Id, UtcTime
 
 
 class EntityKind(StrEnum):
@@ -17,6 +17,12 @@ class EntityKind(StrEnum):
     AGENCY = "agency"
     SITE = "site"
     SENSOR = "sensor"
+
+
+KpiName = Annotated[str, Field(min_length=1, max_length=64)]
+TopicName = Annotated[str, Field(min_length=1, max_length=249)]
+Tally = Annotated[int, Field(ge=0)]
+"""A count or offset: never negative."""
 
 
 class KpiRow(BaseModel):
@@ -29,19 +35,19 @@ class KpiRow(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kpi: Annotated[str, Field(min_length=1, max_length=64)]
+    kpi: KpiName
     entity_kind: EntityKind
     entity_id: Id
     district: Id
     window_start: AwareDatetime
     window_end: AwareDatetime
     value: float
-    count: Annotated[int, Field(ge=0)]
-    source_topic: Annotated[str, Field(min_length=1, max_length=249)]
-    source_partition: Annotated[int, Field(ge=0)]
-    first_offset: Annotated[int, Field(ge=0)]
-    last_offset: Annotated[int, Field(ge=0)]
-    event_count: Annotated[int, Field(ge=0)]
+    count: Tally
+    source_topic: TopicName
+    source_partition: Tally
+    first_offset: Tally
+    last_offset: Tally
+    event_count: Tally
 
     @field_validator("window_start", "window_end")
     @classmethod
@@ -59,9 +65,6 @@ class KpiRow(BaseModel):
         )
 
 
-KpiName = Annotated[str, Field(min_length=1, max_length=64)]
-
-
 class KpiWindow(BaseModel):
     """The final rows of one entity's window with their lineage, stated once.
 
@@ -76,22 +79,17 @@ class KpiWindow(BaseModel):
     entity_kind: EntityKind
     entity_id: Id
     district: Id
-    window_start: AwareDatetime
-    window_end: AwareDatetime
-    source_topic: Annotated[str, Field(min_length=1, max_length=249)]
-    source_partition: Annotated[int, Field(ge=0)]
-    first_offset: Annotated[int, Field(ge=0)]
-    last_offset: Annotated[int, Field(ge=0)]
-    event_count: Annotated[int, Field(ge=0)]
+    window_start: UtcTime
+    window_end: UtcTime
+    source_topic: TopicName
+    source_partition: Tally
+    first_offset: Tally
+    last_offset: Tally
+    event_count: Tally
     kpis: Annotated[
-        list[tuple[KpiName, float, Annotated[int, Field(ge=0)]]],
+        list[tuple[KpiName, float, Tally]],
         Field(min_length=1, description="[kpi, value, count] of each KPI of the window"),
     ]
-
-    @field_validator("window_start", "window_end")
-    @classmethod
-    def _to_utc(cls, value: datetime) -> datetime:
-        return value.astimezone(UTC)
 
     def rows(self) -> list[KpiRow]:
         """One :class:`KpiRow` per KPI (already valid: every field was checked here)."""
