@@ -51,8 +51,8 @@ PANE_SECONDS: Final = 60
 HOP_SECONDS: Final = 900
 HOUR_SECONDS: Final = 3600
 WINDOW_KINDS: Final[dict[int, str]] = {PANE_SECONDS: "1m", HOP_SECONDS: "15m", HOUR_SECONDS: "1h"}
-WINDOW_SIZES: Final = (PANE_SECONDS, HOP_SECONDS, HOUR_SECONDS)
-TUMBLING_SIZES: Final = (PANE_SECONDS, HOUR_SECONDS)
+MERGED_SIZES: Final[tuple[int, ...]] = (HOP_SECONDS, HOUR_SECONDS)
+"""Windows of several panes (merged when they close); the hopping one for districts only."""
 SEGMENT_PANES: Final = 1000
 SEGMENT_BYTES: Final = 512 * 1024
 """Bounds of one state segment (a Kafka record of the changelog)."""
@@ -469,7 +469,8 @@ class PartitionWindows:
         if previous is not None and boundary <= previous:
             return None
         out: list[WindowResult] = []
-        minutes = hops = hours = 0
+        closed = dict.fromkeys(WINDOW_KINDS.values(), 0)
+        minutes = 0
         retired: list[PaneKey] = []
         merged, wanted = self._merged, self._wanted
         read_pane = self._plan.pane_values
@@ -480,11 +481,12 @@ class PartitionWindows:
             if previous is not None:
                 first_end = max(first_end, previous + PANE_SECONDS)
             last_end = min(boundary, starts[-1] + HOUR_SECONDS)
-            hopping = kind in HOPPING_ENTITY_KINDS
-            if hopping:
+            if kind in HOPPING_ENTITY_KINDS:
                 ends: Iterable[int] = range(first_end, last_end + 1, PANE_SECONDS)
+                merged_sizes = MERGED_SIZES
             else:  # only the ends of its panes' minutes and the hours between
                 ends = _tumbling_ends(starts, first_end, last_end)
+                merged_sizes = (HOUR_SECONDS,)
             for end in ends:
                 pane = entity_panes.get(end - PANE_SECONDS)
                 if pane is not None:  # the minute: one pane, read as it is
@@ -503,23 +505,19 @@ class PartitionWindows:
                                 read_pane(pane.kpis, PANE_SECONDS),
                             )
                         )
-                if hopping:
-                    low, high = bisect_left(starts, end - HOP_SECONDS), bisect_left(starts, end)
+                for size in merged_sizes:  # several minutes: merged
+                    if size == HOUR_SECONDS and end % HOUR_SECONDS:
+                        continue
+                    low, high = bisect_left(starts, end - size), bisect_left(starts, end)
                     if low < high:
-                        hops += 1
-                        if wanted(entity, end - HOP_SECONDS, end):
-                            out.append(merged(entity, end - HOP_SECONDS, end, starts[low:high]))
-                if not end % HOUR_SECONDS:
-                    low, high = bisect_left(starts, end - HOUR_SECONDS), bisect_left(starts, end)
-                    if low < high:
-                        hours += 1
-                        if wanted(entity, end - HOUR_SECONDS, end):
-                            out.append(merged(entity, end - HOUR_SECONDS, end, starts[low:high]))
+                        closed[WINDOW_KINDS[size]] += 1
+                        if wanted(entity, end - size, end):
+                            out.append(merged(entity, end - size, end, starts[low:high]))
             for start in starts:
                 if _retired_at(start) > boundary:
                     break
                 retired.append((kind, entity_id, start))
-        closed = {"1m": minutes, "15m": hops, "1h": hours}
+        closed["1m"] = minutes
         self.clock.closed_until = boundary
         self.clock_dirty = True
         return Closing(self.topic, self.partition, out, closed, retired, boundary)
