@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeVar
 
 import orjson
 from pydantic import ValidationError
@@ -45,12 +45,9 @@ def decode_kpis(value: bytes | None) -> list[KpiRow | BadMessage]:
 
 def decode_window(value: bytes) -> list[KpiRow] | list[BadMessage]:
     """The rows of a KpiWindow JSON object, or one BadMessage saying why it is not one."""
-    try:
-        window = KpiWindow.model_validate_json(value)
-    except ValidationError as error:
-        return [_classify(error)]
-    except Exception as error:  # a validator bug must not stop the sink
-        return [BadMessage("invalid", f"internal validator error: {error!r}"[:300])]
+    window = _validated(KpiWindow, value)
+    if isinstance(window, BadMessage):
+        return [window]
     rows = window.rows()
     if window_kind(rows[0]) is None:
         return [_bad_length(rows[0])]
@@ -61,15 +58,23 @@ def decode_kpi(value: bytes | None) -> KpiRow | BadMessage:
     """Validate a KpiRow JSON value and its window length (1 min, 15 min or 1 h); never raises."""
     if not value:
         return BadMessage("empty", "record has no value" if value is None else "value is empty")
+    row = _validated(KpiRow, value)
+    if isinstance(row, KpiRow) and window_kind(row) is None:
+        return _bad_length(row)
+    return row
+
+
+Model = TypeVar("Model", KpiRow, KpiWindow)
+
+
+def _validated(model: type[Model], value: bytes) -> Model | BadMessage:
+    """``value`` as a ``model``, or why it is not one; never raises."""
     try:
-        row = KpiRow.model_validate_json(value)
+        return model.model_validate_json(value)
     except ValidationError as error:
         return _classify(error)
     except Exception as error:  # a validator bug must not stop the sink
         return BadMessage("invalid", f"internal validator error: {error!r}"[:300])
-    if window_kind(row) is None:
-        return _bad_length(row)
-    return row
 
 
 def _bad_length(row: KpiRow) -> BadMessage:
