@@ -17,8 +17,9 @@ LANE_QUEUE: Final = 4
 
 def app_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments of ``faust.App`` for a worker: memory store (state lives in the
-    changelog), raw bytes in and out, short session timeout, large stream buffers, one
-    commit per batch and a producer that sends without lingering (writes go in bulk).
+    changelog), raw bytes in and out, short session timeout, large stream buffers, a commit
+    every ``COMMIT_EVERY`` acked records or every second, fetches of at most ``FETCH_BYTES``
+    per partition and a producer that sends without lingering (writes go in bulk).
 
     Creates ``settings.state_dir`` (Faust makes only the app's directory inside it)."""
     settings.state_dir.mkdir(parents=True, exist_ok=True)
