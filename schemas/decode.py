@@ -13,6 +13,7 @@ accepts ISO time strings and enum values, and its parser classifies malformed in
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeAlias
@@ -26,6 +27,10 @@ from schemas.topics import FARM_TOPIC, NETWORK_TOPIC, PORTAL_TOPIC
 MAX_MESSAGE_BYTES: Final = 64 * 1024
 """Largest raw value accepted (64 KiB); bigger ones are rejected as ``oversized``."""
 
+DEADLETTER_RAW_BYTES: Final = 64 * 1024
+"""Raw bytes a dead letter carries at most: a longer value travels as a prefix of this many
+bytes with its full size and SHA-256, so a dead letter always fits the broker's limits."""
+
 MAX_REASON_CHARS: Final = 300
 MAX_ERRORS_SHOWN: Final = 3
 
@@ -38,6 +43,8 @@ ReasonKind: TypeAlias = Literal[
     "invalid",
     "future",
     "unknown_topic",
+    "misrouted",
+    "entity_district",
 ]
 REASON_KINDS: Final[tuple[ReasonKind, ...]] = (
     "oversized",
@@ -48,6 +55,8 @@ REASON_KINDS: Final[tuple[ReasonKind, ...]] = (
     "invalid",
     "future",
     "unknown_topic",
+    "misrouted",
+    "entity_district",
 )
 
 Decoded: TypeAlias = RawEvent
@@ -78,7 +87,7 @@ def decode(
     topic: str,
     raw: bytes | None,
     *,
-    produced_at_ms: int | None = None,
+    produced_at_ms: float | None = None,
     future_skew_seconds: float = 300.0,
     models: Mapping[str, EventModel] = DEFAULT_MODELS,
 ) -> Decoded | Rejection:
@@ -156,10 +165,32 @@ def _bounded(text: str) -> str:
     return text if len(text) <= MAX_REASON_CHARS else text[: MAX_REASON_CHARS - 3] + "..."
 
 
+def raw_fields(
+    raw: bytes | None, limit: int = DEADLETTER_RAW_BYTES, name: str = "raw"
+) -> dict[str, object]:
+    """The dead-letter fields that carry ``raw``: at most ``limit`` bytes (base64), plus
+    the full size, the SHA-256 of the whole value and whether the bytes were cut."""
+    if raw is None:
+        return {f"{name}_base64": None, f"{name}_size": 0, f"{name}_truncated": False}
+    kept = raw[:limit]
+    return {
+        f"{name}_base64": base64.b64encode(kept).decode("ascii"),
+        f"{name}_size": len(raw),
+        f"{name}_sha256": hashlib.sha256(raw).hexdigest(),
+        f"{name}_truncated": len(kept) < len(raw),
+    }
+
+
 def deadletter_record(
-    topic: str, partition: int, offset: int, raw: bytes | None, rejection: Rejection
+    topic: str,
+    partition: int,
+    offset: int,
+    raw: bytes | None,
+    rejection: Rejection,
+    raw_limit: int = DEADLETTER_RAW_BYTES,
 ) -> bytes:
-    """The value of a dead-letter record: why, where from, and the raw bytes (base64)."""
+    """The value of a dead-letter record: why, where from, and the raw bytes (base64; a
+    prefix of ``raw_limit`` bytes with size and SHA-256 when the value is longer)."""
     return orjson.dumps(
         {
             "reason_kind": rejection.reason_kind,
@@ -167,7 +198,7 @@ def deadletter_record(
             "origin_topic": topic,
             "origin_partition": partition,
             "origin_offset": offset,
-            "raw_base64": None if raw is None else base64.b64encode(raw).decode("ascii"),
+            **raw_fields(raw, raw_limit),
         }
     )
 
@@ -182,6 +213,11 @@ class DeadLetter:
     origin_partition: int
     origin_offset: int
     raw: bytes | None
+    """The raw bytes carried: a prefix of the value when ``truncated``."""
+    size: int = 0
+    """The full size of the original value in bytes."""
+    sha256: str | None = None
+    truncated: bool = False
 
 
 def read_deadletter(value: bytes) -> DeadLetter:
@@ -189,13 +225,17 @@ def read_deadletter(value: bytes) -> DeadLetter:
     try:
         obj = orjson.loads(value)
         raw_b64 = obj["raw_base64"]
+        raw = None if raw_b64 is None else base64.b64decode(raw_b64, validate=True)
         return DeadLetter(
             reason_kind=str(obj["reason_kind"]),
             reason=str(obj["reason"]),
             origin_topic=str(obj["origin_topic"]),
             origin_partition=int(obj["origin_partition"]),
             origin_offset=int(obj["origin_offset"]),
-            raw=None if raw_b64 is None else base64.b64decode(raw_b64, validate=True),
+            raw=raw,
+            size=int(obj.get("raw_size", 0 if raw is None else len(raw))),
+            sha256=None if obj.get("raw_sha256") is None else str(obj["raw_sha256"]),
+            truncated=bool(obj.get("raw_truncated", False)),
         )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
         raise ValueError(f"not a dead-letter record: {error}") from None

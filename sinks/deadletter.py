@@ -7,11 +7,12 @@ record key; ``reason_kind`` is one of the decoder's kinds for unreadable KPI mes
 
 from __future__ import annotations
 
-import base64
 from datetime import UTC, datetime
 from typing import Any, Final
 
 import orjson
+
+from schemas.decode import raw_fields
 
 STAGE: Final = "sink"
 DATABASE: Final = "database"
@@ -35,8 +36,8 @@ def dead_letter(
         "origin_topic": topic,
         "origin_partition": partition,
         "origin_offset": offset,
-        "raw_base64": None if value is None else base64.b64encode(value).decode("ascii"),
-        "key_base64": None if key is None else base64.b64encode(key).decode("ascii"),
+        **raw_fields(value),
+        **raw_fields(key, name="key"),
         "stage": STAGE,
         "dead_lettered_at": datetime.now(UTC).isoformat(),
     }

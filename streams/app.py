@@ -26,8 +26,14 @@ from streams.windows import PANE_SECONDS, WINDOW_KINDS, Closing
 log = logging.getLogger("streams.app")
 
 ROWS_PER_MESSAGE: Final = 500
+PRODUCE_ATTEMPTS: Final = 5
+PRODUCE_BACKOFF_SECONDS: Final = 0.2
 STALL_SECONDS: Final = 10.0
 _ALERTABLE_NAMES: Final = frozenset(k.name for k in ALERTABLE)
+
+
+class ProduceFailed(RuntimeError):
+    """The broker refused records that must not be lost; the worker stops uncommitted."""
 
 
 def _table_name(topic: str) -> str:
@@ -74,7 +80,13 @@ class Worker:
             key_type=bytes,
             value_type=bytes,
         )
-        pipeline = TopicPipeline(topic_name, settings.grace_seconds, settings.future_skew_seconds)
+        pipeline = TopicPipeline(
+            topic_name,
+            settings.grace_seconds,
+            settings.future_skew_seconds,
+            settings.partitions,
+            settings.dedup_horizon_seconds,
+        )
         self.pipelines[topic_name] = pipeline
         self.tables[topic_name] = table
         self.changelogs[topic_name] = table.changelog_topic.get_topic_name()
@@ -131,18 +143,57 @@ class Worker:
                     sorted(missing),
                 )
             records = await self._without_gaps(topic, records)
-            applied = pipeline.apply(records)
             now = time.time()
+            applied = pipeline.apply(records, now)
             for partition in applied.touched:
                 self.last_event_wall[(topic, partition)] = now
                 self._note_arrival(topic, partition, now)
-            producer = self.app.producer
-            for key, value in applied.deadletters:
-                await producer.send(DEADLETTER_TOPIC, key, value, None, None, None)
-            for key, value in applied.lates:
-                await producer.send(LATE_TOPIC, key, value, None, None, None)
+            await self._produce(DEADLETTER_TOPIC, applied.deadletters)
+            await self._produce(LATE_TOPIC, applied.lates)
             await self._finish(topic, applied.touched)
         self._count(topic, records, applied)
+
+    async def _produce(self, topic: str, records: list[tuple[bytes | None, bytes]]) -> None:
+        """Produce ``records`` to ``topic`` and wait until the broker has every one.
+
+        A refused record is sent again (``PRODUCE_ATTEMPTS`` in all, with back-off). One the
+        broker still refuses stops the worker loudly (log, metric, alert
+        ``WorkerProduceFailing``) before its batch is committed: it is read again on restart.
+        """
+        pending = records
+        for attempt in range(1, PRODUCE_ATTEMPTS + 1):
+            failed: list[tuple[bytes | None, bytes]] = []
+            error: BaseException | None = None
+            waiting: list[tuple[tuple[bytes | None, bytes], Any]] = []
+            for record in pending:
+                try:
+                    future = await self.app.producer.send(topic, *record, None, None, None)
+                except Exception as refused:  # e.g. MessageSizeTooLargeError, at once
+                    failed.append(record)
+                    error = refused
+                else:
+                    waiting.append((record, future))
+            outcomes = await asyncio.gather(*(f for _, f in waiting), return_exceptions=True)
+            for (record, _), outcome in zip(waiting, outcomes, strict=True):
+                if isinstance(outcome, BaseException):
+                    failed.append(record)
+                    error = outcome
+            if not failed:
+                return
+            log.warning(
+                "%d records to %s refused (attempt %d of %d): %r",
+                len(failed), topic, attempt, PRODUCE_ATTEMPTS, error,
+            )  # fmt: skip
+            pending = failed
+            if attempt < PRODUCE_ATTEMPTS:
+                await asyncio.sleep(PRODUCE_BACKOFF_SECONDS * 2 ** (attempt - 1))
+        metrics.PRODUCE_FAILURES.labels(topic=topic).inc(len(pending))
+        log.critical(
+            "the broker refused %d records to %s after %d attempts; stopping without "
+            "committing their batch (it is read again on restart)",
+            len(pending), topic, PRODUCE_ATTEMPTS,
+        )  # fmt: skip
+        raise ProduceFailed(f"{len(pending)} records to {topic} refused: {error!r}")
 
     async def _finish(self, topic: str, partitions: set[int]) -> None:
         pipeline = self.pipelines[topic]

@@ -69,6 +69,11 @@ class Settings:
     future_skew_seconds: float = field(
         default_factory=lambda: _float("IOC_FUTURE_SKEW_SECONDS", 300.0)
     )
+    dedup_horizon_seconds: float = field(
+        default_factory=lambda: _float("IOC_DEDUP_HORIZON_SECONDS", 3630.0)
+    )
+    """How long an event id is remembered (event time past the watermark): at least the
+    largest window plus the grace."""
     metrics_addr: str = field(default_factory=lambda: _str("IOC_METRICS_ADDR", "127.0.0.1"))
     state_dir: Path = field(
         default_factory=lambda: Path(_str("IOC_STATE_DIR", str(cache_dir() / "state")))

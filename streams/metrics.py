@@ -34,6 +34,12 @@ EVENTS_DUPLICATE: Final = Counter(
     "Events skipped as duplicates: kind=redelivery (offset already applied) or event_id.",
     ["topic", "kind"],
 )
+PRODUCE_FAILURES: Final = Counter(
+    "ioc_worker_produce_failures_total",
+    "Dead letters or late records the broker refused after every retry; the worker stops "
+    "without committing past them.",
+    ["topic"],
+)
 STEP_SECONDS: Final = Histogram(
     "ioc_worker_step_seconds",
     "Time to process one step (the fetched records an agent takes together), writes included.",

@@ -16,6 +16,7 @@ and carry out what it returns, in this order, which keeps every KPI exact across
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,9 +24,10 @@ from typing import Final, NamedTuple, Protocol
 
 import orjson
 
-from schemas.decode import Rejection, deadletter_record, decode
+from schemas.decode import ReasonKind, Rejection, deadletter_record, decode
 from schemas.events import RawEvent, SensorReading
-from streams.windows import Closing, KpiResult, Outcome, PartitionWindows, iso_utc
+from streams.dedup import DEFAULT_HORIZON_SECONDS
+from streams.windows import REFUSED, Closing, KpiResult, Outcome, PartitionWindows, iso_utc
 
 
 class Record(Protocol):
@@ -98,6 +100,10 @@ def late_record(record: Record, event: RawEvent) -> bytes:
     )
 
 
+_REFUSAL_KINDS: Final[dict[Outcome, ReasonKind]] = {
+    Outcome.MISROUTED: "misrouted",
+    Outcome.ENTITY_DISTRICT: "entity_district",
+}
 _WINDOWED: Final = Outcome.WINDOWED
 _LATE: Final = Outcome.LATE
 
@@ -105,19 +111,36 @@ _LATE: Final = Outcome.LATE
 class TopicPipeline:
     """Window state and processing of one raw topic."""
 
-    def __init__(self, topic: str, grace_seconds: float, future_skew_seconds: float) -> None:
+    def __init__(
+        self,
+        topic: str,
+        grace_seconds: float,
+        future_skew_seconds: float,
+        partition_count: int | None = None,
+        dedup_horizon_seconds: float = DEFAULT_HORIZON_SECONDS,
+    ) -> None:
         self.topic = topic
         self.grace = grace_seconds
         self.future_skew = future_skew_seconds
+        self.partition_count = partition_count
+        """The topic's partitions, for the key contract (None: no routing check)."""
+        self.dedup_horizon = dedup_horizon_seconds
         self.partitions: dict[int, PartitionWindows] = {}
 
-    def decode(self, record: Record) -> RawEvent | Rejection:
-        """Validate one record's bytes."""
+    def decode(self, record: Record, reference_ms: float | None = None) -> RawEvent | Rejection:
+        """Validate one record's bytes; ``reference_ms`` is the time the future check
+        measures against (default: the record timestamp)."""
         return decode(
             record.topic,
             record.value,
-            produced_at_ms=record.timestamp,
+            produced_at_ms=record.timestamp if reference_ms is None else reference_ms,
             future_skew_seconds=self.future_skew,
+        )
+
+    def new_windows(self, partition: int) -> PartitionWindows:
+        """Empty window state of one partition, configured as this pipeline is."""
+        return PartitionWindows(
+            self.topic, partition, self.grace, self.partition_count, self.dedup_horizon
         )
 
     def is_loaded(self, partition: int) -> bool:
@@ -126,7 +149,7 @@ class TopicPipeline:
 
     def load(self, partition: int, items: Iterable[tuple[bytes, bytes]]) -> PartitionWindows:
         """Bring a partition's state into memory from state-table items."""
-        windows = PartitionWindows(self.topic, partition, self.grace)
+        windows = self.new_windows(partition)
         windows.load(items)
         self.partitions[partition] = windows
         return windows
@@ -139,8 +162,14 @@ class TopicPipeline:
         """The window state of a loaded partition."""
         return self.partitions[partition]
 
-    def apply(self, records: Sequence[Record]) -> Applied:
-        """Validate and fold records (in offset order per partition) into their windows."""
+    def apply(self, records: Sequence[Record], now: float | None = None) -> Applied:
+        """Validate and fold records (in offset order per partition) into their windows.
+
+        Each record is judged against its reference time: its timestamp, capped by the
+        wall clock ``now`` (seconds) when given, so a producer-set timestamp alone never
+        lets a future event in or moves a watermark past the present. Replay passes no
+        ``now``: with broker (LogAppendTime) timestamps it takes the worker's decisions.
+        """
         applied = Applied(consumed=len(records), touched={r.partition for r in records})
         outcomes = dict.fromkeys(Outcome, 0)
         windowed = 0  # the common outcome, counted without hashing an Enum per event
@@ -153,7 +182,8 @@ class TopicPipeline:
             if offset <= windows.clock.processed_offset:
                 outcomes[Outcome.REDELIVERY] += 1
                 continue
-            result = decode(record)
+            reference = _reference_seconds(record.timestamp, now)
+            result = decode(record, None if reference == math.inf else reference * 1000.0)
             if isinstance(result, Rejection):
                 windows.clock.processed_offset = offset
                 windows.clock_dirty = True
@@ -167,9 +197,21 @@ class TopicPipeline:
                     )
                 )
                 continue
-            outcome = windows.apply(offset, result)
+            outcome = windows.apply(offset, result, reference)
             if outcome is _WINDOWED:
                 windowed += 1
+            elif outcome in REFUSED:
+                rejection = Rejection(_REFUSAL_KINDS[outcome], windows.refusal(outcome, result))
+                applied.invalid[rejection.reason_kind] += 1
+                applied.deadletters.append(
+                    (
+                        record.key,
+                        deadletter_record(
+                            record.topic, record.partition, offset, record.value, rejection
+                        ),
+                    )
+                )
+                continue
             else:
                 outcomes[outcome] += 1
                 if outcome is _LATE:
@@ -213,8 +255,7 @@ class TopicPipeline:
         for partition in sorted(partitions):
             windows = self.partitions[partition]
             if windows.clock_dirty:
-                key, value = windows.clock_item()
-                writes.append(StateWrite(partition, key, value))
+                writes.extend(StateWrite(partition, k, v) for k, v in windows.clock_items())
         return writes
 
     def retire(self, closings: dict[int, Closing]) -> list[StateWrite]:
@@ -229,6 +270,15 @@ class TopicPipeline:
     def state_entries(self) -> int:
         """Open panes over all loaded partitions."""
         return sum(w.pane_count for w in self.partitions.values())
+
+
+def _reference_seconds(timestamp_ms: int | None, now: float | None) -> float:
+    """The reference time of a record: its timestamp (ms) capped by ``now`` (s); +inf when
+    neither is known."""
+    reference = math.inf if timestamp_ms is None or timestamp_ms < 0 else timestamp_ms / 1000.0
+    if now is not None and now < reference:
+        return now
+    return reference
 
 
 def rows_of(closings: dict[int, Closing]) -> list[KpiResult]:

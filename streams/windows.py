@@ -8,12 +8,17 @@ entity, hopping 15 minutes every minute for districts.
 
 Promises (design.md, invariants 1-3 and 5):
 
-* Idempotent: each pane remembers the highest source offset folded into it and the event
-  ids it holds; a redelivered offset or a repeated event id changes nothing. The partition
-  clock remembers the highest offset processed, so whole redelivered batches are skipped.
-* Deterministic: whether an event is late depends only on the events before it in the
-  partition (watermark = max event time seen - grace), so a pane's content does not depend
-  on batch boundaries, crashes or restarts.
+* Idempotent: each pane remembers the highest source offset folded into it; a redelivered
+  offset changes nothing. The partition clock remembers the highest offset processed, so
+  whole redelivered batches are skipped. An event id is windowed once over the
+  de-duplication horizon (:mod:`streams.dedup`), before any pane sees the event.
+* The key contract (:mod:`streams.routing`): a record outside its district's partition, or
+  naming an entity under another district than before, reaches no pane.
+* Deterministic: whether an event is admitted depends only on the records before it in the
+  partition and their record times (watermark = max of min(event time, reference time) -
+  grace, where the reference time is the record time, capped by the worker's wall clock), so
+  a pane's content does not depend on batch boundaries, crashes or restarts, and one event
+  dated in the future cannot make the present late.
 * Closing: a window is emitted once the watermark passes its end; ``closed_until`` records
   the emitted boundary. Callers must make the emitted rows and ``closed_until`` durable
   before they delete panes (see :meth:`PartitionWindows.close`).
@@ -38,6 +43,7 @@ import orjson
 
 from schemas.events import RawEvent
 from schemas.kpi import EntityKind
+from schemas.places import District
 from streams.accumulators import State
 from streams.catalog import (
     KpiDef,
@@ -46,6 +52,8 @@ from streams.catalog import (
     fold,
     kpis_for_topic,
 )
+from streams.dedup import DEFAULT_HORIZON_SECONDS, EventIdIndex
+from streams.routing import EntityRegistry, district_partition, entity_reason, misrouted_reason
 
 PANE_SECONDS: Final = 60
 HOP_SECONDS: Final = 900
@@ -69,29 +77,35 @@ class Outcome(Enum):
     LATE = "late"
     REDELIVERY = "redelivery"
     DUPLICATE_ID = "event_id"
+    MISROUTED = "misrouted"
+    ENTITY_DISTRICT = "entity_district"
+
+
+REFUSED: Final = frozenset({Outcome.MISROUTED, Outcome.ENTITY_DISTRICT})
+"""Outcomes of valid events that break the key contract: they are dead-lettered."""
 
 
 @dataclass(slots=True)
 class Pane:
-    """One minute of one entity: KPI accumulator states plus lineage and dedup data."""
+    """One minute of one entity: KPI accumulator states plus lineage."""
 
     district: str
     first: int
     last: int
     n: int = 0
-    ids: set[str] = field(default_factory=set)
     kpis: dict[str, State] = field(default_factory=dict)
 
     def record(self, key: PaneKey) -> list[Any]:
         """The pane as a JSON list for a state segment (see :meth:`from_record`)."""
         return [key[0], key[1], key[2], self.district, self.first, self.last, self.n,
-                list(self.ids), self.kpis]  # fmt: skip
+                self.kpis]  # fmt: skip
 
     @classmethod
     def from_record(cls, record: list[Any]) -> tuple[PaneKey, Pane]:
-        """The pane key and pane of one :meth:`record` list."""
-        kind, entity_id, start, district, first, last, n, ids, kpis = record
-        return (kind, entity_id, start), cls(district, first, last, n, set(ids), kpis)
+        """The pane key and pane of one :meth:`record` list (older records also held the
+        pane's event ids, now kept by the partition's id index)."""
+        kind, entity_id, start, district, first, last, n = record[:7]
+        return (kind, entity_id, start), cls(district, first, last, n, record[-1])
 
 
 @dataclass(slots=True)
@@ -222,15 +236,16 @@ def clock_store_key(partition: int) -> bytes:
     return f"c|{partition}".encode()
 
 
-def parse_store_key(raw: bytes) -> tuple[int, int | None]:
-    """(partition, segment seq) of a state-table key; the seq is None for a clock and -1
-    for a key this version does not know."""
+def registry_store_key(partition: int) -> bytes:
+    """Key of a partition's entity registry in the state table."""
+    return f"r|{partition}".encode()
+
+
+def parse_store_key(raw: bytes) -> tuple[str, int, int]:
+    """(kind, partition, seq) of a state-table key: kind "c" clock, "r" entity registry,
+    "s" pane segment, "i" event-id segment; seq is -1 where the key has none."""
     parts = raw.decode().split("|")
-    if parts[0] == "c":
-        return int(parts[1]), None
-    if parts[0] == "s":
-        return int(parts[1]), int(parts[2])
-    return int(parts[1]), -1
+    return parts[0], int(parts[1]), int(parts[2]) if len(parts) > 2 else -1
 
 
 def _tumbling_ends(starts: list[int], first_end: int, last_end: int) -> list[int]:
@@ -305,6 +320,7 @@ class Closing:
 
 
 _DISTRICT: Final = EntityKind.DISTRICT
+_DISTRICT_IDS: Final[dict[District, str]] = {d: d.value for d in District}
 
 
 class PartitionWindows:
@@ -318,12 +334,28 @@ class PartitionWindows:
     clock's ``closed_until`` retired.
     """
 
-    def __init__(self, topic: str, partition: int, grace_seconds: float) -> None:
+    def __init__(
+        self,
+        topic: str,
+        partition: int,
+        grace_seconds: float,
+        partitions: int | None = None,
+        dedup_horizon_seconds: float = DEFAULT_HORIZON_SECONDS,
+    ) -> None:
         self.topic = topic
         self.partition = partition
         self.grace = grace_seconds
+        self.partitions = partitions
+        """The topic's partition count, for the key contract; None checks no routing."""
         self._plan = KpiPlan(kpis_for_topic(topic))
         self.clock = Clock()
+        self.ids = EventIdIndex(dedup_horizon_seconds)
+        self.registry = EntityRegistry()
+        self._home = (
+            {d.value: district_partition(d.value, partitions) == partition for d in District}
+            if partitions
+            else None
+        )
         self.panes: dict[EntityKey, dict[int, Pane]] = {}
         self.dirty: dict[PaneKey, Pane] = {}
         """Panes changed since the last :meth:`take_dirty`, by key."""
@@ -346,14 +378,20 @@ class PartitionWindows:
     def load(self, items: Iterable[tuple[bytes, bytes]]) -> None:
         """Rebuild from state-table items of this partition (other partitions are ignored)."""
         segments: list[tuple[int, bytes]] = []
+        id_segments: list[tuple[int, bytes]] = []
         for raw_key, raw_value in items:
-            partition, seq = parse_store_key(raw_key)
+            kind, partition, seq = parse_store_key(raw_key)
             if partition != self.partition:
                 continue
-            if seq is None:
+            if kind == "c":
                 self.clock = Clock.decode(raw_value)
-            elif seq >= 0:
+            elif kind == "r":
+                self.registry = EntityRegistry.decode(raw_value)
+            elif kind == "s":
                 segments.append((seq, raw_value))
+            elif kind == "i":
+                id_segments.append((seq, raw_value))
+        self.ids.load(id_segments, self.clock.watermark, self.clock.processed_offset)
         segments.sort()
         for seq, raw_value in segments:
             stored = dict(Pane.from_record(record) for record in orjson.loads(raw_value))
@@ -397,22 +435,66 @@ class PartitionWindows:
         return sum(len(p) for p in self.panes.values())
 
     # -- applying events ----------------------------------------------------------------
-    def apply(self, offset: int, event: RawEvent) -> Outcome:
-        """Fold one validated event at source ``offset`` into its panes; say what happened."""
+    def apply(self, offset: int, event: RawEvent, reference: float = math.inf) -> Outcome:
+        """Fold one validated event at source ``offset`` into its panes; say what happened.
+
+        ``reference`` is the record's reference time (its timestamp, capped by the worker's
+        wall clock): the event moves the watermark by at most that time.
+        """
+        outcome = self.admit(offset, event, reference)
+        if outcome is Outcome.WINDOWED:
+            return self.fold(offset, event)
+        return outcome
+
+    def admit(self, offset: int, event: RawEvent, reference: float = math.inf) -> Outcome:
+        """Decide what becomes of an event and move the clock, without touching a pane:
+        redelivery, misrouted, duplicate id, entity under another district, late, or
+        windowed (then its id is remembered and the watermark moves)."""
         clock = self.clock
         if offset <= clock.processed_offset:
             return Outcome.REDELIVERY
         clock.processed_offset = offset
         self.clock_dirty = True
+        district = _DISTRICT_IDS[event.district]
+        if self._home is not None and not self._home[district]:
+            return Outcome.MISROUTED
+        event_id = event.event_id
+        if event_id in self.ids:
+            return Outcome.DUPLICATE_ID
+        entity_id = entities_of(event)[1][1]
+        if self.registry.conflict(entity_id, district) is not None:
+            return Outcome.ENTITY_DISTRICT
         t = event.occurred_at.timestamp()
-        pane_start = int(t // PANE_SECONDS) * PANE_SECONDS
-        pane_end = pane_start + PANE_SECONDS
+        pane_end = int(t // PANE_SECONDS) * PANE_SECONDS + PANE_SECONDS
         if pane_end <= clock.watermark or (
             clock.closed_until is not None and pane_end <= clock.closed_until
         ):
             return Outcome.LATE
+        self.ids.add(event_id, t, offset)
+        self.registry.register(entity_id, district)
+        if clock.max_event_time is None or t > clock.max_event_time:
+            clock.max_event_time = t
+        progress = (t if t < reference else reference) - self.grace
+        if progress > clock.watermark:
+            clock.watermark = progress
+        return Outcome.WINDOWED
+
+    def refusal(self, outcome: Outcome, event: RawEvent) -> str:
+        """Why an event with a :data:`REFUSED` outcome was dead-lettered."""
+        district = _DISTRICT_IDS[event.district]
+        if outcome is Outcome.MISROUTED:
+            return misrouted_reason(district, self.partition, self.partitions or 1)
+        kind, entity_id = entities_of(event)[1]
+        known = self.registry.conflict(entity_id, district) or "?"
+        return entity_reason(kind, entity_id, district, known)
+
+    def fold(self, offset: int, event: RawEvent) -> Outcome:
+        """Fold an admitted event into the pane of its minute of each of its entities;
+        REDELIVERY when the district's pane already holds this offset (a batch read again
+        after a crash between the pane writes and the clock write)."""
+        t = event.occurred_at.timestamp()
+        pane_start = int(t // PANE_SECONDS) * PANE_SECONDS
         outcome = Outcome.WINDOWED
-        event_id = event.event_id
         entities = entities_of(event)
         district = entities[0][1]
         panes = self.panes
@@ -429,12 +511,7 @@ class PartitionWindows:
                 if entity[0] == _DISTRICT:
                     outcome = Outcome.REDELIVERY
                 continue
-            elif event_id in pane.ids:
-                if entity[0] == _DISTRICT:
-                    outcome = Outcome.DUPLICATE_ID
-                continue
             targets.append(pane.kpis)
-            pane.ids.add(event_id)
             if offset < pane.first:
                 pane.first = offset
             pane.last = offset
@@ -442,10 +519,6 @@ class PartitionWindows:
             dirty[(entity[0], entity[1], pane_start)] = pane
         if targets:
             fold(targets, self._plan.observe(event))
-        if clock.max_event_time is None or t > clock.max_event_time:
-            clock.max_event_time = t
-        if t - self.grace > clock.watermark:
-            clock.watermark = t - self.grace
         return outcome
 
     def advance_idle(self, now: float) -> None:
@@ -520,6 +593,7 @@ class PartitionWindows:
         closed["1m"] = minutes
         self.clock.closed_until = boundary
         self.clock_dirty = True
+        self.ids.expire(self.clock.watermark)
         return Closing(self.topic, self.partition, out, closed, retired, boundary)
 
     def retire(self, keys: Iterable[PaneKey]) -> None:
@@ -607,7 +681,16 @@ class PartitionWindows:
         dead, self._dead = self._dead, []
         return [(segment_store_key(self.partition, seq), None) for seq in dead]
 
-    def clock_item(self) -> tuple[bytes, bytes]:
-        """The clock as (key, value) for the state table."""
+    def clock_items(self) -> list[tuple[bytes, bytes | None]]:
+        """The clock as (key, value) for the state table, preceded by what must become
+        durable with it: the event ids and entities admitted since the last call.
+
+        Ids stored ahead of the clock (a crash between them) are ignored on loading: the
+        records they came from are read again.
+        """
         self.clock_dirty = False
-        return clock_store_key(self.partition), self.clock.encode()
+        out = self.ids.take_writes(self.partition)
+        if self.registry.dirty:
+            out.append((registry_store_key(self.partition), self.registry.encode()))
+        out.append((clock_store_key(self.partition), self.clock.encode()))
+        return out

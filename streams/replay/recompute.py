@@ -25,6 +25,7 @@ from streams.pipeline import Record, TopicPipeline, rows_of
 from streams.replay.selection import Selection
 from streams.windows import (
     PANE_SECONDS,
+    REFUSED,
     WINDOW_KINDS,
     Closing,
     EntityKey,
@@ -95,9 +96,15 @@ class _Windows(PartitionWindows):
     """
 
     def __init__(
-        self, topic: str, partition: int, grace: float, selection: Selection, stats: TopicStats
+        self,
+        topic: str,
+        partition: int,
+        grace: float,
+        partitions: int | None,
+        selection: Selection,
+        stats: TopicStats,
     ) -> None:
-        super().__init__(topic, partition, grace)
+        super().__init__(topic, partition, grace, partitions)
         if selection.kpis:
             self.kpis = tuple(k for k in self.kpis if k.name in selection.kpis)
         self._start = selection.start
@@ -109,33 +116,21 @@ class _Windows(PartitionWindows):
         self._stats = stats
         self._counts = stats.in_range
 
-    def apply(self, offset: int, event: RawEvent) -> Outcome:
-        """Apply as the worker does, counting the outcome when the event is in the range."""
+    def apply(self, offset: int, event: RawEvent, reference: float = math.inf) -> Outcome:
+        """Admit as the worker does; fold only events whose minute overlaps the range, and
+        count the outcome of those inside it."""
+        outcome = self.admit(offset, event, reference)
         t = event.occurred_at.timestamp()
         pane_start = int(t // PANE_SECONDS) * PANE_SECONDS
         if pane_start + PANE_SECONDS <= self._start or pane_start >= self._end:
-            return self._clock_only(offset, t, pane_start)
-        outcome = super().apply(offset, event)
+            if outcome is Outcome.WINDOWED:
+                self._stats.outside += 1
+            return outcome
+        if outcome is Outcome.WINDOWED:
+            outcome = self.fold(offset, event)
         if self._start <= t < self._end:
-            self._counts[outcome.value] += 1
+            self._counts["invalid" if outcome in REFUSED else outcome.value] += 1
         return outcome
-
-    def _clock_only(self, offset: int, t: float, pane_start: int) -> Outcome:
-        """What :meth:`PartitionWindows.apply` does to the clock, without folding."""
-        clock = self.clock
-        if offset <= clock.processed_offset:
-            return Outcome.REDELIVERY
-        clock.processed_offset = offset
-        pane_end = pane_start + PANE_SECONDS
-        if pane_end <= clock.watermark or (
-            clock.closed_until is not None and pane_end <= clock.closed_until
-        ):
-            return Outcome.LATE
-        self._stats.outside += 1
-        if clock.max_event_time is None or t > clock.max_event_time:
-            clock.max_event_time = t
-        clock.watermark = max(clock.watermark, t - self.grace)
-        return Outcome.WINDOWED
 
     def _wanted(self, entity: EntityKey, window_start: int, window_end: int) -> bool:
         return not (
@@ -150,17 +145,23 @@ class _Pipeline(TopicPipeline):
     """TopicPipeline that counts rejected records of the range and keeps the range's records."""
 
     def __init__(
-        self, topic: str, grace: float, skew: float, selection: Selection, stats: TopicStats
+        self,
+        topic: str,
+        grace: float,
+        skew: float,
+        partitions: int | None,
+        selection: Selection,
+        stats: TopicStats,
     ) -> None:
-        super().__init__(topic, grace, skew)
+        super().__init__(topic, grace, skew, partitions)
         self.selection = selection
         self.stats = stats
         self.keep_records = False
         self.kept: list[Record] = []
 
-    def decode(self, record: Record) -> RawEvent | Rejection:
+    def decode(self, record: Record, reference_ms: float | None = None) -> RawEvent | Rejection:
         """Decode as the worker does; remember records of the range when asked to."""
-        result = super().decode(record)
+        result = super().decode(record, reference_ms)
         if isinstance(result, Rejection):
             ts = record.timestamp
             inside = ts is not None and self.selection.start <= ts / 1000 < self.selection.end
@@ -177,7 +178,7 @@ class _Pipeline(TopicPipeline):
         """Start the state of a partition the way a fresh worker does: empty."""
         if not self.is_loaded(partition):
             self.partitions[partition] = _Windows(
-                self.topic, partition, self.grace, self.selection, self.stats
+                self.topic, partition, self.grace, self.partition_count, self.selection, self.stats
             )
 
 
@@ -207,12 +208,16 @@ class Recomputer:
         future_skew_seconds: float,
         *,
         keep_records: bool = False,
+        partition_counts: dict[str, int] | None = None,
     ) -> None:
         self.selection = selection
         self.grace = grace_seconds
         self.stats = {t: TopicStats(t) for t in selection.topics}
+        counts = partition_counts or {}
         self.pipelines = {
-            t: _Pipeline(t, grace_seconds, future_skew_seconds, selection, self.stats[t])
+            t: _Pipeline(
+                t, grace_seconds, future_skew_seconds, counts.get(t), selection, self.stats[t]
+            )
             for t in selection.topics
         }
         for pipeline in self.pipelines.values():

@@ -102,16 +102,17 @@ async def replay(options: Options) -> Report:
                 await comparing.require_table(conn, "kpi_audit", url)
         except UNAVAILABLE as error:
             raise unreachable(url, error) from error
-        recomputer = Recomputer(
-            sel,
-            options.grace_seconds,
-            options.future_skew_seconds,
-            keep_records=options.republish is not None,
-        )
         consumer = await open_consumer(options.bootstrap)
         republisher: Republisher | None = None
         try:
             partitions = await partitions_of(consumer, sel.topics)
+            recomputer = Recomputer(
+                sel,
+                options.grace_seconds,
+                options.future_skew_seconds,
+                keep_records=options.republish is not None,
+                partition_counts={t: len(ps) for t, ps in partitions.items()},
+            )
             since_ms = None
             if options.margin_seconds is not None:
                 since_ms = int((sel.start - options.margin_seconds) * 1000)

@@ -189,7 +189,7 @@ def test_crash_and_redelivery_give_the_rows_of_an_undisturbed_run(
         if closing:
             for r in closing.rows:
                 emitted[r.identity()] = _key(r)
-        log.append(windows.clock_item())
+        log.extend(windows.clock_items())
         if closing:
             windows.retire(closing.retired)
             log.extend(windows.take_dead())

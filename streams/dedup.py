@@ -1,0 +1,127 @@
+"""Once per event (design.md, invariant 6): the ``event_id`` index of one source partition.
+
+An event id is remembered from the first time an event with it is windowed until the
+partition's watermark has passed that event's time by the horizon (by default the largest
+window plus the grace: 1 h 30 s). Any later event with the same id, whatever its minute or
+entity, is a duplicate and reaches no pane. Expiry depends only on the partition's events,
+so replay takes the same decisions.
+
+Persistence: the ids added since the last write are stored as one segment (key
+:func:`id_store_key`, value a JSON list of ``[id, event time, offset]``); a segment is
+deleted once every id in it expired. Loading reads every segment and drops expired ids
+again, and the ids of offsets the stored clock has not processed: a crash may have stored
+them ahead of the clock, and their records are read again.
+Bounded: above ``cap`` ids the oldest minutes are forgotten early (counted in ``evicted``).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+from typing import Final
+
+import orjson
+
+DEFAULT_HORIZON_SECONDS: Final = 3600.0 + 30.0
+DEFAULT_CAP: Final = 2_000_000
+_MINUTE: Final = 60
+
+
+def id_store_key(partition: int, seq: int) -> bytes:
+    """Key of an event-id segment in the state table."""
+    return f"i|{partition}|{seq:012d}".encode()
+
+
+class EventIdIndex:
+    """Event ids of one partition with the event time they were first windowed at."""
+
+    def __init__(self, horizon_seconds: float = DEFAULT_HORIZON_SECONDS, cap: int = DEFAULT_CAP):
+        self.horizon = horizon_seconds
+        self.cap = cap
+        self.seen: dict[str, float] = {}
+        self.evicted = 0
+        self._minutes: dict[int, list[str]] = {}
+        self._order: list[int] = []
+        self._new: list[tuple[str, float, int]] = []
+        self._segments: dict[int, float] = {}
+        """seq -> newest event time in that segment."""
+        self._dead: list[int] = []
+        self._next_seq = 0
+
+    def __contains__(self, event_id: str) -> bool:
+        return event_id in self.seen
+
+    def __len__(self) -> int:
+        return len(self.seen)
+
+    def add(self, event_id: str, t: float, offset: int) -> None:
+        """Remember ``event_id`` (first windowed at event time ``t``, source ``offset``)."""
+        self._remember(event_id, t)
+        self._new.append((event_id, t, offset))
+        if len(self.seen) > self.cap:
+            self.evicted += self._forget_oldest(len(self.seen) - self.cap)
+
+    def _remember(self, event_id: str, t: float) -> None:
+        self.seen[event_id] = t
+        minute = int(t // _MINUTE)
+        bucket = self._minutes.get(minute)
+        if bucket is None:
+            bucket = self._minutes[minute] = []
+            heapq.heappush(self._order, minute)
+        bucket.append(event_id)
+
+    def _forget_oldest(self, at_least: int) -> int:
+        forgotten = 0
+        while forgotten < at_least and self._order:
+            forgotten += self._drop_minute(heapq.heappop(self._order))
+        return forgotten
+
+    def _drop_minute(self, minute: int) -> int:
+        dropped = 0
+        for event_id in self._minutes.pop(minute, ()):
+            t = self.seen.get(event_id)
+            if t is not None and int(t // _MINUTE) == minute:
+                del self.seen[event_id]
+                dropped += 1
+        return dropped
+
+    def expire(self, watermark: float) -> None:
+        """Forget ids whose event time the watermark passed by more than the horizon."""
+        cutoff = watermark - self.horizon
+        order = self._order
+        while order and (order[0] + 1) * _MINUTE <= cutoff:
+            self._drop_minute(heapq.heappop(order))
+        for seq, newest in list(self._segments.items()):
+            if newest < cutoff:
+                del self._segments[seq]
+                self._dead.append(seq)
+
+    def take_writes(self, partition: int) -> list[tuple[bytes, bytes | None]]:
+        """The ids added since the last call as a new segment, then the deletions of the
+        segments whose ids all expired."""
+        out: list[tuple[bytes, bytes | None]] = []
+        if self._new:
+            seq = self._next_seq
+            self._next_seq += 1
+            self._segments[seq] = max(item[1] for item in self._new)
+            out.append((id_store_key(partition, seq), orjson.dumps(self._new)))
+            self._new = []
+        out.extend((id_store_key(partition, seq), None) for seq in self._dead)
+        self._dead = []
+        return out
+
+    def load(
+        self, segments: Iterable[tuple[int, bytes]], watermark: float, processed_offset: int
+    ) -> None:
+        """Rebuild from stored segments (seq, value): without the ids the watermark expired
+        or that come from offsets after ``processed_offset``."""
+        for seq, raw in sorted(segments):
+            items = orjson.loads(raw)
+            for event_id, t, offset in items:
+                if offset <= processed_offset and event_id not in self.seen:
+                    self._remember(event_id, t)
+            self._segments[seq] = max((item[1] for item in items), default=float("-inf"))
+            self._next_seq = seq + 1
+        if len(self.seen) > self.cap:
+            self.evicted += self._forget_oldest(len(self.seen) - self.cap)
+        self.expire(watermark)
