@@ -48,8 +48,12 @@ class EventIdIndex:
         self._dead: list[int] = []
         self._next_seq = 0
 
-    def __contains__(self, event_id: str) -> bool:
-        return event_id in self.seen
+    def seen_within(self, event_id: str, watermark: float) -> bool:
+        """Whether ``event_id`` was windowed at an event time the watermark has not passed
+        by the horizon: a duplicate. Whether expired ids were already purged (at closings)
+        does not matter, so the answer does not depend on batch boundaries."""
+        t = self.seen.get(event_id)
+        return t is not None and t >= watermark - self.horizon
 
     def __len__(self) -> int:
         return len(self.seen)

@@ -459,7 +459,7 @@ class PartitionWindows:
         if self._home is not None and not self._home[district]:
             return Outcome.MISROUTED
         event_id = event.event_id
-        if event_id in self.ids:
+        if self.ids.seen_within(event_id, clock.watermark):
             return Outcome.DUPLICATE_ID
         entity_id = entities_of(event)[1][1]
         if self.registry.conflict(entity_id, district) is not None:
