@@ -190,7 +190,8 @@ class Result:
     open_rows: dict[Identity, KpiResult]
     watermarks: dict[tuple[str, int], float]
     stats: dict[str, TopicStats]
-    conflicts: list[tuple[KpiResult, KpiResult]]
+    split_entities: dict[tuple[str, str], set[tuple[str, int]]] = field(default_factory=dict)
+    """Entities whose rows came from more than one source partition."""
 
     def watermark_of(self, topic: str, partition: int) -> float:
         """Final event watermark of a partition; +inf for a partition without events."""
@@ -223,7 +224,7 @@ class Recomputer:
         for pipeline in self.pipelines.values():
             pipeline.keep_records = keep_records
         self.rows: dict[Identity, KpiResult] = {}
-        self.conflicts: list[tuple[KpiResult, KpiResult]] = []
+        self.sources: dict[tuple[str, str], set[tuple[str, int]]] = {}
 
     def feed(self, topic: str, records: Sequence[Record]) -> None:
         """Apply records of ``topic`` (offset order per partition) and close what they allow."""
@@ -249,11 +250,9 @@ class Recomputer:
         keeps = self.selection.keeps
         for row in rows_of(closings):
             if keeps(row):
-                identity = row.identity()
-                previous = rows.get(identity)
-                if previous is not None and previous != row:
-                    self.conflicts.append((previous, row))
-                rows[identity] = row
+                entity = (row.entity_kind, row.entity_id)
+                self.sources.setdefault(entity, set()).add((row.source_topic, row.source_partition))
+                rows[row.identity()] = row
         pipeline.retire(closings)
 
     def finish(self) -> Result:
@@ -269,7 +268,8 @@ class Recomputer:
                 watermarks[(topic, partition)] = windows.clock.watermark
                 windows.advance_idle(self.selection.end + self.grace)
             self._keep(pipeline, pipeline.close(list(pipeline.partitions)), late_rows)
-        result = Result(self.rows, {}, watermarks, self.stats, self.conflicts)
+        split = {e: s for e, s in self.sources.items() if len(s) > 1}
+        result = Result(self.rows, {}, watermarks, self.stats, split)
         for identity, row in late_rows.items():
             closed = row.window_end <= result.watermark_of(row.source_topic, row.source_partition)
             (result.rows if closed else result.open_rows)[identity] = row

@@ -66,6 +66,8 @@ class Report:
     total_seconds: float
     started_at: str
     warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    """Breaches of the key contract (an entity windowed in two partitions): exit 1."""
     missing_topics: list[str] = field(default_factory=list)
     replay_id: str | None = None
     audit_rows: int = 0
@@ -73,8 +75,8 @@ class Report:
 
     @property
     def differs(self) -> bool:
-        """True when any compared row differs."""
-        return bool(self.comparison.differences)
+        """True when any compared row differs or the key contract was broken."""
+        return bool(self.comparison.differences or self.errors)
 
     @property
     def events_per_second(self) -> float:
@@ -193,6 +195,7 @@ def to_dict(report: Report) -> dict[str, Any]:
         "differences": [_difference_dict(d) for d in comp.differences],
         "lineage_only": [_difference_dict(d) for d in comp.lineage_only],
         "warnings": report.warnings,
+        "errors": report.errors,
         "into_table": (
             None
             if report.replay_id is None
@@ -319,6 +322,9 @@ def to_markdown(report: Report) -> str:
         f"- Not compared, window still open at the end of the log: "
         f"{comp.skipped_open_replay} recomputed, {comp.skipped_open_db} stored",
     ]
+    if report.errors:
+        out += ["", "## Errors", ""]
+        out += [f"- {e}" for e in report.errors]
     if report.warnings:
         out += ["", "## Warnings", ""]
         out += [f"- {w}" for w in report.warnings]
@@ -362,6 +368,8 @@ def to_markdown(report: Report) -> str:
 
 def _verdict(report: Report) -> str:
     comp = report.comparison
+    if report.errors:
+        return f"{len(report.errors)} entities in two partitions (the key contract is broken)"
     if report.differs:
         return f"{len(comp.differences)} of {comp.compared} rows differ"
     return f"all {comp.compared} compared rows equal"
@@ -394,6 +402,8 @@ def summary(report: Report, max_differences: int = 20) -> str:
     )
     if comp.lineage_only:
         lines.append(f"  {len(comp.lineage_only)} rows have equal values but different lineage")
+    for error in report.errors:
+        lines.append(f"  error: {error}")
     for warning in report.warnings:
         lines.append(f"  warning: {warning}")
     for diff in comp.differences[:max_differences]:

@@ -21,7 +21,6 @@ from streams.replay.recompute import Identity, Recomputer, Result
 from streams.replay.report import Report
 from streams.replay.republish import Republisher, targets
 from streams.replay.selection import Selection
-from streams.replay.times import iso
 from streams.windows import KpiResult
 
 
@@ -150,11 +149,11 @@ async def replay(options: Options) -> Report:
             warnings += refused
     finally:
         await conn.close()
-    warnings += [
-        f"{a.kpi} {a.entity_kind}:{a.entity_id} {iso(a.window_start)}: produced by "
-        f"{a.source_topic}[{a.source_partition}] and [{b.source_partition}] (an entity in two "
-        "partitions: its key changed)"
-        for a, b in result.conflicts
+    errors = [
+        f"{kind}:{entity_id} has windows in "
+        + " and ".join(f"{t}[{p}]" for t, p in sorted(sources))
+        + " (an entity in two partitions: its key or district changed)"
+        for (kind, entity_id), sources in sorted(result.split_entities.items())
     ]
     return Report(
         selection=sel,
@@ -175,6 +174,7 @@ async def replay(options: Options) -> Report:
         total_seconds=time.monotonic() - started,
         started_at=started_at,
         warnings=warnings,
+        errors=errors,
         missing_topics=[t for t in sel.topics if t not in partitions],
         replay_id=replay_id,
         audit_rows=audit_rows,

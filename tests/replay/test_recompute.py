@@ -210,3 +210,16 @@ def test_rows_outside_the_selection_are_never_built(monkeypatch: pytest.MonkeyPa
     result = replay(records, sel, 50).finish()
     assert len(result.rows) > 0
     assert built and all(sel.start <= s and e <= sel.end and e - s == 60 for s, e in built)
+
+
+def test_an_entity_windowed_in_two_partitions_is_reported() -> None:
+    sel = Selection(T0, T0 + 3600, topics=(FARM_TOPIC,))
+    recomputer = Recomputer(sel, GRACE, SKEW)
+    same_sensor = [
+        orjson.loads(reading(i, T0 + 5 + i, partition=i)) | {"sensor_id": "shared-sal-1"}
+        for i in range(2)
+    ]
+    for i, event in enumerate(same_sensor):
+        recomputer.feed(FARM_TOPIC, [record(0, orjson.dumps(event), T0 + 10, partition=i)])
+    result = recomputer.finish()
+    assert result.split_entities == {("sensor", "shared-sal-1"): {(FARM_TOPIC, 0), (FARM_TOPIC, 1)}}
