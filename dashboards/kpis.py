@@ -88,19 +88,21 @@ def step_color(steps: list[dict[str, Any]], value: float) -> str:
     return color
 
 
-def merge_sql(k: KpiDef, value: str = "value", count: str = "count") -> str:
+def merge_sql(k: KpiDef, value: str = "value", count: str = "count", weight: str = "weight") -> str:
     """SQL aggregate merging the rows of one group (several entities and/or windows).
 
     Counts and sums: the total per window, averaged over the distinct windows in the group
     (so overlapping 15-minute windows are not added up). Means and ratios: weighted by
-    ``count``, the number of observations. Minima and maxima: exact. Quantiles cannot be
-    merged from their values: the group shows its worst (largest) member.
+    ``weight``, their denominator (rows older than that column: by ``count``), which is
+    exact. Minima and maxima: exact. Quantiles cannot be merged from their values: the group
+    shows its worst (largest) member.
     """
     acc = k.accumulator
     if acc in ADDITIVE:
         return f"sum({value}) / count(DISTINCT window_start)"
     if acc in WEIGHTED:
-        return f"sum({value} * {count}) / NULLIF(sum({count}), 0)"
+        w = f"coalesce({weight}, {count})"
+        return f"sum({value} * {w}) / NULLIF(sum({w}), 0)"
     if acc == "min":
         return f"min({value})"
     if acc in ("max",) or acc.startswith("quantile:"):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from schemas.events import Id, UtcTime
 
@@ -23,14 +23,19 @@ KpiName = Annotated[str, Field(min_length=1, max_length=64)]
 TopicName = Annotated[str, Field(min_length=1, max_length=249)]
 Tally = Annotated[int, Field(ge=0)]
 """A count or offset: never negative."""
+Weight = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+"""What a KPI value stands on (see :class:`KpiRow`): finite, never negative."""
 
 
 class KpiRow(BaseModel):
     """A final KPI row with its lineage (which source records produced it).
 
-    ``count`` is the number of observations behind ``value``: for a ratio it is the
-    denominator, so ratios of several rows merge as ``sum(value * count) / sum(count)``.
-    The identity of a row is (kpi, entity_kind, entity_id, window_start, window_end).
+    ``count`` is the number of observations behind ``value``; ``weight`` is what the value
+    stands on: the denominator of a ratio or weighted mean (total weight, readings
+    expected), the observation count otherwise. Rows of several entities merge exactly as
+    ``sum(value * weight) / sum(weight)``. Rows written before ``weight`` existed have none:
+    readers then take ``count``. The identity of a row is (kpi, entity_kind, entity_id,
+    window_start, window_end).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -48,6 +53,7 @@ class KpiRow(BaseModel):
     first_offset: Tally
     last_offset: Tally
     event_count: Tally
+    weight: Weight | None = None
 
     @field_validator("window_start", "window_end")
     @classmethod
@@ -65,12 +71,18 @@ class KpiRow(BaseModel):
         )
 
 
+def _padded(item: object) -> object:
+    """An older worker's ``[kpi, value, count]``, with no weight."""
+    return [*item, None] if isinstance(item, list | tuple) and len(item) == 3 else item
+
+
 class KpiWindow(BaseModel):
     """The final rows of one entity's window with their lineage, stated once.
 
     How the workers send rows on city.kpi.v1 (a JSON array of these per record): one
-    ``[kpi, value, count]`` triple per KPI instead of one :class:`KpiRow` object each, which
-    would repeat the entity, window and lineage for every KPI (about 3x the bytes).
+    ``[kpi, value, count, weight]`` per KPI instead of one :class:`KpiRow` object each, which
+    would repeat the entity, window and lineage for every KPI (about 3x the bytes); older
+    workers sent ``[kpi, value, count]``.
     :meth:`rows` gives the :class:`KpiRow` of each triple.
     """
 
@@ -87,14 +99,20 @@ class KpiWindow(BaseModel):
     last_offset: Tally
     event_count: Tally
     kpis: Annotated[
-        list[tuple[KpiName, float, Tally]],
-        Field(min_length=1, description="[kpi, value, count] of each KPI of the window"),
+        list[Annotated[tuple[KpiName, float, Tally, Weight | None], BeforeValidator(_padded)]],
+        Field(min_length=1, description="[kpi, value, count, weight] of each KPI of the window"),
     ]
 
     def rows(self) -> list[KpiRow]:
         """One :class:`KpiRow` per KPI (already valid: every field was checked here)."""
         shared = self.model_dump(exclude={"kpis"})
         return [
-            KpiRow.model_construct(kpi=kpi, value=value, count=count, **shared)
-            for kpi, value, count in self.kpis
+            KpiRow.model_construct(
+                kpi=item[0],
+                value=item[1],
+                count=item[2],
+                weight=item[3],
+                **shared,
+            )
+            for item in self.kpis
         ]

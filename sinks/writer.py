@@ -42,6 +42,7 @@ COLUMNS: Final = (
     "first_offset",
     "last_offset",
     "event_count",
+    "weight",
 )
 _UPDATED: Final = tuple(c for c in COLUMNS if c not in IDENTITY)
 
@@ -53,7 +54,7 @@ CREATE TEMP TABLE IF NOT EXISTS ioc_kpi_stage (
     seq int NOT NULL, replay_id text, kpi text, entity_kind text, entity_id text,
     district text, window_kind text, window_start timestamptz, window_end timestamptz,
     value double precision, count bigint, source_topic text, source_partition int,
-    first_offset bigint, last_offset bigint, event_count bigint
+    first_offset bigint, last_offset bigint, event_count bigint, weight double precision
 ) ON COMMIT DELETE ROWS;
 DELETE FROM ioc_kpi_stage
 """
@@ -62,7 +63,7 @@ DELETE FROM ioc_kpi_stage
 STAGE_TYPES: Final = (
     "int4", "text",
     "text", "text", "text", "text", "text", "timestamptz", "timestamptz", "float8", "int8",
-    "text", "int4", "int8", "int8", "int8",
+    "text", "int4", "int8", "int8", "int8", "float8",
 )  # fmt: skip
 
 #: Errors that mean "this data is refused", as opposed to "the server is gone".
@@ -110,6 +111,7 @@ def _values(row: KpiRow, kind: str) -> tuple[Any, ...]:
         row.first_offset,
         row.last_offset,
         row.event_count,
+        row.weight,
     )
 
 

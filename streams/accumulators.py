@@ -74,6 +74,12 @@ class Accumulator(Protocol):
         """The number of observations folded into ``state``."""
         ...
 
+    def weight(self, state: State, window_seconds: float) -> float:
+        """What the value stands on: its denominator for ratios and weighted means (total
+        weight, expected readings), the number of observations otherwise. Rows of several
+        entities merge exactly as ``sum(value * weight) / sum(weight)``."""
+        ...
+
 
 @runtime_checkable
 class KeyedAccumulator(Accumulator, Protocol):
@@ -119,6 +125,10 @@ class Count:
         n: int = state[0]
         return n
 
+    def weight(self, state: State, window_seconds: float) -> float:
+        """Number of observations."""
+        return float(state[0])
+
 
 class Sum:
     """Weighted sum ``sum(value * weight)``. State: ``[n, sum]``."""
@@ -155,6 +165,10 @@ class Sum:
         """Number of observations."""
         n: int = state[0]
         return n
+
+    def weight(self, state: State, window_seconds: float) -> float:
+        """Number of observations."""
+        return float(state[0])
 
 
 class Mean:
@@ -195,6 +209,11 @@ class Mean:
         """Number of observations."""
         n: int = state[0]
         return n
+
+    def weight(self, state: State, window_seconds: float) -> float:
+        """The total weight: the mean's denominator."""
+        total_w: float = state[2]
+        return total_w
 
 
 class MeanTimesWindowMinutes(Mean):
@@ -252,6 +271,10 @@ class Min:
         """Number of observations."""
         n: int = state[0]
         return n
+
+    def weight(self, state: State, window_seconds: float) -> float:
+        """Number of observations."""
+        return float(state[0])
 
 
 class Max(Min):
@@ -402,6 +425,10 @@ class Quantile:
         n: int = state[0]
         return n
 
+    def weight(self, state: State, window_seconds: float) -> float:
+        """Number of observations."""
+        return float(state[0])
+
 
 class PerKeyCompleteness:
     """Received / expected readings, with ``EXPECTED_PER_MINUTE`` readings per key per minute.
@@ -473,6 +500,10 @@ class PerKeyCompleteness:
         """Number of readings."""
         n: int = state[0]
         return n
+
+    def weight(self, state: State, window_seconds: float) -> float:
+        """The readings expected: keys seen x expected readings per key in the window."""
+        return len(state[1]) * window_seconds / 60.0 * self.expected_per_minute
 
 
 def _build() -> dict[str, Accumulator]:

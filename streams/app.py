@@ -238,7 +238,7 @@ class Worker:
                 size = w.window_end - w.window_start
                 emitted[size] += len(w.values)
                 if size == PANE_SECONDS:
-                    for kpi, value, _ in w.values:
+                    for kpi, value, _, _ in w.values:
                         if kpi in _ALERTABLE_NAMES:
                             labels = (kpi, w.entity_kind, w.entity_id, w.district)
                             newest[labels] = (value, w.window_end)

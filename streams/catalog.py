@@ -551,8 +551,8 @@ Observed = tuple[str, Accumulator, float, float, str | None]
 """One KPI's share of one event: (KPI name, accumulator, value, weight, key or None)."""
 
 
-KpiValue = tuple[str, float, int]
-"""(KPI name, value, count) of one KPI of one window."""
+KpiValue = tuple[str, float, int, float]
+"""(KPI name, value, count, weight) of one KPI of one window (see ``Accumulator.weight``)."""
 
 
 class KpiPlan:
@@ -563,7 +563,9 @@ class KpiPlan:
     def __init__(self, kpis: tuple[KpiDef, ...]) -> None:
         self.kpis = kpis
         self._observe = tuple((k.observe, k.observe_key, k.name, k.acc) for k in kpis)
-        self._read = tuple((k.name, k.acc.result, k.acc.count, k.acc.merge_all) for k in kpis)
+        self._read = tuple(
+            (k.name, k.acc.result, k.acc.count, k.acc.weight, k.acc.merge_all) for k in kpis
+        )
 
     def observe(self, event: Any) -> list[Observed]:
         """The observations of ``event``, in KPI order."""
@@ -576,18 +578,18 @@ class KpiPlan:
         return out
 
     def pane_values(self, pane: dict[str, State], window_seconds: float) -> list[KpiValue]:
-        """``(name, value, count)`` of each KPI that has a value in the one ``pane``."""
+        """``(name, value, count, weight)`` of each KPI that has a value in the one ``pane``."""
         out: list[KpiValue] = []
-        for name, result, count, _ in self._read:
+        for name, result, count, weight, _ in self._read:
             state = pane.get(name)
             if state is not None:
                 value = result(state, window_seconds)
                 if value is not None:
-                    out.append((name, value, count(state)))
+                    out.append((name, value, count(state), weight(state, window_seconds)))
         return out
 
     def values(self, panes: list[dict[str, State]], window_seconds: float) -> list[KpiValue]:
-        """``(name, value, count)`` of each KPI that has a value in ``panes``.
+        """``(name, value, count, weight)`` of each KPI that has a value in ``panes``.
 
         One pane is read as it is; several are merged in (time) order first, KPI by KPI,
         with the accumulators' ``merge_all``; states of other KPI names (e.g. restored from
@@ -604,13 +606,13 @@ class KpiPlan:
                     by_name[name] = [pane_state]
                 else:
                     states.append(pane_state)
-        for name, result, count, merge_all in self._read:
+        for name, result, count, weight, merge_all in self._read:
             states = by_name.get(name)
             if states is not None:
                 merged = merge_all(states)
                 value = result(merged, window_seconds)
                 if value is not None:
-                    out.append((name, value, count(merged)))
+                    out.append((name, value, count(merged), weight(merged, window_seconds)))
         return out
 
 

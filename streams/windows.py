@@ -148,6 +148,8 @@ class KpiResult:
     first_offset: int
     last_offset: int
     event_count: int
+    weight: float | None = None
+    """What the value stands on (``Accumulator.weight``); None: rows older than it."""
 
     @property
     def window_kind(self) -> str:
@@ -175,6 +177,7 @@ class KpiResult:
                 self.first_offset,
                 self.last_offset,
                 self.event_count,
+                self.weight,
             )
         )
 
@@ -197,6 +200,7 @@ def kpi_row(
     first_offset: int,
     last_offset: int,
     event_count: int,
+    weight: float | None = None,
 ) -> dict[str, object]:
     """One row as the JSON object of :class:`schemas.kpi.KpiRow` (window bounds in ISO)."""
     return {
@@ -213,6 +217,7 @@ def kpi_row(
         "first_offset": first_offset,
         "last_offset": last_offset,
         "event_count": event_count,
+        "weight": weight,
     }
 
 
@@ -279,8 +284,8 @@ class WindowResult(NamedTuple):
     first_offset: int
     last_offset: int
     event_count: int
-    values: list[tuple[str, float, int]]
-    """(KPI name, value, count) of every KPI that has a value."""
+    values: list[tuple[str, float, int, float]]
+    """(KPI name, value, count, weight) of every KPI that has a value."""
 
 
 @dataclass
@@ -313,9 +318,10 @@ class Closing:
                 w.first_offset,
                 w.last_offset,
                 w.event_count,
+                weight,
             )
             for w in self.windows
-            for kpi, value, count in w.values
+            for kpi, value, count, weight in w.values
         ]
 
 

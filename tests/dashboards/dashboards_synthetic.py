@@ -134,6 +134,7 @@ def rows(
                             offset - count,
                             offset - 1,
                             count,
+                            float(count),
                         )
             start += timedelta(minutes=step)
 

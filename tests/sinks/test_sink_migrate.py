@@ -33,6 +33,7 @@ CONTRACT = {
     "last_offset": "bigint",
     "event_count": "bigint",
     "written_at": "timestamp with time zone",
+    "weight": "double precision",
 }
 
 
@@ -154,3 +155,31 @@ def test_concurrent_migrators_apply_each_migration_once(new_database: Callable[.
 def test_unreachable_database_names_the_server() -> None:
     with pytest.raises(UserError, match=r"127\.0\.0\.1:1/.*ioc dev up"):
         migrate("postgresql://ioc@127.0.0.1:1/ioc")
+
+
+def test_the_weight_migration_upgrades_a_database_with_rows(
+    new_database: Callable[..., str], tmp_path: Path
+) -> None:
+    """A database at version 4 with rows keeps them; they get no weight and the boards'
+    merge falls back to their count."""
+    url = new_database("sink_upgrade")
+    old = tmp_path / "migrations"
+    old.mkdir()
+    for path in sorted(MIGRATIONS_DIR.glob("000[1-4]_*.sql")):
+        (old / path.name).write_text(path.read_text())
+    migrate(url, old)
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "INSERT INTO kpi (kpi, entity_kind, entity_id, district, window_kind, window_start,"
+            " window_end, value, count, source_topic, source_partition, first_offset,"
+            " last_offset, event_count) VALUES ('farm.x', 'district', 'vi-thanh', 'vi-thanh',"
+            " '1m', '2026-03-10T06:00Z', '2026-03-10T06:01Z', 0.5, 4, 't', 0, 0, 3, 4)"
+        )
+    assert migrate(url).version == latest_version()
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT value, count, weight FROM kpi_latest").fetchone()
+        assert row == (0.5, 4, None)
+        merged = conn.execute(
+            "SELECT sum(value * coalesce(weight, count)) / sum(coalesce(weight, count)) FROM kpi"
+        ).fetchone()
+    assert merged == (0.5,)

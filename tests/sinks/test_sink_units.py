@@ -131,7 +131,7 @@ def test_decode_pack_of_rows() -> None:
 def window_of(row_json: bytes, kpis: list[list[object]]) -> bytes:
     """A KpiWindow JSON object with the entity, bounds and lineage of one row."""
     fields = orjson.loads(row_json)
-    for name in ("kpi", "value", "count"):
+    for name in ("kpi", "value", "count", "weight"):
         del fields[name]
     return orjson.dumps({**fields, "kpis": kpis})
 

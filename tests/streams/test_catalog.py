@@ -304,7 +304,7 @@ def test_apply_event_and_window_values_farm() -> None:
     events.append(reading(kind="ph", value=7.0, sensor_id="a", battery_pct=70.0))
     pane = run_pane(events, FARM_TOPIC)
     assert "farm.soil_moisture_min_pct" not in pane
-    rows = {k: (v, n) for k, v, n in window_values([pane], kpis_for_topic(FARM_TOPIC), 120.0)}
+    rows = {k: (v, n) for k, v, n, _ in window_values([pane], kpis_for_topic(FARM_TOPIC), 120.0)}
     assert rows["farm.salinity_mean_gl"] == (3.375, 4)
     assert rows["farm.salinity_max_gl"] == (5.0, 4)
     assert rows["farm.salinity_minutes_above_4"] == (1.0, 4)  # half of 2 minutes
@@ -327,7 +327,7 @@ def test_merged_panes_equal_one_pane() -> None:
     assert orjson.dumps(panes) == frozen, "window_values mutated a pane"
     whole = run_pane([e for events in minutes for e in events], NETWORK_TOPIC)
     assert merged == window_values([whole], kpis, 180.0)
-    rows = {k: (v, n) for k, v, n in merged}
+    rows = {k: (v, n) for k, v, n, _ in merged}
     assert rows["network.availability_ratio"] == (7 / 8, 8)
     assert rows["network.outage_minutes"] == pytest.approx((3 * 1 / 8, 8))
     assert rows["network.share_2g_subscribers"] == (30 / 80, 6)
@@ -347,7 +347,7 @@ def test_portal_pane() -> None:
         for h in (2, 4, 6, 10)
     ]
     pane = run_pane(events, PORTAL_TOPIC)
-    rows = {k: (v, n) for k, v, n in window_values([pane], kpis_for_topic(PORTAL_TOPIC), 60.0)}
+    rows = {k: (v, n) for k, v, n, _ in window_values([pane], kpis_for_topic(PORTAL_TOPIC), 60.0)}
     assert rows["portal.dossiers_received"] == (4.0, 4)
     assert rows["portal.dossiers_completed"] == (4.0, 4)
     assert rows["portal.online_submission_rate"] == (0.75, 4)

@@ -1,0 +1,140 @@
+"""Province roll-ups on the boards equal a computation from the raw events.
+
+District rows of a small simulated province go through the worker's pipeline and the sink's
+writer into TimescaleDB; the boards' merge SQL (``dashboards.kpis.merge_sql``) rolls them up
+to the province per hour and per 15 minutes. Each figure must equal the independent oracle's
+brute-force value over every admitted event of every district in that window: exact for
+counts, sums, means, ratios (merged by their denominator, ``weight``) and extremes.
+Quantiles are not mergeable from values: the board shows the worst district, left out here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from dashboards.kpis import merge_sql
+from deploy.devstack.aio import run_sync
+from schemas.kpi import KpiRow
+from schemas.topics import RAW_TOPICS
+from sinks.migrate import migrate
+from sinks.writer import write_kpi_rows
+from streams.catalog import kpis_for_topic
+from streams.pipeline import SourceRecord, TopicPipeline, rows_of
+from streams.routing import district_partition
+from tests.oracle import Admitted, OracleRecord, _brute_force, judge, same_value
+from tests.streams.support import province_messages
+
+pytestmark = pytest.mark.integration
+
+PARTITIONS = 4
+WINDOWS = {"1h": 3600, "15m": 900}
+
+
+def _records(topic: str, messages: list[tuple[str, bytes, bytes]]) -> list[SourceRecord]:
+    offsets: dict[int, int] = defaultdict(int)
+    out = []
+    for t, key, value in messages:
+        if t != topic:
+            continue
+        partition = district_partition(key.decode(), PARTITIONS)
+        out.append(SourceRecord(topic, partition, offsets[partition], None, key, value))
+        offsets[partition] += 1
+    return out
+
+
+def _pipeline_rows(topic: str, records: list[SourceRecord]) -> list[KpiRow]:
+    pipeline = TopicPipeline(topic, 30.0, 300.0, PARTITIONS)
+    for partition in range(PARTITIONS):
+        pipeline.partitions[partition] = pipeline.new_windows(partition)
+    rows = []
+    for start in range(0, len(records), 500):
+        applied = pipeline.apply(records[start : start + 500])
+        closings = pipeline.close(applied.touched)
+        rows += rows_of(closings)
+        pipeline.retire(closings)
+    for windows in pipeline.partitions.values():
+        windows.advance_idle(1e10)
+    rows += rows_of(pipeline.close(range(PARTITIONS)))
+    return [KpiRow.model_validate_json(r.to_json()) for r in rows if r.entity_kind == "district"]
+
+
+def _admitted(topic: str, records: list[SourceRecord]) -> list[Admitted]:
+    out: list[Admitted] = []
+    for partition in range(PARTITIONS):
+        mine = [
+            OracleRecord(r.partition, r.offset, r.timestamp, r.value)
+            for r in records
+            if r.partition == partition
+        ]
+        verdicts = judge(
+            topic, partition, mine, partitions=PARTITIONS, grace=30.0, skew=300.0,
+            horizon=3630.0,
+        )  # fmt: skip
+        out += verdicts.admitted
+    return out
+
+
+def test_province_rollups_equal_the_raw_events(new_database: Callable[..., str]) -> None:
+    url = new_database("rollup")
+    migrate(url)
+    messages = province_messages(seed=5, minutes=75, start="2026-03-10T06:50:00+00:00")
+    checked = 0
+    for topic in RAW_TOPICS:
+        records = _records(topic, messages)
+        rows = _pipeline_rows(topic, records)
+
+        async def store(rows: list[KpiRow] = rows) -> None:
+            async with await psycopg.AsyncConnection.connect(url) as conn:
+                result = await write_kpi_rows(conn, rows)
+                assert not result.rejected
+
+        run_sync(store)
+        admitted = _admitted(topic, records)
+        for kpi in kpis_for_topic(topic):
+            if kpi.accumulator.startswith("quantile:"):
+                continue
+            for kind, seconds in WINDOWS.items():
+                by_window: dict[int, list[Any]] = defaultdict(list)
+                for item in admitted:
+                    for end in _window_ends(item.time, seconds):
+                        by_window[end].append(item.event)
+                query = sql.SQL(
+                    "SELECT extract(epoch FROM window_end)::bigint, {merge} FROM kpi "
+                    "WHERE kpi = %s AND entity_kind = 'district' AND window_kind = %s "
+                    "GROUP BY window_end"
+                ).format(merge=sql.SQL(merge_sql(kpi)))  # type: ignore[arg-type]
+                with psycopg.connect(url) as conn:
+                    board = dict(conn.execute(query, (kpi.name, kind)).fetchall())
+                for end, events in by_window.items():
+                    want, _ = _brute_force(kpi, sorted(events, key=_time), seconds)
+                    if want is None:
+                        assert board.get(end) is None, (kpi.name, kind, end)
+                        continue
+                    assert end in board, (kpi.name, kind, end)
+                    assert same_value(float(board[end]), want), (
+                        kpi.name, kind, end, board[end], want,
+                    )  # fmt: skip
+                    checked += 1
+    assert checked > 500
+
+
+def _window_ends(t: float, seconds: int) -> range:
+    """Ends of the windows of ``seconds`` that hold event time ``t``: one tumbling hour, or
+    the 15 hopping quarters (every minute) that cover its minute."""
+    if seconds == 3600:
+        end = int(t // 3600) * 3600 + 3600
+        return range(end, end + 1)
+    minute_end = int(t // 60) * 60 + 60
+    return range(minute_end, minute_end + seconds, 60)
+
+
+def _time(event: Any) -> dt.datetime:
+    occurred: dt.datetime = event.occurred_at
+    return occurred
