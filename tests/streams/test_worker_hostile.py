@@ -1,0 +1,116 @@
+"""The real worker on the real broker under hostile producers: any record, any size, never
+stops a worker or loses a count; records in the wrong partition never create windows.
+
+Regressions of issue "exact under hostile input": a 2 MiB value crashed an agent
+(MessageSizeTooLargeError on its dead letter) and lost its batch's counts and the other
+dead letters fetched with it; a record keyed by sensor id created one-event versions of its
+district's windows in another partition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+from pathlib import Path
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from schemas.decode import read_deadletter
+from schemas.topics import DEADLETTER_TOPIC, FARM_TOPIC, KPI_TOPIC
+from streams.routing import district_partition
+from tests.streams.support import (
+    PrivateBroker,
+    WorkerProcess,
+    metric_sum,
+    read_topic,
+    wait_for,
+)
+
+pytestmark = [pytest.mark.integration]
+
+DISTRICT = "long-my"
+PARTITIONS = 4
+HOME = district_partition(DISTRICT, PARTITIONS)
+
+
+def reading(n: int, at: dt.datetime, sensor: str = "lm-sal-001") -> bytes:
+    return orjson.dumps(
+        {
+            "event_id": f"h{n}", "source": "kcat", "occurred_at": at.isoformat(),
+            "schema_version": 1, "district": DISTRICT, "sensor_id": sensor, "farm_id": "f1",
+            "zone": "z1", "kind": "salinity", "value": 2.5, "battery_pct": 80.0,
+        }
+    )  # fmt: skip
+
+
+async def send(bootstrap: str, records: list[tuple[int, bytes, bytes]]) -> None:
+    """(partition, key, value) in order, with a request limit large enough for 2 MiB."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks=1, max_request_size=4 << 20, linger_ms=50
+    )
+    await producer.start()
+    try:
+        futures = [
+            await producer.send(FARM_TOPIC, value, key=key, partition=partition)
+            for partition, key, value in records
+        ]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+def test_huge_and_misrouted_records_lose_nothing_and_create_no_windows(tmp_path: Path) -> None:
+    start = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) - dt.timedelta(minutes=3)
+    huge = b'{"event_id": "' + b"x" * (2 << 20) + b'"}'
+    big = b"[" + b"1," * (400 << 10) + b"1]"
+    key = DISTRICT.encode()
+    invalid = [(HOME, key, b"{not json %d" % i) for i in range(50)]
+    valid = [(HOME, key, reading(i, start + dt.timedelta(seconds=i))) for i in range(60)]
+    other = (HOME + 1) % PARTITIONS
+    misrouted = [
+        (other, b"lm-sal-001", reading(1000 + i, start + dt.timedelta(seconds=i))) for i in range(5)
+    ]
+    records = [*invalid, (HOME, key, huge), *invalid, (HOME, key, big), *valid, *misrouted]
+    with PrivateBroker(tmp_path, partitions=PARTITIONS) as broker:
+        asyncio.run(send(broker.bootstrap, records))
+        worker = WorkerProcess(broker.bootstrap, "hostile", tmp_path / "worker.log").start()
+        try:
+            wait_for(
+                lambda: metric_sum(worker.metrics(), "ioc_events_consumed_total") >= len(records),
+                120,
+                "every record consumed",
+            )
+            wait_for(
+                lambda: metric_sum(worker.metrics(), "ioc_kpi_rows_emitted_total") > 0,
+                60,
+                "the windows closed by the idle advance",
+            )
+            samples = worker.metrics()
+            assert worker.proc is not None and worker.proc.poll() is None, "the worker died"
+        finally:
+            worker.stop()
+        letters = [
+            read_deadletter(r.value)
+            for r in asyncio.run(read_topic(broker.bootstrap, DEADLETTER_TOPIC))
+        ]
+        kpis = asyncio.run(read_topic(broker.bootstrap, KPI_TOPIC))
+    assert metric_sum(samples, "ioc_events_consumed_total") == len(records)
+    assert metric_sum(samples, "ioc_events_windowed_total") == len(valid)
+    assert metric_sum(samples, "ioc_events_invalid_total") == 102 + len(misrouted)
+    assert len(letters) == 102 + len(misrouted)
+    by_offset = {(d.origin_partition, d.origin_offset): d for d in letters}
+    huge_letter = by_offset[(HOME, 50)]
+    assert huge_letter.reason_kind == "oversized"
+    assert huge_letter.size == len(huge) and huge_letter.truncated
+    assert huge_letter.sha256 == hashlib.sha256(huge).hexdigest()
+    assert huge_letter.raw is not None and huge.startswith(huge_letter.raw)
+    assert {d.reason_kind for d in letters if d.origin_partition == other} == {"misrouted"}
+    windows = [w for r in kpis for w in orjson.loads(r.value)]
+    assert windows and {w["source_partition"] for w in windows} == {HOME}
+    sensor_minutes = [
+        w for w in windows if w["entity_id"] == "lm-sal-001" and w["window_end"].endswith(":00Z")
+    ]
+    assert all(w["event_count"] <= 60 for w in sensor_minutes)
