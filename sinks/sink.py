@@ -412,6 +412,36 @@ class _Loop(Generic[Payload]):
         )
 
 
+async def wait_for_database(url: str, backoff: Backoff, stop: asyncio.Event) -> bool:
+    """Wait until TimescaleDB at ``url`` accepts a connection, retrying with ``backoff``
+    (logged once when it starts and once when it ends); False when ``stop`` came first."""
+    attempt = 0
+    began = time.monotonic()
+    while not stop.is_set():
+        try:
+            conn = await psycopg.AsyncConnection.connect(url, connect_timeout=3)
+        except UNAVAILABLE as error:
+            if attempt == 0:
+                metrics.SINK_UP.set(0)
+                metrics.SINK_ERRORS.labels(kind="unavailable").inc()
+                log.warning(
+                    "%s; waiting for it, retrying with back-off %.1f-%.0f s",
+                    unreachable(url, error), backoff.minimum, backoff.maximum,
+                )  # fmt: skip
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=backoff.delay(attempt))
+            attempt += 1
+            continue
+        await conn.close()
+        if attempt:
+            log.warning(
+                "TimescaleDB at %s reachable after %.1f s: starting",
+                describe(url), time.monotonic() - began,
+            )  # fmt: skip
+        return True
+    return False
+
+
 async def check_schema(database_url: str, *, migrate_first: bool = False) -> int:
     """Raise UserError unless the database is reachable and migrated (or migrate it)."""
     if migrate_first:
@@ -546,13 +576,16 @@ async def run_sink(
     Consumes ``topic`` in group ``group_id`` (default IOC_SINK_GROUP or smartcity-ioc-sink)
     and upserts into ``kpi``; with ``archive_raw`` a second group (``<group>-raw``) archives
     the three raw topics into ``raw_events``. ``retention`` drops chunks older than that
-    every ``retention_every`` s. Raises UserError when Kafka or the database is not there
-    at start, or the schema is not migrated (``migrate_first`` migrates it instead).
+    every ``retention_every`` s. A database that is not there at start is waited for with
+    ``backoff``, as an outage later is. Raises UserError when Kafka is not there at start,
+    or the schema is not migrated (``migrate_first`` migrates it instead).
     Joining the group takes about ``session_timeout_ms`` / 2 on tansu.
     """
     stop = stop if stop is not None else asyncio.Event()
     url = database_url or settings.database_url
     group = group_id or default_group()
+    if not await wait_for_database(url, backoff, stop):
+        return SinkStats()
     await check_schema(url, migrate_first=migrate_first)
     stats = SinkStats()
     pool = make_pool(url)

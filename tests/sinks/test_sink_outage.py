@@ -102,3 +102,45 @@ async def test_database_outage_loses_and_duplicates_nothing(
     transitions = [r.getMessage() for r in caplog.records if r.name == "sinks.sink"]
     assert sum("unreachable" in m for m in transitions) == 1
     assert sum("reachable again" in m for m in transitions) == 1
+
+
+async def test_a_sink_started_while_the_database_is_down_waits_for_it(
+    settings: Settings,
+    new_topic: Callable[..., str],
+    new_database: Callable[..., str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="sinks.sink")
+    topic, dead = new_topic("sink.late_db"), new_topic("sink.late_db.dead", partitions=1)
+    url = new_database("sink_late_db")
+    migrate(url)
+    proxy = TcpProxy("127.0.0.1", settings.ports.postgres)
+    await proxy.start()
+    await proxy.cut()
+    rows = [kpi_row(i) for i in range(300)]
+    await produce(settings.kafka_bootstrap, topic, [message(r) for r in rows])
+    stop = asyncio.Event()
+    sink = asyncio.create_task(
+        run_sink(
+            settings,
+            stop=stop,
+            topic=topic,
+            deadletter_topic=dead,
+            database_url=proxy.url(url),
+            group_id=f"g-{topic}",
+            session_timeout_ms=SESSION_MS,
+        )
+    )
+    try:
+        await asyncio.sleep(5)
+        assert not sink.done(), "the sink gave up instead of waiting for the database"
+        assert sink_up() == 0.0
+        await proxy.restore()
+        await wait_for(lambda: count_rows(url) == len(rows), 60, "the rows after the start")
+    finally:
+        stop.set()
+        await sink
+        await proxy.cut()
+    assert kpi_table(url) == expected_table(rows)
+    waits = [r.getMessage() for r in caplog.records if "waiting for it" in r.getMessage()]
+    assert len(waits) == 1 and "ioc dev up" in waits[0]
