@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 import faust
@@ -211,13 +211,20 @@ class Worker:
                 if n:
                     metrics.WINDOWS_CLOSED.labels(window=window).inc(n)
         metrics.WINDOW_STATE_ENTRIES.set(sum(p.state_entries() for p in self.pipelines.values()))
+        self._report_watermarks(topic, partitions, time.time())
+
+    def _report_watermarks(self, topic: str, partitions: Iterable[int], now: float) -> None:
+        """Watermark, its delay behind the wall clock and the events held in future panes
+        of each partition (the idle tick refreshes them while nothing arrives)."""
+        pipeline = self.pipelines[topic]
         for partition in partitions:
-            wm = pipeline.windows(partition).clock.watermark
+            windows = pipeline.windows(partition)
+            labels = {"topic": topic, "partition": str(partition)}
+            metrics.FUTURE_EVENTS_HELD.labels(**labels).set(windows.events_after(now))
+            wm = windows.clock.watermark
             if wm > 0:
-                metrics.WATERMARK.labels(topic=topic, partition=str(partition)).set(wm)
-                metrics.WATERMARK_DELAY.labels(topic=topic, partition=str(partition)).set(
-                    time.time() - wm
-                )
+                metrics.WATERMARK.labels(**labels).set(wm)
+                metrics.WATERMARK_DELAY.labels(**labels).set(now - wm)
 
     async def _emit(self, closings: dict[int, Closing]) -> None:
         """Produce closed-window rows to city.kpi.v1 and wait until the broker has them.
@@ -330,6 +337,8 @@ class Worker:
         await self._load_quiet_partitions()
         self._report_lag()
         await self._repair_stalls(now)
+        for topic, pipeline in self.pipelines.items():
+            self._report_watermarks(topic, list(pipeline.partitions), now)
         for topic, pipeline in self.pipelines.items():
             idle = [
                 p

@@ -77,6 +77,12 @@ WATERMARK_DELAY: Final = Gauge(
     "Wall clock minus the event-time watermark of a source partition.",
     ["topic", "partition"],
 )
+FUTURE_EVENTS_HELD: Final = Gauge(
+    "ioc_events_future_held",
+    "Events of a source partition held in panes that start after the worker's wall clock: "
+    "accepted future events wait there instead of moving the watermark.",
+    ["topic", "partition"],
+)
 CONSUMER_LAG: Final = Gauge(
     "ioc_consumer_lag_messages",
     "High watermark minus the next offset to read, per source partition.",

@@ -435,6 +435,17 @@ class PartitionWindows:
             segment_of[key] = seq
         self._live[seq] = len(keys)
 
+    def events_after(self, t: float) -> int:
+        """Events in the district panes whose minute starts after ``t`` (future events
+        waiting for the present)."""
+        return sum(
+            pane.n
+            for (kind, _), entity_panes in self.panes.items()
+            if kind == _DISTRICT
+            for start, pane in entity_panes.items()
+            if start > t
+        )
+
     @property
     def pane_count(self) -> int:
         """Number of open panes."""

@@ -135,6 +135,7 @@ def test_one_event_in_the_future_does_not_make_the_present_late() -> None:
     applied = p.apply(records([future, *present], stamp_ms=stamp), now=now)
     assert applied.outcomes == {"windowed": 30}
     assert p.windows(HOME).clock.watermark <= now - 30
+    assert p.windows(HOME).events_after(now) == 1
 
 
 def test_a_forged_record_timestamp_does_not_admit_a_far_future_event() -> None:
