@@ -12,6 +12,8 @@ import datetime as dt
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from schemas.decode import DEADLETTER_RAW_BYTES, deadletter_record, read_deadletter
 from schemas.decode import Rejection as DecodeRejection
@@ -162,3 +164,47 @@ def test_a_dead_letter_carries_a_bounded_prefix_with_size_and_digest(size: int) 
 def test_outcome_values_name_the_dead_letter_reasons() -> None:
     assert Outcome.MISROUTED.value == "misrouted"
     assert Outcome.ENTITY_DISTRICT.value == "entity_district"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    batches=st.lists(
+        st.tuples(
+            st.floats(0, 60),  # wall clock advance before the batch is read
+            st.lists(
+                st.tuples(
+                    st.floats(0, 29.9),  # a good event: how far behind the wall clock
+                    st.one_of(st.none(), st.floats(1, 3e9)),  # a bad clock: seconds ahead
+                    st.booleans(),  # the bad event's record timestamp forged to match it
+                ),
+                min_size=1,
+                max_size=20,
+            ),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_no_event_within_grace_of_real_time_is_ever_late(
+    batches: list[tuple[float, list[tuple[float, float | None, bool]]]],
+) -> None:
+    """Good events are at most the grace behind the wall clock of the worker that reads
+    them; bad clocks are up to a century ahead, with honest or forged record times."""
+    p = pipeline()
+    now = T0.timestamp()
+    offset = 0
+    for advance, events in batches:
+        now += advance
+        records, good = [], []
+        for behind, ahead, forged in events:
+            at = now - behind if ahead is None else now + ahead
+            stamp = at if ahead is not None and forged else now
+            value = reading(at - T0.timestamp(), event_id=f"c{offset}")
+            records.append(SourceRecord(FARM_TOPIC, HOME, offset, int(stamp * 1000), None, value))
+            good.append(ahead is None)
+            offset += 1
+        for record, is_good in zip(records, good, strict=True):
+            applied = p.apply([record], now=now)
+            if is_good:
+                assert applied.outcomes == {"windowed": 1}, (record, applied)
+        p.close([HOME])

@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -34,6 +36,7 @@ pytestmark = [pytest.mark.integration]
 DISTRICT = "long-my"
 PARTITIONS = 4
 HOME = district_partition(DISTRICT, PARTITIONS)
+GRACE = 5.0
 
 
 def reading(n: int, at: dt.datetime, sensor: str = "lm-sal-001") -> bytes:
@@ -114,3 +117,82 @@ def test_huge_and_misrouted_records_lose_nothing_and_create_no_windows(tmp_path:
         w for w in windows if w["entity_id"] == "lm-sal-001" and w["window_end"].endswith(":00Z")
     ]
     assert all(w["event_count"] <= 60 for w in sensor_minutes)
+
+
+def _minute_rows(bootstrap: str) -> dict[tuple[str, str, str], tuple[float, int]]:
+    """(kpi, entity, window start) -> (value, event count) of the 1-minute windows."""
+    out = {}
+    for record in asyncio.run(read_topic(bootstrap, KPI_TOPIC)):
+        for w in orjson.loads(record.value):
+            start = dt.datetime.fromisoformat(w["window_start"])
+            if dt.datetime.fromisoformat(w["window_end"]) - start == dt.timedelta(minutes=1):
+                for kpi, value, *_ in w["kpis"]:
+                    out[(kpi, w["entity_id"], w["window_start"])] = (value, w["event_count"])
+    return out
+
+
+def _run(tmp_path: Path, name: str, records: list[tuple[int, bytes, bytes, int | None]]) -> Any:
+    """Produce ``records`` (partition, key, value, timestamp ms), run a worker (grace 5 s)
+    until it has consumed them and closed windows; its metrics and 1-minute rows."""
+    with PrivateBroker(tmp_path, partitions=PARTITIONS) as broker:
+
+        async def go() -> None:
+            producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks=1)
+            await producer.start()
+            try:
+                for partition, key, value, stamp in records:
+                    await producer.send_and_wait(
+                        FARM_TOPIC, value, key=key, partition=partition, timestamp_ms=stamp
+                    )
+            finally:
+                await producer.stop()
+
+        asyncio.run(go())
+        worker = WorkerProcess(
+            broker.bootstrap, name, tmp_path / f"{name}.log", IOC_GRACE_SECONDS=GRACE
+        ).start()
+        try:
+            wait_for(
+                lambda: (
+                    metric_sum(worker.metrics(), "ioc_events_consumed_total") >= len(records)
+                    and metric_sum(worker.metrics(), "ioc_kpi_rows_emitted_total") > 0
+                ),
+                150,
+                "every record consumed and windows closed",
+            )
+            samples = worker.metrics()
+        finally:
+            worker.stop()
+        return samples, _minute_rows(broker.bootstrap)
+
+
+def test_one_bad_clock_does_not_make_the_partitions_on_time_events_late(
+    tmp_path: Path,
+) -> None:
+    """A live partition (events a few seconds old, within the grace) with one event 290 s
+    ahead and one forged in 2200 (record timestamp too) gives the undisturbed rows."""
+    now = dt.datetime.now(dt.UTC)
+    key = DISTRICT.encode()
+    first = now - dt.timedelta(seconds=GRACE - 1)
+    on_time = [
+        (HOME, key, reading(i, first + dt.timedelta(milliseconds=50 * i)), None) for i in range(60)
+    ]
+    far = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
+    bad = [
+        (HOME, key, reading(500, now + dt.timedelta(seconds=290), sensor="lm-sal-009"), None),
+        (HOME, key, reading(501, far, sensor="lm-sal-009"), int(far.timestamp() * 1000)),
+    ]
+    disturbed = [bad[0], *on_time[:30], bad[1], *on_time[30:]]
+    with ThreadPoolExecutor(2) as pool:
+        quiet = pool.submit(_run, tmp_path, "undisturbed", on_time)
+        (samples, rows), (quiet_samples, quiet_rows) = (
+            _run(tmp_path, "disturbed", disturbed),
+            quiet.result(),
+        )
+    assert metric_sum(samples, "ioc_events_consumed_total") == len(disturbed)
+    assert metric_sum(samples, "ioc_events_windowed_total") == len(on_time) + 1
+    assert metric_sum(samples, "ioc_events_late_total") == 0
+    assert metric_sum(samples, "ioc_events_invalid_total") == 1  # the forged far future
+    assert metric_sum(samples, "ioc_events_future_held") == 1
+    assert rows == quiet_rows and len(rows) >= 5
+    assert metric_sum(quiet_samples, "ioc_events_windowed_total") == len(on_time)
