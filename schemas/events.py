@@ -14,9 +14,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Final, Self
+from typing import Annotated, Any, Final, Self
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 from schemas.places import District
 
@@ -33,6 +41,16 @@ def to_utc(value: datetime) -> datetime:
     except OverflowError:
         raise ValueError("time is out of range once converted to UTC") from None
 
+
+def _whole(value: object) -> object:
+    """A float with no fraction (``5.0``) as the int it is: JSON Schema's ``integer``."""
+    return int(value) if type(value) is float and value.is_integer() else value
+
+
+WHOLE: Final = BeforeValidator(_whole)
+"""Put last in an ``Annotated[int, Field(...), WHOLE]``: an integer, also when written
+``5.0`` (as JSON Schema's ``integer`` allows), never a bool or a string; the bounds stay
+``minimum`` and ``maximum`` in the JSON Schema."""
 
 UtcTime = Annotated[AwareDatetime, AfterValidator(to_utc)]
 """A timezone-aware time, normalised to UTC (a plain function validator: one Python call)."""
@@ -51,9 +69,9 @@ class Envelope(BaseModel):
     schema_version: Annotated[
         int,
         Field(ge=SCHEMA_VERSION, le=SCHEMA_VERSION, description="Wire format version: 1."),
+        WHOLE,
     ]
-    """A strict int bounded to 1: unlike ``Literal[1]`` it refuses ``true`` and ``1.0``,
-    and needs no Python validator on the hot path."""
+    """A strict int bounded to 1: unlike ``Literal[1]`` it refuses ``true``."""
     district: Annotated[District, Field(description="District of the entity; the Kafka key.")]
 
 
@@ -84,7 +102,12 @@ class DossierStatus(StrEnum):
 
 
 class DossierEvent(Envelope):
-    """A status transition of one public-service dossier (portal or one-stop shop)."""
+    """A status transition of one public-service dossier (portal or one-stop shop).
+
+    Rules across fields, which JSON Schema cannot state: components_reused <=
+    components_total; received_at <= occurred_at; due_at >= received_at; every time lies
+    in the years 1..9999 once converted to UTC.
+    """
 
     dossier_id: Id
     procedure_code: Id
@@ -98,13 +121,13 @@ class DossierEvent(Envelope):
     )
     paid_online: Annotated[bool, Field(description="Fees paid through the portal.")] = False
     components_total: Annotated[
-        int, Field(ge=0, le=100, description="Documents the dossier consists of.")
+        int, Field(ge=0, le=100, description="Documents the dossier consists of."), WHOLE
     ] = 0
     components_reused: Annotated[
-        int, Field(ge=0, le=100, description="Documents reused from earlier dossiers.")
+        int, Field(ge=0, le=100, description="Documents reused from earlier dossiers."), WHOLE
     ] = 0
     rating: Annotated[
-        int | None, Field(ge=1, le=5, description="Citizen rating 1-5, when given.")
+        int | None, Field(ge=1, le=5, description="Citizen rating 1-5, when given."), WHOLE
     ] = None
 
     @model_validator(mode="after")
@@ -130,7 +153,11 @@ class Technology(StrEnum):
 
 
 class ProbeEvent(Envelope):
-    """One probe of a cell site, fibre broadband link or agency LAN link."""
+    """One probe of a cell site, fibre broadband link or agency LAN link.
+
+    Rule across fields, which JSON Schema cannot state: occurred_at lies in the years
+    1..9999 once converted to UTC.
+    """
 
     site_id: Id
     technology: Technology
@@ -146,7 +173,7 @@ class ProbeEvent(Envelope):
         float | None, Field(ge=0, le=100_000, description="Measured uplink, Mbit/s.")
     ] = None
     subscribers: Annotated[
-        int, Field(ge=0, le=1_000_000, description="Mobile subscribers attached (cells).")
+        int, Field(ge=0, le=1_000_000, description="Mobile subscribers attached (cells)."), WHOLE
     ] = 0
 
 
@@ -171,8 +198,25 @@ SENSOR_BOUNDS: Final[dict[SensorKind, tuple[float, float, str]]] = {
 }
 
 
+def _bounds_by_kind(schema: dict[str, Any]) -> None:
+    """State each kind's value range in the JSON Schema (``if kind .. then value ..``)."""
+    schema["allOf"] = [
+        {
+            "if": {"properties": {"kind": {"const": kind.value}}, "required": ["kind"]},
+            "then": {"properties": {"value": {"minimum": low, "maximum": high}}},
+        }
+        for kind, (low, high, _) in SENSOR_BOUNDS.items()
+    ]
+
+
 class SensorReading(Envelope):
-    """One reading of a farm IoT sensor."""
+    """One reading of a farm IoT sensor.
+
+    The value range of each kind is in ``allOf``. Rule across fields, which JSON Schema
+    cannot state: occurred_at lies in the years 1..9999 once converted to UTC.
+    """
+
+    model_config = ConfigDict(json_schema_extra=_bounds_by_kind)
 
     sensor_id: Id
     farm_id: Id

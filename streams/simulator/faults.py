@@ -131,7 +131,7 @@ def invalid(source: str, value: bytes, rng: random.Random) -> tuple[bytes, Reaso
     elif draw < 0.9:
         event["district"] = rng.choice(("can-tho", "soc-trang", "Vi Thanh", ""))
     else:
-        event["schema_version"] = rng.choice((2, 0, "1", 1.0, None))
+        event["schema_version"] = rng.choice((2, 0, "1", True, None))
         kind = "schema_version"
     return orjson.dumps(event), kind
 

@@ -87,7 +87,6 @@ def test_times_are_normalised_to_utc() -> None:
     ("field", "value"),
     [
         ("schema_version", True),
-        ("schema_version", 1.0),
         ("schema_version", "1"),
         ("schema_version", 2),
         ("value", "3.2"),
@@ -175,3 +174,10 @@ def test_models_are_frozen() -> None:
     parsed = _validate(SensorReading, SENSOR)
     with pytest.raises(ValidationError):
         parsed.value = 1.0
+
+
+def test_an_integer_written_with_a_zero_fraction_is_that_integer() -> None:
+    """JSON Schema's ``integer`` includes 1.0: a producer validating against the published
+    schema may send it (Python's json writes floats so)."""
+    raw = orjson.dumps({**SENSOR, "schema_version": 1.0})
+    assert SensorReading.model_validate_json(raw).schema_version == 1
