@@ -190,8 +190,9 @@ class Result:
     open_rows: dict[Identity, KpiResult]
     watermarks: dict[tuple[str, int], float]
     stats: dict[str, TopicStats]
-    split_entities: dict[tuple[str, str], set[tuple[str, int]]] = field(default_factory=dict)
-    """Entities whose rows came from more than one source partition."""
+    split_entities: dict[tuple[str, str, str], set[int]] = field(default_factory=dict)
+    """(topic, entity kind, entity id) -> partitions, for entities whose rows came from
+    more than one partition of one topic (a district has rows from every topic)."""
 
     def watermark_of(self, topic: str, partition: int) -> float:
         """Final event watermark of a partition; +inf for a partition without events."""
@@ -224,7 +225,7 @@ class Recomputer:
         for pipeline in self.pipelines.values():
             pipeline.keep_records = keep_records
         self.rows: dict[Identity, KpiResult] = {}
-        self.sources: dict[tuple[str, str], set[tuple[str, int]]] = {}
+        self.sources: dict[tuple[str, str, str], set[int]] = {}
 
     def feed(self, topic: str, records: Sequence[Record]) -> None:
         """Apply records of ``topic`` (offset order per partition) and close what they allow."""
@@ -250,8 +251,8 @@ class Recomputer:
         keeps = self.selection.keeps
         for row in rows_of(closings):
             if keeps(row):
-                entity = (row.entity_kind, row.entity_id)
-                self.sources.setdefault(entity, set()).add((row.source_topic, row.source_partition))
+                entity = (row.source_topic, row.entity_kind, row.entity_id)
+                self.sources.setdefault(entity, set()).add(row.source_partition)
                 rows[row.identity()] = row
         pipeline.retire(closings)
 

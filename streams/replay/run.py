@@ -150,10 +150,9 @@ async def replay(options: Options) -> Report:
     finally:
         await conn.close()
     errors = [
-        f"{kind}:{entity_id} has windows in "
-        + " and ".join(f"{t}[{p}]" for t, p in sorted(sources))
-        + " (an entity in two partitions: its key or district changed)"
-        for (kind, entity_id), sources in sorted(result.split_entities.items())
+        f"{kind}:{entity_id} has windows in partitions {sorted(partitions)} of {topic} (an "
+        "entity in two partitions: its key or district changed)"
+        for (topic, kind, entity_id), partitions in sorted(result.split_entities.items())
     ]
     return Report(
         selection=sel,

@@ -222,4 +222,4 @@ def test_an_entity_windowed_in_two_partitions_is_reported() -> None:
     for i, event in enumerate(same_sensor):
         recomputer.feed(FARM_TOPIC, [record(0, orjson.dumps(event), T0 + 10, partition=i)])
     result = recomputer.finish()
-    assert result.split_entities == {("sensor", "shared-sal-1"): {(FARM_TOPIC, 0), (FARM_TOPIC, 1)}}
+    assert result.split_entities == {(FARM_TOPIC, "sensor", "shared-sal-1"): {0, 1}}
