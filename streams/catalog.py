@@ -36,7 +36,14 @@ from schemas.events import (
 from schemas.kpi import EntityKind
 from schemas.places import District
 from schemas.topics import FARM_TOPIC, NETWORK_TOPIC, PORTAL_TOPIC
-from streams.accumulators import ACCUMULATORS, Accumulator, KeyedAccumulator, State
+from streams.accumulators import (
+    ACCUMULATORS,
+    Accumulator,
+    KeyedAccumulator,
+    Mean,
+    PerKeyCompleteness,
+    State,
+)
 
 Observation = tuple[float, float]
 """(value, weight) of one event for one KPI."""
@@ -555,6 +562,12 @@ KpiValue = tuple[str, float, int, float]
 """(KPI name, value, count, weight) of one KPI of one window (see ``Accumulator.weight``)."""
 
 
+def _weight_of(acc: Accumulator) -> Callable[[State, float], float] | None:
+    """``acc.weight``, or None where the weight is the observation count (read without a
+    call per KPI and window)."""
+    return acc.weight if isinstance(acc, Mean | PerKeyCompleteness) else None
+
+
 class KpiPlan:
     """The KPIs of ``kpis`` with their functions looked up once (per partition, not per
     event or window): what an event contributes to each (:meth:`observe`) and the values
@@ -564,7 +577,7 @@ class KpiPlan:
         self.kpis = kpis
         self._observe = tuple((k.observe, k.observe_key, k.name, k.acc) for k in kpis)
         self._read = tuple(
-            (k.name, k.acc.result, k.acc.count, k.acc.weight, k.acc.merge_all) for k in kpis
+            (k.name, k.acc.result, k.acc.count, _weight_of(k.acc), k.acc.merge_all) for k in kpis
         )
 
     def observe(self, event: Any) -> list[Observed]:
@@ -585,7 +598,9 @@ class KpiPlan:
             if state is not None:
                 value = result(state, window_seconds)
                 if value is not None:
-                    out.append((name, value, count(state), weight(state, window_seconds)))
+                    n = count(state)
+                    w = float(n) if weight is None else weight(state, window_seconds)
+                    out.append((name, value, n, w))
         return out
 
     def values(self, panes: list[dict[str, State]], window_seconds: float) -> list[KpiValue]:
@@ -612,7 +627,9 @@ class KpiPlan:
                 merged = merge_all(states)
                 value = result(merged, window_seconds)
                 if value is not None:
-                    out.append((name, value, count(merged), weight(merged, window_seconds)))
+                    n = count(merged)
+                    w = float(n) if weight is None else weight(merged, window_seconds)
+                    out.append((name, value, n, w))
         return out
 
 

@@ -17,6 +17,8 @@ Bounded: above ``cap`` ids the oldest minutes are forgotten early (counted in ``
 from __future__ import annotations
 
 import heapq
+import math
+from collections import deque
 from collections.abc import Iterable
 from typing import Final
 
@@ -43,8 +45,9 @@ class EventIdIndex:
         self._minutes: dict[int, list[str]] = {}
         self._order: list[int] = []
         self._new: list[tuple[str, float, int]] = []
-        self._segments: dict[int, float] = {}
-        """seq -> newest event time in that segment."""
+        self._segments: deque[tuple[int, float]] = deque()
+        """(seq, newest event time in it) of each stored segment, in write order; deleted
+        from the oldest on (a segment waits for the older ones: a little longer kept)."""
         self._dead: list[int] = []
         self._next_seq = 0
 
@@ -95,10 +98,9 @@ class EventIdIndex:
         order = self._order
         while order and (order[0] + 1) * _MINUTE <= cutoff:
             self._drop_minute(heapq.heappop(order))
-        for seq, newest in list(self._segments.items()):
-            if newest < cutoff:
-                del self._segments[seq]
-                self._dead.append(seq)
+        segments = self._segments
+        while segments and segments[0][1] < cutoff:
+            self._dead.append(segments.popleft()[0])
 
     def take_writes(self, partition: int) -> list[tuple[bytes, bytes | None]]:
         """The ids added since the last call as a new segment, then the deletions of the
@@ -107,7 +109,7 @@ class EventIdIndex:
         if self._new:
             seq = self._next_seq
             self._next_seq += 1
-            self._segments[seq] = max(item[1] for item in self._new)
+            self._segments.append((seq, max(item[1] for item in self._new)))
             out.append((id_store_key(partition, seq), orjson.dumps(self._new)))
             self._new = []
         out.extend((id_store_key(partition, seq), None) for seq in self._dead)
@@ -124,7 +126,7 @@ class EventIdIndex:
             for event_id, t, offset in items:
                 if offset <= processed_offset and event_id not in self.seen:
                     self._remember(event_id, t)
-            self._segments[seq] = max((item[1] for item in items), default=float("-inf"))
+            self._segments.append((seq, max((item[1] for item in items), default=-math.inf)))
             self._next_seq = seq + 1
         if len(self.seen) > self.cap:
             self.evicted += self._forget_oldest(len(self.seen) - self.cap)

@@ -458,15 +458,23 @@ class PartitionWindows:
         ``reference`` is the record's reference time (its timestamp, capped by the worker's
         wall clock): the event moves the watermark by at most that time.
         """
-        outcome = self.admit(offset, event, reference)
+        entities = entities_of(event)
+        outcome = self.admit(offset, event, reference, entities)
         if outcome is Outcome.WINDOWED:
-            return self.fold(offset, event)
+            return self.fold(offset, event, entities)
         return outcome
 
-    def admit(self, offset: int, event: RawEvent, reference: float = math.inf) -> Outcome:
+    def admit(
+        self,
+        offset: int,
+        event: RawEvent,
+        reference: float = math.inf,
+        entities: tuple[EntityKey, ...] | None = None,
+    ) -> Outcome:
         """Decide what becomes of an event and move the clock, without touching a pane:
         redelivery, misrouted, duplicate id, entity under another district, late, or
-        windowed (then its id is remembered and the watermark moves)."""
+        windowed (then its id is remembered and the watermark moves). ``entities``: those
+        of ``event`` (``entities_of``), when the caller has them already."""
         clock = self.clock
         if offset <= clock.processed_offset:
             return Outcome.REDELIVERY
@@ -476,10 +484,13 @@ class PartitionWindows:
         if self._home is not None and not self._home[district]:
             return Outcome.MISROUTED
         event_id = event.event_id
-        if self.ids.seen_within(event_id, clock.watermark):
+        ids = self.ids
+        first_seen = ids.seen.get(event_id)  # ids.seen_within, without a call per event
+        if first_seen is not None and first_seen >= clock.watermark - ids.horizon:
             return Outcome.DUPLICATE_ID
-        entity_id = entities_of(event)[1][1]
-        if self.registry.conflict(entity_id, district) is not None:
+        entity_id = (entities or entities_of(event))[1][1]
+        known = self.registry.districts.get(entity_id)
+        if known is not None and known != district:
             return Outcome.ENTITY_DISTRICT
         t = event.occurred_at.timestamp()
         pane_end = int(t // PANE_SECONDS) * PANE_SECONDS + PANE_SECONDS
@@ -487,8 +498,9 @@ class PartitionWindows:
             clock.closed_until is not None and pane_end <= clock.closed_until
         ):
             return Outcome.LATE
-        self.ids.add(event_id, t, offset)
-        self.registry.register(entity_id, district)
+        ids.add(event_id, t, offset)
+        if known is None:
+            self.registry.register(entity_id, district)
         if clock.max_event_time is None or t > clock.max_event_time:
             clock.max_event_time = t
         progress = (t if t < reference else reference) - self.grace
@@ -505,14 +517,16 @@ class PartitionWindows:
         known = self.registry.conflict(entity_id, district) or "?"
         return entity_reason(kind, entity_id, district, known)
 
-    def fold(self, offset: int, event: RawEvent) -> Outcome:
+    def fold(
+        self, offset: int, event: RawEvent, entities: tuple[EntityKey, ...] | None = None
+    ) -> Outcome:
         """Fold an admitted event into the pane of its minute of each of its entities;
         REDELIVERY when the district's pane already holds this offset (a batch read again
         after a crash between the pane writes and the clock write)."""
         t = event.occurred_at.timestamp()
         pane_start = int(t // PANE_SECONDS) * PANE_SECONDS
         outcome = Outcome.WINDOWED
-        entities = entities_of(event)
+        entities = entities or entities_of(event)
         district = entities[0][1]
         panes = self.panes
         dirty = self.dirty
