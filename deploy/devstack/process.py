@@ -121,7 +121,7 @@ def exited(pid: int) -> bool:
 
 
 def stop(pid: int, grace: float = 20.0) -> bool:
-    """SIGINT (clean for tansu, postgres, prometheus), then SIGTERM, then SIGKILL.
+    """SIGINT (clean for Kafka, postgres, prometheus), then SIGTERM, then SIGKILL.
 
     Returns True when the process had to be killed.
     """

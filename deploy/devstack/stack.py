@@ -23,7 +23,7 @@ def servers(only: Iterable[str] | None = None) -> list[Server]:
     """The local servers (all, or those named in ``only``), in start order."""
     ports = Ports()
     every: list[Server] = [
-        Kafka(ports.kafka),
+        Kafka(ports.kafka, ports.kafka_controller),
         Postgres(ports.postgres),
         Prometheus(ports.prometheus, ports),
         Alertmanager(ports.alertmanager),

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from deploy.devstack.kafka_install import kafka_version
 from deploy.devstack.process import port_open
-from streams.config import Settings
+from streams.config import Settings, kafka_home
 
 pytestmark = pytest.mark.integration
 
@@ -44,6 +45,7 @@ def test_status_prints_four_servers_up(settings: Settings) -> None:
     ]
     assert all(line.split()[2] == "up" for line in lines), out.stdout
     assert f"127.0.0.1:{settings.ports.postgres}" in lines[1]
+    assert f"Apache Kafka {kafka_version()}" in lines[0]
 
 
 def test_up_leaves_running_servers_alone(settings: Settings, tmp_path: Path) -> None:
@@ -56,7 +58,12 @@ def test_up_leaves_running_servers_alone(settings: Settings, tmp_path: Path) -> 
 
 def test_private_kafka_start_and_stop(tmp_path: Path) -> None:
     port = _free_port()
-    env = {"IOC_CACHE_DIR": str(tmp_path), "IOC_KAFKA_PORT": str(port)}
+    env = {
+        "IOC_CACHE_DIR": str(tmp_path),
+        "IOC_KAFKA_HOME": str(kafka_home(kafka_version())),
+        "IOC_KAFKA_PORT": str(port),
+        "IOC_KAFKA_CONTROLLER_PORT": str(_free_port()),
+    }
     record = tmp_path / "started"
     out = _ioc("dev", "up", "--only", "kafka", "--record-started", str(record), env=env)
     try:
@@ -65,6 +72,7 @@ def test_private_kafka_start_and_stop(tmp_path: Path) -> None:
         assert (tmp_path / "dev" / "kafka.pid").exists()
         assert (tmp_path / "dev" / "logs" / "kafka.log").exists()
         assert port_open(port)
+        assert (tmp_path / "dev" / "kafka" / "data" / "meta.properties").is_file()
     finally:
         down = _ioc("dev", "down", "--only-recorded", str(record), env=env)
     assert down.returncode == 0, down.stderr
