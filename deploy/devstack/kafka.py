@@ -4,6 +4,7 @@ disk under the cache dir, jars from Maven Central (see :mod:`deploy.devstack.kaf
 from __future__ import annotations
 
 import logging
+import signal
 
 from deploy.devstack.aio import run_sync
 from deploy.devstack.kafka_install import ensure_installed, is_installed, kafka_version
@@ -45,6 +46,7 @@ class Kafka(Server):
     program = "java"
     port_env = "IOC_KAFKA_PORT"
     start_timeout = 90.0
+    stop_signal = signal.SIGTERM  # a JVM started with SIGINT ignored (nohup, &) keeps ignoring it
 
     def __init__(self, port: int, controller_port: int) -> None:
         super().__init__(port)

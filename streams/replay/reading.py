@@ -15,7 +15,7 @@ from typing import Any, Final, Literal
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
-from streams.broker_quirks import CONSUMER_SAFE, end_offsets_with, offset_for_time
+from streams.broker_quirks import end_offsets_with, offset_for_time
 from streams.errors import UserError
 from streams.pipeline import SourceRecord
 
@@ -68,7 +68,7 @@ async def open_consumer(bootstrap: str) -> AIOKafkaConsumer:
         fetch_max_bytes=FETCH_BYTES,
         check_crcs=False,
         request_timeout_ms=15_000,
-        **CONSUMER_SAFE,
+        fetch_max_wait_ms=100,
     )
     try:
         await consumer.start()
@@ -99,7 +99,7 @@ async def plan(
     *,
     since_ms: int | None,
 ) -> list[Span]:
-    """Spans of every partition: from the beginning, or from broker time ``since_ms``.
+    """Spans of every partition: from the beginning, or from record time ``since_ms``.
 
     With ``since_ms`` the start is ``offsets_for_times(since_ms)``; when the broker has no
     usable answer (none, or timestamp -1) it is the beginning.

@@ -10,7 +10,6 @@ from collections.abc import Callable
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from streams import faust_patches
 from streams.broker_quirks import offset_for_time, true_end_offsets
@@ -56,17 +55,11 @@ def test_end_offsets_and_offsets_for_times_on_apache_kafka(
 
 
 def test_faust_internals_we_patch_are_still_there() -> None:
-    cls = faust_aiokafka.AIOKafkaConsumerThread
-    assert cls is faust_patches.PATCHED_CLASS
-    original = inspect.signature(faust_patches._ORIGINAL_HIGHWATERS)
-    assert list(original.parameters) == ["self", "partitions"]
-    assert inspect.iscoroutinefunction(faust_patches._ORIGINAL_HIGHWATERS)
     from faust.sensors.base import SensorDelegate
 
     for hook in faust_patches.PER_EVENT_SENSOR_HOOKS:
         assert callable(getattr(SensorDelegate, hook))
-    faust_patches.apply("127.0.0.1:1")
-    assert cls._highwaters is faust_patches._highwaters
+    faust_patches.apply()
     assert SensorDelegate.on_stream_event_in is faust_patches._no_sensor
 
 
@@ -74,7 +67,7 @@ def test_the_drain_loop_call_we_shortcut_is_still_there() -> None:
 
     source = inspect.getsource(faust_patches._ORIGINAL_DRAIN)
     assert "await self.wait_first(" in source and "self.suspend_flow.wait()" in source
-    faust_patches.apply("127.0.0.1:1")
+    faust_patches.apply()
     assert faust_patches.DRAIN_CLASS.wait_first is faust_patches._wait_first
 
 
@@ -159,7 +152,7 @@ def test_the_drain_loop_we_replace_still_reads_what_the_batch_lane_reads() -> No
     ack = inspect.getsource(Consumer.ack)
     for name in ("_committed_offset[tp]", "_acked_index[tp]", "_acked[tp]", "_unacked_messages"):
         assert name in ack, name
-    faust_patches.apply("127.0.0.1:1")
+    faust_patches.apply()
     assert Consumer._drain_messages is faust_patches._drain_messages
 
 
