@@ -76,8 +76,7 @@ class KafkaNode:
             *self._java("256m", "64m"),
             "kafka.tools.StorageTool",
             "format",
-            "--cluster-id",
-            cluster_id,
+            f"--cluster-id={cluster_id}",  # one "=" token: an id may start with "-"
             "--config",
             str(self.config_path),
             "--ignore-formatted",

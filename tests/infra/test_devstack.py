@@ -90,3 +90,19 @@ def test_port_taken_names_the_env_var(tmp_path: Path) -> None:
         out = _ioc("dev", "up", "--only", "alertmanager", env=env)
     assert out.returncode == 2
     assert "IOC_ALERTMANAGER_PORT" in out.stderr and str(port) in out.stderr
+
+
+def test_kafka_storage_format_takes_a_cluster_id_starting_with_a_dash(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import base64
+    import uuid
+
+    from deploy.devstack import kafka_node
+
+    dashed = uuid.UUID(bytes=base64.urlsafe_b64decode("-" + "A" * 21 + "=="))
+    monkeypatch.setattr(kafka_node.uuid, "uuid4", lambda: dashed)
+    kafka_node.KafkaNode(tmp_path, _free_port(), _free_port()).prepare()
+    assert (
+        "cluster.id=-AAAAAAAAAAAAAAAAAAAAA" in (tmp_path / "data" / "meta.properties").read_text()
+    )
