@@ -8,6 +8,7 @@ the dev broker (``new_topic`` in tests/conftest.py).
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import shutil
 import socket
@@ -51,6 +52,7 @@ def _formatted_data() -> Path:
     (formatting starts a JVM: about 2 s)."""
     if not _formatted:
         home = Path(tempfile.mkdtemp(prefix="ioc-kafka-template-"))
+        atexit.register(shutil.rmtree, home, True)
         KafkaNode(home, free_port(), free_port()).prepare()
         _formatted.append(home / "data")
     return _formatted[0]
