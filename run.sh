@@ -2,11 +2,14 @@
 # One entry point for a fresh machine: installs what is missing, then runs the job.
 #   ./run.sh demo [ioc demo options]   the main job: simulator -> Kafka -> workers -> TimescaleDB
 #   ./run.sh test [pytest options]     lint, types and the full test suite against real servers
-#   ./run.sh setup                     only install (Debian packages, .venv, TimescaleDB chroot)
+#   ./run.sh setup                     only install (Debian packages, .venv, Kafka jars, TimescaleDB chroot)
 set -euo pipefail
 cd "$(dirname "$0")"
 
 APT_PACKAGES=(debootstrap prometheus prometheus-alertmanager docker-compose)
+# Apache Kafka runs on Java 17 with jars fetched by Maven (deploy/kafka/pom.xml).
+command -v java >/dev/null || APT_PACKAGES+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null || APT_PACKAGES+=(maven)
 
 log() { printf '\033[1m[run.sh]\033[0m %s\n' "$*" >&2; }
 

@@ -2,7 +2,7 @@
 
 Usage: ``.venv/bin/python bench/replay_bench.py [--events 200000] [--repeat 3] [--no-write]``
 
-A private tansu broker (the product's topic names, 4 partitions each) is filled with
+A private Apache Kafka broker (the product's topic names, 4 partitions each) is filled with
 ``--events`` clean simulated events of the whole province (the KPI catalog needs the real
 topic names, so the shared dev broker is not used). Then, each ``--repeat`` times:
 
@@ -23,10 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,9 +31,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from itertools import islice
 from pathlib import Path
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-from deploy.devstack.kafka import tansu_command
 from schemas.topics import RAW_TOPICS
 from streams.pipeline import SourceRecord, TopicPipeline
 from streams.replay.reading import open_consumer, partitions_of, plan, read
@@ -50,46 +44,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.report import write_section  # noqa: E402
+from tests.streams.support import PrivateBroker  # noqa: E402
 
 START_MS = 1_773_100_800_000  # 2026-03-10T00:00:00Z
 Sink = Callable[[str, Sequence[SourceRecord]], Awaitable[None]]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_broker(log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """A private tansu broker (memory storage) on a free port."""
-    port = _free_port()
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            tansu_command(f"127.0.0.1:{port}"),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc, f"127.0.0.1:{port}"
-        except OSError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise SystemExit(f"tansu did not start on port {port}; see {log}") from None
-            time.sleep(0.05)
-
-
 async def fill(bootstrap: str, events: int) -> int:
-    """Create the raw topics and produce ``events`` clean simulated events."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(t, 4, 1) for t in RAW_TOPICS])
-    finally:
-        await admin.close()
+    """Produce ``events`` clean simulated events to the raw topics."""
     messages = list(islice(generate(SimConfig(start_ms=START_MS)), events))
     await produce(messages, bootstrap, Summary(), Pacer(), acks=1)
     return messages[-1].sim_ms
@@ -155,34 +117,30 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        proc, bootstrap = start_broker(Path(tmp) / "tansu.log")
-        try:
-            end_ms = asyncio.run(fill(bootstrap, args.events))
-            cases = {
-                "read only (records to `SourceRecord`)": read_only,
-                "read + decode (pydantic validation per event)": read_decode,
-                "full recompute, rows of every window": full_recompute(
-                    START_MS / 1000, end_ms / 1000 + 3600
-                ),
-                "full recompute, range = the last hour (other events only move the watermark)": (
-                    full_recompute(end_ms / 1000 - 3600, end_ms / 1000)
-                ),
-            }
-            results: dict[str, list[float]] = {}
-            for name, make in cases.items():
-                results[name] = [asyncio.run(timed(bootstrap, make)) for _ in range(args.repeat)]
-                print(f"{name}: {_fmt(results[name])} events/s", flush=True)
-        finally:
-            proc.send_signal(signal.SIGINT)
-            proc.wait(10)
+    with tempfile.TemporaryDirectory() as tmp, PrivateBroker(Path(tmp)) as broker:
+        bootstrap = broker.bootstrap
+        end_ms = asyncio.run(fill(bootstrap, args.events))
+        cases = {
+            "read only (records to `SourceRecord`)": read_only,
+            "read + decode (pydantic validation per event)": read_decode,
+            "full recompute, rows of every window": full_recompute(
+                START_MS / 1000, end_ms / 1000 + 3600
+            ),
+            "full recompute, range = the last hour (other events only move the watermark)": (
+                full_recompute(end_ms / 1000 - 3600, end_ms / 1000)
+            ),
+        }
+        results: dict[str, list[float]] = {}
+        for name, make in cases.items():
+            results[name] = [asyncio.run(timed(bootstrap, make)) for _ in range(args.repeat)]
+            print(f"{name}: {_fmt(results[name])} events/s", flush=True)
     load = os.getloadavg()[0]
     rows = "\n".join(f"| {name} | {_fmt(rates)} |" for name, rates in results.items())
     section = f"""## Replay
 
 `ioc replay` without the database, measured by `bench/replay_bench.py`
 (`.venv/bin/python bench/replay_bench.py --events {args.events} --repeat {args.repeat}`):
-a private tansu broker holding {args.events:,} clean simulated events of the whole province
+a private Apache Kafka broker holding {args.events:,} clean simulated events of the whole province
 (3 raw topics x 4 partitions), read from the beginning to the true end offsets with plain
 aiokafka (`getmany`, up to 20,000 records per call, 16 MiB per partition fetch, CRC checks
 off). 2-core machine shared with other jobs (load average {load:.1f} at the end), medians of

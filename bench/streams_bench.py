@@ -208,8 +208,8 @@ def main() -> None:
     rates = {name: n / statistics.median(runs) for name, runs in seconds.items()}
     spread = {name: f"{n / max(runs):,.0f}-{n / min(runs):,.0f}" for name, runs in seconds.items()}
     lines = [
-        f"Input: {n:,} simulator events (3 raw topics x 4 partitions, private tansu broker); "
-        f"median of {args.repeat} run(s) per path"
+        f"Input: {n:,} simulator events (3 raw topics x 4 partitions, private Apache Kafka "
+        f"broker); median of {args.repeat} run(s) per path"
         + (
             f", range of events/s: (c) {spread['ours']}, (b) {spread['naive']}, "
             f"(d) {spread['floor']}."

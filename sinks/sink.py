@@ -511,7 +511,7 @@ async def _start_kafka(
         client_id=f"{group_id}-consumer",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        fetch_max_wait_ms=100,  # never 0: tansu hangs the consumer
+        fetch_max_wait_ms=100,
         session_timeout_ms=session_timeout_ms,
         heartbeat_interval_ms=max(100, min(3000, session_timeout_ms // 3)),
     )
@@ -579,7 +579,6 @@ async def run_sink(
     every ``retention_every`` s. A database that is not there at start is waited for with
     ``backoff``, as an outage later is. Raises UserError when Kafka is not there at start,
     or the schema is not migrated (``migrate_first`` migrates it instead).
-    Joining the group takes about ``session_timeout_ms`` / 2 on tansu.
     """
     stop = stop if stop is not None else asyncio.Event()
     url = database_url or settings.database_url

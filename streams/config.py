@@ -36,8 +36,13 @@ def _str(name: str, default: str) -> str:
 
 
 def cache_dir() -> Path:
-    """Machine-level cache (outside any clone): the TimescaleDB chroot lives here."""
+    """Machine-level cache (outside any clone): the TimescaleDB chroot and Kafka jars live here."""
     return Path(_str("IOC_CACHE_DIR", str(Path.home() / ".cache" / "smartcity-ioc")))
+
+
+def kafka_home(version: str) -> Path:
+    """Where the Apache Kafka ``version`` jars are installed (``libs/`` inside it)."""
+    return Path(_str("IOC_KAFKA_HOME", str(cache_dir() / f"kafka-{version}")))
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,11 @@ class Ports:
     """Local ports of the development servers (all on 127.0.0.1)."""
 
     kafka: int = field(default_factory=lambda: _int("IOC_KAFKA_PORT", 19092))
+    kafka_controller: int = field(
+        default_factory=lambda: _int(
+            "IOC_KAFKA_CONTROLLER_PORT", _int("IOC_KAFKA_PORT", 19092) + 100
+        )
+    )
     postgres: int = field(default_factory=lambda: _int("IOC_PG_PORT", 15432))
     prometheus: int = field(default_factory=lambda: _int("IOC_PROMETHEUS_PORT", 19090))
     alertmanager: int = field(default_factory=lambda: _int("IOC_ALERTMANAGER_PORT", 19093))

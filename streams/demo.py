@@ -124,8 +124,13 @@ class Children:
                 proc.kill()
 
 
+DEMO_APP_PREFIX = "ioc-demo-"
+"""App ids of demo workers: their changelogs are useless once their demo ended."""
+
+
 async def reset_topics(bootstrap: str, partitions: int) -> None:
-    """Delete and re-create the product topics so the demo counts only its own events."""
+    """Delete and re-create the product topics so the demo counts only its own events, and
+    delete earlier demos' window-state changelogs (Kafka keeps topics across restarts)."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     names = [*RAW_TOPICS, KPI_TOPIC, DEADLETTER_TOPIC, LATE_TOPIC]
@@ -134,6 +139,7 @@ async def reset_topics(bootstrap: str, partitions: int) -> None:
     try:
         existing = set(await admin.list_topics())
         doomed = [n for n in names if n in existing]
+        doomed += sorted(n for n in existing if n.startswith(DEMO_APP_PREFIX))
         if doomed:
             await admin.delete_topics(doomed)
         await admin.create_topics([NewTopic(n, partitions, 1) for n in names])
@@ -273,8 +279,8 @@ def run(args: argparse.Namespace) -> int:
         stamp = time.strftime("%Y%m%d%H%M%S")
         env = {
             **os.environ,
-            "IOC_APP_ID": f"ioc-demo-{stamp}",
-            "IOC_SINK_GROUP": f"ioc-demo-sink-{stamp}",
+            "IOC_APP_ID": f"{DEMO_APP_PREFIX}{stamp}",
+            "IOC_SINK_GROUP": f"{DEMO_APP_PREFIX}sink-{stamp}",
             "IOC_IDLE_TIMEOUT_SECONDS": str(DEMO_IDLE_SECONDS),
         }
         console.print("3/6 worker and sink")

@@ -1,9 +1,6 @@
 """Every reach into faust-streaming internals, in one place (tests/streams/test_faust_patches.py
 fails when Faust changes under them).
 
-* Recovery of changelog-backed tables asks the consumer for ``highwaters``; with a broker
-  whose ListOffsets answer is off (tansu) Faust would stop replaying early and lose state.
-  The patched ``_highwaters`` reads the true high watermark from a Fetch.
 * Faust calls every sensor (its Monitor) several times per event; the product keeps its own
   Prometheus metrics per batch, so the per-event sensor hooks are made no-ops (NOTES.md:
   about 3x less Faust overhead per event).
@@ -28,19 +25,12 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any, Final, NamedTuple
 
-from aiokafka import TopicPartition
 from faust.sensors.base import SensorDelegate
 from faust.transport import consumer as faust_consumer
-from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage, ack_lock
 from mode.utils.futures import notify
 
-from streams.broker_quirks import true_end_offsets
-
-PATCHED_CLASS: Final = faust_aiokafka.AIOKafkaConsumerThread
-_ORIGINAL_HIGHWATERS: Final = PATCHED_CLASS._highwaters
-_state: dict[str, str] = {}
 PER_EVENT_SENSOR_HOOKS: Final = (
     "on_message_in",
     "on_stream_event_in",
@@ -100,14 +90,6 @@ async def _wait_first(self: Any, *coros: Any, timeout: Any = None) -> Any:
 
 def _no_sensor(*_: Any, **__: Any) -> None:
     return None
-
-
-async def _highwaters(self: Any, partitions: list[Any]) -> Any:
-    if self.consumer.in_transaction:
-        return await _ORIGINAL_HIGHWATERS(self, partitions)
-    tps = [TopicPartition(tp.topic, tp.partition) for tp in partitions]
-    found = await true_end_offsets(_state["bootstrap"], tps)
-    return {tp: found[TopicPartition(tp.topic, tp.partition)] for tp in partitions}
 
 
 class RecordBatch(NamedTuple):
@@ -278,10 +260,9 @@ async def _commit_if_due(self: Any) -> None:
         await self.commit()
 
 
-def apply(bootstrap: str) -> None:
-    """Install the patches (idempotent); ``bootstrap`` is the broker to read watermarks from."""
-    _state["bootstrap"] = bootstrap
-    PATCHED_CLASS._highwaters = _highwaters  # type: ignore[method-assign]
+def apply(bootstrap: str = "") -> None:
+    """Install the patches (idempotent). ``bootstrap`` is unused: Faust's own high watermarks
+    are right on Apache Kafka (the argument stays for the callers)."""
     DRAIN_CLASS.wait_first = _wait_first  # type: ignore[method-assign]
     DRAIN_CLASS._drain_messages = _drain_messages  # type: ignore[method-assign]
     for hook in PER_EVENT_SENSOR_HOOKS:

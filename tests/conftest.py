@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import psycopg
 import pytest
@@ -57,27 +57,32 @@ def admin_database_url(settings: config.Settings) -> str:
 
 
 @pytest.fixture(scope="session")
-def new_topic(kafka_bootstrap: str) -> Callable[..., str]:
-    """Factory: ``new_topic(prefix, partitions=4) -> name`` creates a uniquely named topic."""
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+def new_topic(kafka_bootstrap: str) -> Iterator[Callable[..., str]]:
+    """Factory: ``new_topic(prefix, partitions=4) -> name`` creates a uniquely named topic on
+    the shared dev broker (it keeps topics on disk: they are deleted at session end)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    created: list[str] = []
+
+    async def admin_call(action: Callable[[AIOKafkaAdminClient], Awaitable[object]]) -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        await admin.start()
+        try:
+            await action(admin)
+        finally:
+            await admin.close()
 
     def create(prefix: str, partitions: int = 4) -> str:
+        from tests.streams.support import create_topics
+
         name = f"{prefix}.{uuid.uuid4().hex[:10]}"
-
-        async def go() -> None:
-            admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-            await admin.start()
-            try:
-                await admin.create_topics(
-                    [NewTopic(name=name, num_partitions=partitions, replication_factor=1)]
-                )
-            finally:
-                await admin.close()
-
-        run_sync(go)
+        run_sync(lambda: create_topics(kafka_bootstrap, [name], partitions))
+        created.append(name)
         return name
 
-    return create
+    yield create
+    if created:
+        run_sync(lambda: admin_call(lambda admin: admin.delete_topics(created)))
 
 
 @pytest.fixture(scope="session")

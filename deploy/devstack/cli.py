@@ -55,11 +55,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add ``ioc dev`` and its subcommands."""
     dev = subparsers.add_parser(
         "dev",
-        help="local servers without Docker (Kafka protocol, TimescaleDB, Prometheus, ...)",
+        help="local servers without Docker (Apache Kafka, TimescaleDB, Prometheus, ...)",
         description=(
-            "Run the local development servers on 127.0.0.1: tansu (Kafka protocol, memory "
-            "only), TimescaleDB from a Debian chroot, Prometheus and Alertmanager. Logs, pid "
-            f"files and data live under {cache_dir() / 'dev'} (IOC_CACHE_DIR)."
+            "Run the local development servers on 127.0.0.1: Apache Kafka (KRaft, jars from "
+            "Maven Central), TimescaleDB from a Debian chroot, Prometheus and Alertmanager. "
+            f"Logs, pid files and data live under {cache_dir() / 'dev'} (IOC_CACHE_DIR)."
         ),
     )
     sub = dev.add_subparsers(dest="dev_command", metavar="ACTION", required=True)
@@ -74,7 +74,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     up.add_argument(
         "--build-only",
         action="store_true",
-        help="only install/build what starting needs (the TimescaleDB chroot), start nothing",
+        help="only install what starting needs (Kafka jars, TimescaleDB chroot), start nothing",
     )
     up.add_argument(
         "--record-started",

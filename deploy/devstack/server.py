@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
@@ -17,6 +18,8 @@ class Server(ABC):
     program: str = ""
     port_env: str = ""
     start_timeout: float = 30.0
+    stop_signal: signal.Signals = signal.SIGINT
+    """The signal that stops it cleanly."""
 
     def __init__(self, port: int) -> None:
         self.port = port

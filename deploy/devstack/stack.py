@@ -23,7 +23,7 @@ def servers(only: Iterable[str] | None = None) -> list[Server]:
     """The local servers (all, or those named in ``only``), in start order."""
     ports = Ports()
     every: list[Server] = [
-        Kafka(ports.kafka),
+        Kafka(ports.kafka, ports.kafka_controller),
         Postgres(ports.postgres),
         Prometheus(ports.prometheus, ports),
         Alertmanager(ports.alertmanager),
@@ -73,7 +73,7 @@ def _wait_ready(server: Server, pid: int) -> None:
             process.pid_path(server.name).unlink(missing_ok=True)
             raise _start_failed(server, "exited during start-up")
         time.sleep(0.2)
-    process.stop(pid)
+    process.stop(pid, first=server.stop_signal)
     process.pid_path(server.name).unlink(missing_ok=True)
     raise _start_failed(server, f"did not answer within {server.start_timeout:.0f} s")
 
@@ -131,7 +131,7 @@ def down(only: Iterable[str] | None = None) -> list[tuple[Server, str]]:
                 state = "not started by ioc dev up" if server.healthy() else "not running"
                 results.append((server, state))
                 continue
-            killed = process.stop(pidfile.pid)
+            killed = process.stop(pidfile.pid, first=server.stop_signal)
             process.pid_path(server.name).unlink(missing_ok=True)
             results.append((server, "killed" if killed else "stopped"))
     return list(reversed(results))

@@ -23,14 +23,15 @@ event id is a duplicate only against the events already in its pane. So:
   are restricted to the range. Lateness, duplicates and lineage are then decided exactly
   as the worker decided them. When retention already deleted a partition's first records
   (log start offset > 0) the report warns: the worker saw records replay cannot.
-* ``--margin M``: start at ``offsets_for_times(from - M)`` (broker time; tansu answers by
-  receive time and -1 past the end, which falls back to the beginning). A record before
-  that offset has ``occurred_at < from - M + skew`` (the worker rejects events more than
-  the future skew ahead of their record timestamp, assumed within the producers' clock
-  error of broker time), so with ``M >= skew + clock error`` it can neither sit in a pane
-  of the range nor push the watermark past ``from - grace``: every event of the range is
-  windowed, late or de-duplicated exactly as in the exact mode
-  (tests/replay/test_recompute.py checks this property). Delayed events are no concern:
+* ``--margin M``: start at ``offsets_for_times(from - M)`` (by record timestamp: Kafka's
+  CreateTime, set by the producer; a time past the end has no answer and falls back to the
+  beginning). A record before that offset has a timestamp before ``from - M``, so
+  ``occurred_at < from - M + skew`` (the worker rejects events more than the future skew
+  ahead of their record timestamp, within the producers' clock error), so with
+  ``M >= skew + clock error`` it can neither sit in a pane of the range nor push the
+  watermark past ``from - grace``: every event of the range is windowed, late or
+  de-duplicated exactly as in the exact mode (tests/replay/test_recompute.py checks this
+  property). Delayed events are no concern:
   replay always reads to the true end offset.
 
 What replay cannot see: a worker also advances the watermark of an idle, caught-up

@@ -34,7 +34,7 @@ offsets). Exit code: 0 all equal, 1 differences found, 2 error.
 
 By default every partition is read from the beginning of retention, as the worker read it,
 so lateness is decided exactly as the worker decided it (exact mode). --margin starts at
-offsets_for_times(from - margin) instead (broker time), which is faster and still exact
+offsets_for_times(from - margin) instead (record time), which is faster and still exact
 when producers' clocks are within margin - future skew of the broker's.
 Windows ending after a partition's last event watermark are only closed by a worker's
 wall-clock idle advance; they are not compared unless --include-open.

@@ -15,7 +15,7 @@ from typing import Any, Final, Literal
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
-from streams.broker_quirks import CONSUMER_SAFE, end_offsets_with, offset_for_time
+from streams.broker_quirks import end_offsets_with, offset_for_time
 from streams.errors import UserError
 from streams.pipeline import SourceRecord
 
@@ -68,7 +68,7 @@ async def open_consumer(bootstrap: str) -> AIOKafkaConsumer:
         fetch_max_bytes=FETCH_BYTES,
         check_crcs=False,
         request_timeout_ms=15_000,
-        **CONSUMER_SAFE,
+        fetch_max_wait_ms=100,
     )
     try:
         await consumer.start()
@@ -79,8 +79,12 @@ async def open_consumer(bootstrap: str) -> AIOKafkaConsumer:
 
 
 async def partitions_of(consumer: AIOKafkaConsumer, topics: Sequence[str]) -> dict[str, list[int]]:
-    """Partitions of each topic that exists on the broker (missing topics are left out)."""
-    await consumer.topics()
+    """Partitions of each topic that exists on the broker (missing topics are left out).
+
+    A fresh consumer knows no topic (Kafka answers aiokafka's bootstrap request with none)
+    and ``topics()`` does not fill its cache: refresh the metadata of every topic instead.
+    """
+    await consumer._client.force_metadata_update()
     found: dict[str, list[int]] = {}
     for topic in topics:
         partitions = consumer.partitions_for_topic(topic)
@@ -95,10 +99,10 @@ async def plan(
     *,
     since_ms: int | None,
 ) -> list[Span]:
-    """Spans of every partition: from the beginning, or from broker time ``since_ms``.
+    """Spans of every partition: from the beginning, or from record time ``since_ms``.
 
     With ``since_ms`` the start is ``offsets_for_times(since_ms)``; when the broker has no
-    usable answer (none, or timestamp -1 as tansu answers past the end) it is the beginning.
+    usable answer (none, or timestamp -1) it is the beginning.
     """
     tps = [TopicPartition(t, p) for t, ps in partitions.items() for p in ps]
     if not tps:

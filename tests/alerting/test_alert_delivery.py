@@ -1,7 +1,7 @@
 """End to end: real worker -> real Prometheus -> our rules -> real Alertmanager -> webhooks.
 
-The test starts a private tansu broker, a real `ioc worker` (free metrics port), its own
-Prometheus and Alertmanager (free ports, temporary storage) with copies of
+The test starts a private Apache Kafka broker, a real `ioc worker` (free metrics port), its
+own Prometheus and Alertmanager (free ports, temporary storage) with copies of
 deploy/prometheus/rules (SalinityHigh `for:` 10m -> 5s, WorkerDown 1m -> 2s) and of
 deploy/alertmanager/alertmanager.yml (webhook URLs pointed at a receiver in this test, group
 waits 1s). The worker is fed the simulator's salinity-intrusion scenario over the 25 minutes

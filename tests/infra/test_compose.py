@@ -65,3 +65,10 @@ def test_no_secret_in_compose_file() -> None:
     for value in SECRETS.values():
         assert value not in text
     assert "PASSWORD: ${" in text
+
+
+def test_compose_runs_the_kafka_version_of_ioc_dev() -> None:
+    from deploy.devstack.kafka_install import kafka_version
+
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert f"image: apache/kafka:{kafka_version()}" in text

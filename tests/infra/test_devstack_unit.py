@@ -58,4 +58,27 @@ def test_prometheus_config_follows_moved_ports(
 def test_pidfile_alive_checks_program() -> None:
     me = Path(f"/proc/{os.getpid()}/cmdline").read_bytes().split(b"\0")[0].decode()
     assert process.PidFile(os.getpid(), Path(me).name).alive()
-    assert not process.PidFile(os.getpid(), "tansu").alive()
+    assert not process.PidFile(os.getpid(), "not-this-program").alive()
+
+
+def test_kafka_node_is_local_kraft_with_create_time(tmp_path: Path) -> None:
+    from deploy.devstack.kafka_node import KafkaNode
+
+    props = KafkaNode(tmp_path, 29092, 29192, partitions=3).properties()
+    assert props["process.roles"] == "broker,controller"
+    assert props["listeners"] == "PLAINTEXT://127.0.0.1:29092,CONTROLLER://127.0.0.1:29192"
+    assert props["log.dirs"] == str(tmp_path / "data")
+    assert props["num.partitions"] == "3"
+    assert props["group.initial.rebalance.delay.ms"] == "0"
+    assert "log.message.timestamp.type" not in props
+
+
+def test_kafka_jars_missing_says_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deploy.devstack import kafka_install
+    from streams.errors import UserError
+
+    monkeypatch.setenv("IOC_KAFKA_HOME", str(tmp_path / "nowhere"))
+    with pytest.raises(UserError, match=r"run ./run.sh setup"):
+        kafka_install.require_installed()

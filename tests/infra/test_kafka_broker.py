@@ -1,7 +1,4 @@
-"""The Kafka-protocol broker: consumer groups, committed offsets, offsets_for_times.
-
-Written to pass on tansu (local) and on Apache Kafka alike (see NOTES.md quirks).
-"""
+"""The Apache Kafka broker: consumer groups, committed offsets, offsets_for_times."""
 
 from __future__ import annotations
 
@@ -82,8 +79,8 @@ async def test_committed_offsets_survive_consumer_restart(
 async def test_offsets_for_times_finds_first_record_after_a_time(
     kafka_bootstrap: str, new_topic: Callable[..., str]
 ) -> None:
-    # tansu answers by broker receive time, Kafka by record CreateTime (producer send time):
-    # both put `between` after batch one and before batch two.
+    # Kafka answers by record CreateTime (here the producer's send time): `between` lies
+    # after batch one and before batch two.
     topic = new_topic("infra.times", 1)
     before = int(time.time() * 1000) - 1000
     await _produce(kafka_bootstrap, topic, [b"a0", b"a1", b"a2"])

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import CoordinatorLoadInProgressError, GroupCoordinatorNotAvailableError
 
 from schemas.topics import KPI_TOPIC, RAW_TOPICS
 from streams.broker_quirks import true_end_offsets
@@ -85,7 +86,10 @@ async def _committed_and_ends(bootstrap: str, group: str) -> tuple[int, int, int
         partitions = {t["topic"]: [p["partition"] for p in t["partitions"]] for t in topics}
         raw = [TopicPartition(t, p) for t in RAW_TOPICS for p in partitions.get(t, [])]
         kpi = [TopicPartition(KPI_TOPIC, p) for p in partitions.get(KPI_TOPIC, [])]
-        offsets = await admin.list_consumer_group_offsets(group, partitions=raw)
+        try:
+            offsets = await admin.list_consumer_group_offsets(group, partitions=raw)
+        except (GroupCoordinatorNotAvailableError, CoordinatorLoadInProgressError):
+            offsets = {}  # a fresh broker creates its offsets topic with the first group
     finally:
         await admin.close()
     committed = sum(max(0, meta.offset) for tp, meta in offsets.items() if tp.topic in RAW_TOPICS)

@@ -205,7 +205,7 @@ def test_a_range_without_events_compares_nothing_and_succeeds(world: World) -> N
 
 
 def test_a_start_time_past_the_end_falls_back_to_the_beginning(world: World) -> None:
-    """tansu answers offsets_for_times past the end with offset 0 and timestamp -1."""
+    """Kafka has no offset for a time past the end: replay starts at the beginning."""
     tomorrow = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
     path = world.tmp / "future.json"
     args = world.args("--margin", "10m", "--report", str(path))

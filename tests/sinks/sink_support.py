@@ -16,7 +16,7 @@ from psycopg.conninfo import make_conninfo
 from schemas.kpi import EntityKind, KpiRow
 
 T0 = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
-#: Consumer session timeout of test sinks: a group join takes about half of it on tansu.
+#: Consumer session timeout of test sinks.
 SESSION_MS = 6000
 
 
@@ -78,7 +78,7 @@ async def read_topic(bootstrap: str, topic: str, expected: int, timeout: float =
         partitions = consumer.partitions_for_topic(topic)
         deadline = time.monotonic() + timeout
         while not partitions and time.monotonic() < deadline:
-            await consumer.force_metadata_update()
+            await consumer._client.force_metadata_update()
             partitions = consumer.partitions_for_topic(topic)
         tps = [TopicPartition(topic, p) for p in sorted(partitions or ())]
         consumer.assign(tps)
@@ -100,6 +100,7 @@ async def committed_offsets(bootstrap: str, topic: str, group: str) -> dict[int,
     await consumer.start()
     try:
         out: dict[int, int] = {}
+        await consumer._client.force_metadata_update()
         for p in consumer.partitions_for_topic(topic) or ():
             offset = await consumer.committed(TopicPartition(topic, p))
             if offset is not None:

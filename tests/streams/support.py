@@ -1,17 +1,20 @@
-"""Helpers for worker integration tests: a private tansu broker, worker processes, topic I/O.
+"""Helpers for worker integration tests: a private Apache Kafka, worker processes, topic I/O.
 
-Each test gets its own broker (tansu starts in milliseconds), so the product's fixed topic
-names never collide between tests or with the shared dev broker.
+The product's topic names are fixed, so a test that runs ``ioc worker`` on them gets a
+broker of its own (:class:`PrivateBroker`, ready in about 5 s); tests of generic topics share
+the dev broker (``new_topic`` in tests/conftest.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
-import signal
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -22,12 +25,14 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from deploy.devstack.kafka import tansu_command
+from deploy.devstack.kafka import broker_answers
+from deploy.devstack.kafka_node import KafkaNode
 from schemas.topics import DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
 from streams.broker_quirks import true_end_offsets
 from streams.metrics import scrape, total
 
 IOC = Path(sys.executable).parent / "ioc"
+PRODUCT_TOPICS = (*RAW_TOPICS, KPI_TOPIC, DEADLETTER_TOPIC, LATE_TOPIC)
 
 Message = tuple[str, bytes | None, bytes | None]
 
@@ -39,47 +44,74 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+_formatted: list[Path] = []
+
+
+def _formatted_data() -> Path:
+    """A freshly formatted KRaft data directory, made once per test session and copied
+    (formatting starts a JVM: about 2 s)."""
+    if not _formatted:
+        home = Path(tempfile.mkdtemp(prefix="ioc-kafka-template-"))
+        atexit.register(shutil.rmtree, home, True)
+        KafkaNode(home, free_port(), free_port()).prepare()
+        _formatted.append(home / "data")
+    return _formatted[0]
+
+
+async def create_topics(bootstrap: str, names: Iterable[str], partitions: int) -> None:
+    """Create topics and wait until each partition has a leader in the metadata."""
+    wanted = list(names)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(n, partitions, 1) for n in wanted])
+        deadline = time.monotonic() + 30
+        while True:
+            described = await admin.describe_topics(wanted)
+            ready = [
+                t
+                for t in described
+                if not t.get("error_code")
+                and len(t["partitions"]) == partitions
+                and all(p["leader"] >= 0 for p in t["partitions"])
+            ]
+            if len(ready) == len(wanted):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"topics {wanted} have no leaders after 30 s on {bootstrap}")
+            await asyncio.sleep(0.1)
+    finally:
+        await admin.close()
+
+
 class PrivateBroker:
-    """A tansu broker on a free port with the product's topics created."""
+    """An Apache Kafka node of its own on free ports, data in ``log_dir``, with the
+    product's topics created."""
 
     def __init__(self, log_dir: Path, partitions: int = 4) -> None:
         self.port = free_port()
         self.bootstrap = f"127.0.0.1:{self.port}"
         self.partitions = partitions
-        self.log = open(log_dir / f"tansu-{self.port}.log", "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            tansu_command(self.bootstrap),
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
+        self.node = KafkaNode(
+            log_dir / f"kafka-{self.port}", self.port, free_port(), partitions, heap="512m"
         )
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"tansu did not start on {self.bootstrap}") from None
-                time.sleep(0.05)
-        asyncio.run(self._create_topics())
-
-    async def _create_topics(self) -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
-        await admin.start()
-        try:
-            names = [*RAW_TOPICS, KPI_TOPIC, DEADLETTER_TOPIC, LATE_TOPIC]
-            await admin.create_topics([NewTopic(n, self.partitions, 1) for n in names])
-        finally:
-            await admin.close()
+        shutil.copytree(_formatted_data(), self.node.data_dir)
+        self.node.prepare()
+        self.log = open(log_dir / f"kafka-{self.port}.log", "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(self.node.command(), stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 90
+        while not broker_answers(self.bootstrap):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"Kafka did not start on {self.bootstrap}; see {self.log.name}")
+            time.sleep(0.2)
+        asyncio.run(create_topics(self.bootstrap, PRODUCT_TOPICS, partitions))
 
     def stop(self) -> None:
-        """Stop the broker (SIGINT: tansu may ignore SIGTERM for seconds)."""
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
+        """Stop the broker at once (SIGKILL: its data is thrown away with the test)."""
+        if self.proc.poll() is None:
             self.proc.kill()
-            self.proc.wait()
+        self.proc.wait()
         self.log.close()
 
     def __enter__(self) -> PrivateBroker:
@@ -195,6 +227,13 @@ def read_jsonl(path: Path) -> list[Message]:
     return out
 
 
+async def known_partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    """Partitions of ``topic`` (empty when missing): a fresh aiokafka consumer knows no
+    topic on Kafka until its metadata is refreshed."""
+    await consumer._client.force_metadata_update()
+    return consumer.partitions_for_topic(topic) or set()
+
+
 async def read_topic(bootstrap: str, topic: str) -> list[Any]:
     """Every record of ``topic`` now (up to the true end offsets)."""
     consumer = AIOKafkaConsumer(
@@ -202,11 +241,7 @@ async def read_topic(bootstrap: str, topic: str) -> list[Any]:
     )
     await consumer.start()
     try:
-        partitions = consumer.partitions_for_topic(topic)
-        if partitions is None:
-            await consumer.topics()
-            partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        tps = [TopicPartition(topic, p) for p in sorted(await known_partitions(consumer, topic))]
         ends = await true_end_offsets(bootstrap, tps)
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)

@@ -1,36 +1,34 @@
-"""Each broker workaround, with the behaviour it guards against shown on the real broker
-(a private tansu), and the Faust internals we patch checked for drift."""
+"""The broker helpers give Apache Kafka's answers on the dev broker, and the Faust internals
+we patch are checked for drift."""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
 import time
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from streams import faust_patches
 from streams.broker_quirks import offset_for_time, true_end_offsets
-from tests.streams.support import PrivateBroker
 
 TOPIC = "city.farm.sensor.v1"
 
 
-async def _produce_one_batch(bootstrap: str, n: int) -> None:
+async def _produce_one_batch(bootstrap: str, topic: str, n: int) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=200)
     await producer.start()
     try:
-        futures = [await producer.send(TOPIC, b"x", partition=0) for _ in range(n)]
+        futures = [await producer.send(topic, b"x", partition=0) for _ in range(n)]
         await asyncio.gather(*futures)
     finally:
         await producer.stop()
 
 
-async def _end_offsets(bootstrap: str) -> tuple[int, int, int | None, int | None]:
-    tp = TopicPartition(TOPIC, 0)
+async def _end_offsets(bootstrap: str, topic: str) -> tuple[int, int, int | None, int | None]:
+    tp = TopicPartition(topic, 0)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, fetch_max_wait_ms=100)
     await consumer.start()
     try:
@@ -44,30 +42,24 @@ async def _end_offsets(bootstrap: str) -> tuple[int, int, int | None, int | None
 
 
 @pytest.mark.integration
-def test_true_end_offsets_and_offsets_for_times_on_a_real_broker(tmp_path: Path) -> None:
-    with PrivateBroker(tmp_path, partitions=1) as broker:
-        asyncio.run(_produce_one_batch(broker.bootstrap, 10))
-        listed, true, future, past = asyncio.run(_end_offsets(broker.bootstrap))
-    assert true == 10, "the high watermark after 10 records"
+def test_end_offsets_and_offsets_for_times_on_apache_kafka(
+    kafka_bootstrap: str, new_topic: Callable[..., str]
+) -> None:
+    topic = new_topic("quirks.ends", 1)
+    asyncio.run(_produce_one_batch(kafka_bootstrap, topic, 10))
+    listed, true, future, past = asyncio.run(_end_offsets(kafka_bootstrap, topic))
+    assert true == 10, "the high watermark after 10 records in one batch"
+    assert listed == 10, "ListOffsets LATEST is the high watermark on Apache Kafka"
     assert future is None, "a time past the end has no offset"
     assert past == 0
-    # The quirk itself (tansu 0.6): ListOffsets answers base offset of the last batch + 1.
-    # When this fails, tansu was fixed and the workaround could go.
-    assert listed != 10
 
 
 def test_faust_internals_we_patch_are_still_there() -> None:
-    cls = faust_aiokafka.AIOKafkaConsumerThread
-    assert cls is faust_patches.PATCHED_CLASS
-    original = inspect.signature(faust_patches._ORIGINAL_HIGHWATERS)
-    assert list(original.parameters) == ["self", "partitions"]
-    assert inspect.iscoroutinefunction(faust_patches._ORIGINAL_HIGHWATERS)
     from faust.sensors.base import SensorDelegate
 
     for hook in faust_patches.PER_EVENT_SENSOR_HOOKS:
         assert callable(getattr(SensorDelegate, hook))
-    faust_patches.apply("127.0.0.1:1")
-    assert cls._highwaters is faust_patches._highwaters
+    faust_patches.apply()
     assert SensorDelegate.on_stream_event_in is faust_patches._no_sensor
 
 
@@ -75,7 +67,7 @@ def test_the_drain_loop_call_we_shortcut_is_still_there() -> None:
 
     source = inspect.getsource(faust_patches._ORIGINAL_DRAIN)
     assert "await self.wait_first(" in source and "self.suspend_flow.wait()" in source
-    faust_patches.apply("127.0.0.1:1")
+    faust_patches.apply()
     assert faust_patches.DRAIN_CLASS.wait_first is faust_patches._wait_first
 
 
@@ -160,7 +152,7 @@ def test_the_drain_loop_we_replace_still_reads_what_the_batch_lane_reads() -> No
     ack = inspect.getsource(Consumer.ack)
     for name in ("_committed_offset[tp]", "_acked_index[tp]", "_acked[tp]", "_unacked_messages"):
         assert name in ack, name
-    faust_patches.apply("127.0.0.1:1")
+    faust_patches.apply()
     assert Consumer._drain_messages is faust_patches._drain_messages
 
 

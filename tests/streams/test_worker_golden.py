@@ -17,6 +17,7 @@ from streams.broker_quirks import true_end_offsets
 from tests.streams.support import (
     PrivateBroker,
     WorkerProcess,
+    known_partitions,
     kpi_table,
     produce,
     read_topic,
@@ -147,7 +148,7 @@ async def _committed_and_end(bootstrap: str, group: str) -> tuple[dict[Any, Any]
         tps = [
             TopicPartition(topic, p)
             for topic in RAW_TOPICS
-            for p in consumer.partitions_for_topic(topic) or await _partitions(consumer, topic)
+            for p in await known_partitions(consumer, topic)
         ]
         committed = {tp: await consumer.committed(tp) for tp in tps}
     finally:
@@ -155,9 +156,26 @@ async def _committed_and_end(bootstrap: str, group: str) -> tuple[dict[Any, Any]
     return committed, await true_end_offsets(bootstrap, tps)
 
 
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    await consumer._client.force_metadata_update()
-    return consumer.partitions_for_topic(topic) or set()
+async def _changelog_cleanup_policies(bootstrap: str) -> dict[str, str]:
+    """cleanup.policy of every changelog topic on the broker."""
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        names = [t for t in await admin.list_topics() if t.endswith("-changelog")]
+        resources = [ConfigResource(ConfigResourceType.TOPIC, name) for name in names]
+        answers = await admin.describe_configs(resources)
+    finally:
+        await admin.close()
+    policies: dict[str, str] = {}
+    for answer in answers:
+        for _code, _message, _type, name, entries in answer.resources:
+            for entry in entries:
+                if entry[0] == "cleanup.policy":
+                    policies[name] = entry[1]
+    return policies
 
 
 def test_golden_event_file_gives_hand_computed_kpis(tmp_path: Path) -> None:
@@ -179,6 +197,9 @@ def test_golden_event_file_gives_hand_computed_kpis(tmp_path: Path) -> None:
         rows = kpi_table(asyncio.run(read_topic(broker.bootstrap, "city.kpi.v1")))
         deadletters = asyncio.run(read_topic(broker.bootstrap, "city.deadletter.v1"))
         committed, ends = asyncio.run(_committed_and_end(broker.bootstrap, "golden"))
+        policies = asyncio.run(_changelog_cleanup_policies(broker.bootstrap))
+    # Window state changelogs are compacted, as Kafka Streams' state changelogs are.
+    assert len(policies) == 3 and set(policies.values()) == {"compact"}, policies
     # Records reach the agents in batches (faust_patches.batch_lanes); their acks must still
     # let Faust commit every processed offset.
     assert {tp: end for tp, end in ends.items() if end} == {
