@@ -269,7 +269,7 @@ def kpi_table(records: list[Any]) -> dict[tuple[str, ...], tuple[float, int]]:
             triples = (
                 item["kpis"] if "kpis" in item else [(item["kpi"], item["value"], item["count"])]
             )
-            for kpi, value, count in triples:
+            for kpi, value, count, *_ in triples:
                 identity = (
                     kpi,
                     item["entity_kind"],
