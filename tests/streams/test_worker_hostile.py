@@ -52,7 +52,7 @@ def reading(n: int, at: dt.datetime, sensor: str = "lm-sal-001") -> bytes:
 async def send(bootstrap: str, records: list[tuple[int, bytes, bytes]]) -> None:
     """(partition, key, value) in order, with a request limit large enough for 2 MiB."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks=1, max_request_size=4 << 20, linger_ms=50
+        bootstrap_servers=bootstrap, acks=1, max_request_size=24 << 20, linger_ms=50
     )
     await producer.start()
     try:
@@ -67,7 +67,7 @@ async def send(bootstrap: str, records: list[tuple[int, bytes, bytes]]) -> None:
 
 def test_huge_and_misrouted_records_lose_nothing_and_create_no_windows(tmp_path: Path) -> None:
     start = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) - dt.timedelta(minutes=3)
-    huge = b'{"event_id": "' + b"x" * (2 << 20) + b'"}'
+    huge = b'{"event_id": "' + b"x" * ((20 << 20) - 20) + b'"}'  # 20 MiB
     big = b"[" + b"1," * (400 << 10) + b"1]"
     key = DISTRICT.encode()
     invalid = [(HOME, key, b"{not json %d" % i) for i in range(50)]
