@@ -74,6 +74,14 @@ class Applied:
     touched: set[int] = field(default_factory=set)
     sensors_seen: dict[tuple[str, str], float] = field(default_factory=dict)
 
+    def dead_letter(self, record: Record, rejection: Rejection) -> None:
+        """Count ``record`` as invalid for ``rejection`` and queue its dead letter."""
+        self.invalid[rejection.reason_kind] += 1
+        value = deadletter_record(
+            record.topic, record.partition, record.offset, record.value, rejection
+        )
+        self.deadletters.append((record.key, value))
+
 
 @dataclass
 class StateWrite:
@@ -187,30 +195,14 @@ class TopicPipeline:
             if isinstance(result, Rejection):
                 windows.clock.processed_offset = offset
                 windows.clock_dirty = True
-                applied.invalid[result.reason_kind] += 1
-                applied.deadletters.append(
-                    (
-                        record.key,
-                        deadletter_record(
-                            record.topic, record.partition, offset, record.value, result
-                        ),
-                    )
-                )
+                applied.dead_letter(record, result)
                 continue
             outcome = windows.apply(offset, result, reference)
             if outcome is _WINDOWED:
                 windowed += 1
             elif outcome in REFUSED:
-                rejection = Rejection(_REFUSAL_KINDS[outcome], windows.refusal(outcome, result))
-                applied.invalid[rejection.reason_kind] += 1
-                applied.deadletters.append(
-                    (
-                        record.key,
-                        deadletter_record(
-                            record.topic, record.partition, offset, record.value, rejection
-                        ),
-                    )
-                )
+                refusal = windows.refusal(outcome, result)
+                applied.dead_letter(record, Rejection(_REFUSAL_KINDS[outcome], refusal))
                 continue
             else:
                 outcomes[outcome] += 1
