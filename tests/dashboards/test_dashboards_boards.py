@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from dashboards.kpis import AMBER, GREEN, RED, step_color, threshold_steps
 from dashboards.macros import QueryContext, auto_interval, expand_promql, expand_sql
 from dashboards.queries import panel_queries, walk_panels
 from schemas.places import DISTRICT_NAMES
+from streams import metrics
 from streams.catalog import CATALOG
 from streams.cli import main as ioc_main
 
@@ -193,3 +195,27 @@ def test_auto_interval_follows_grafana_rounding() -> None:
     assert auto_interval(24 * 3600, 100, "1m") == 600
     assert auto_interval(600, 100, "1m") == 60
     assert auto_interval(600, 100, None) == 5
+
+
+SERIES_SELECTOR = re.compile(r"\b(ioc_[a-z0-9_]+)(\{[^}]*\})?")
+HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
+
+
+def _owner(name: str) -> str:
+    """``worker`` or ``sink``: the process whose registry exports series ``name``."""
+    for job, registry in (("worker", metrics.WORKER_REGISTRY), ("sink", metrics.SINK_REGISTRY)):
+        families = {m.name for m in registry.collect()}
+        stripped = [name] + [name.removesuffix(s) for s in (*HISTOGRAM_SUFFIXES, "_total")]
+        if families & set(stripped):
+            return job
+    raise AssertionError(f"{name} is exported by no process")
+
+
+def test_board_promql_selects_the_job_exporting_each_series() -> None:
+    queries = [q for spec in BOARDS for q in panel_queries(build.board_json(spec.build()))]
+    seen = 0
+    for query in (q for q in queries if not q.is_sql):
+        for name, selector in SERIES_SELECTOR.findall(query.text):
+            assert selector == f'{{job="{_owner(name)}"}}', f"{query.label}: {query.text}"
+            seen += 1
+    assert seen >= 20
