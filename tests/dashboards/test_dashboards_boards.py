@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from datetime import UTC, datetime
@@ -13,7 +14,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dashboards import build
+from dashboards import build, sql
 from dashboards.boards import BOARDS, overview
 from dashboards.datasources import DB_PASSWORD_ENV
 from dashboards.kpis import AMBER, GREEN, RED, step_color, threshold_steps
@@ -219,3 +220,23 @@ def test_board_promql_selects_the_job_exporting_each_series() -> None:
             assert selector == f'{{job="{_owner(name)}"}}', f"{query.label}: {query.text}"
             seen += 1
     assert seen >= 20
+
+
+def test_template_variables_reach_sql_only_through_the_whitelists() -> None:
+    """Cut the whitelisted filters out of every SQL target: no variable may be left."""
+    queries = [q for spec in BOARDS for q in panel_queries(build.board_json(spec.build()))]
+    guarded = 0
+    for query in (q for q in queries if q.is_sql):
+        text = query.text
+        guarded += text.count(sql.window_kind_filter()) + text.count(sql.district_filter())
+        rest = text.replace(sql.window_kind_filter(), "").replace(sql.district_filter(), "")
+        assert not re.search(r"\$\{?(window_kind|district)\b", rest), query.label
+    assert guarded >= 80
+
+
+def test_single_value_variable_keeps_its_quotes_like_grafana() -> None:
+    """Grafana doubles the ' of a single-valued SQL variable: '$window_kind' stays a literal."""
+    variables = {"window_kind": ["1m' OR '1'='1"], "district": ["x');--"]}
+    hostile = dataclasses.replace(CTX, variables=variables)
+    expanded = expand_sql("w = '$window_kind' AND d IN ($district)", hostile)
+    assert expanded == "w = '1m'' OR ''1''=''1' AND d IN ('x'');--')"
