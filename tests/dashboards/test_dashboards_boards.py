@@ -22,7 +22,7 @@ from dashboards.macros import QueryContext, auto_interval, expand_promql, expand
 from dashboards.queries import panel_queries, walk_panels
 from schemas.places import DISTRICT_NAMES
 from streams import metrics
-from streams.catalog import CATALOG
+from streams.catalog import CATALOG, by_name
 from streams.cli import main as ioc_main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -240,3 +240,41 @@ def test_single_value_variable_keeps_its_quotes_like_grafana() -> None:
     hostile = dataclasses.replace(CTX, variables=variables)
     expanded = expand_sql("w = '$window_kind' AND d IN ($district)", hostile)
     assert expanded == "w = '1m'' OR ''1''=''1' AND d IN ('x'');--')"
+
+
+def _field_decimals(panel: dict[str, Any], field_name: str) -> Any:
+    """Decimals Grafana uses for field ``field_name`` of ``panel`` (override, else default)."""
+    config = panel["fieldConfig"]
+    for override in config.get("overrides", []):
+        if override["matcher"] == {"id": "byName", "options": field_name}:
+            for prop in override["properties"]:
+                if prop["id"] == "decimals":
+                    return prop["value"]
+    return config["defaults"].get("decimals")
+
+
+PIVOT_COLUMN = re.compile(r"FILTER \(WHERE kpi = '([a-z0-9_.]+)'\) AS \"([^\"]+)\"")
+SERIES_OF_KPI = re.compile(r"WHERE [^;]*?kpi = '([a-z0-9_.]+)'")
+
+
+def test_every_panel_showing_a_kpi_uses_its_catalog_decimals(
+    boards: dict[str, dict[str, Any]],
+) -> None:
+    """Stats, time series (each series) and table columns: KpiDef.decimals everywhere."""
+    checked: set[tuple[str, str]] = set()
+    for board in boards.values():
+        for panel in walk_panels(board):
+            for target in panel.get("targets", []):
+                text = target.get("rawSql", "")
+                if panel["type"] == "table":
+                    shown = [(by_name(n), header) for n, header in PIVOT_COLUMN.findall(text)]
+                else:
+                    shown = [(by_name(n), by_name(n).title_vi) for n in SERIES_OF_KPI.findall(text)]
+                for k, field_name in shown:
+                    where = f"{board['uid']} / {panel['title']} / {field_name}"
+                    assert _field_decimals(panel, field_name) == k.decimals, where
+                    checked.add((panel["type"], k.name))
+    everything = {k.name for k in CATALOG}
+    for kind in ("stat", "timeseries"):
+        assert {name for t, name in checked if t == kind} == everything, kind
+    assert len({name for t, name in checked if t == "table"}) >= 15
