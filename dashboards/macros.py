@@ -7,7 +7,9 @@ on the server. :func:`expand_sql` and :func:`expand_promql` do the same, in the 
 with the rules of Grafana's PostgreSQL data source in TimescaleDB mode:
 
 - a variable that is multi-valued or has an "All" option becomes a comma-separated list of
-  single-quoted literals (``'vi-thanh','nga-bay'``); any other variable is inserted raw;
+  single-quoted literals (``'vi-thanh','nga-bay'``); any other variable is inserted with
+  its single quotes doubled (so ``'$var'`` stays one literal), as Grafana's SQL data
+  sources do (``SqlDatasource.interpolateVariable``);
 - ``$__timeFilter(c)`` -> ``c BETWEEN 'from' AND 'to'`` (RFC 3339, UTC);
 - ``$__timeFrom()`` / ``$__timeTo()`` -> ``'from'`` / ``'to'``;
 - ``$__timeGroup(c, 5m)`` -> ``time_bucket('300s',c)``, ``$__timeGroupAlias`` adds
@@ -152,7 +154,8 @@ def interpolate(text: str, ctx: QueryContext, *, sql: bool) -> str:
             return ",".join(_sql_literal(v) for v in values)
         if not sql and len(values) > 1:
             return "(" + "|".join(re.escape(v) for v in values) + ")"
-        return values[0] if values else ""
+        value = values[0] if values else ""
+        return value.replace("'", "''") if sql else value
 
     return _VARIABLE.sub(replace, text)
 

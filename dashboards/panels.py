@@ -193,8 +193,9 @@ def timeseries(
     description: str = "",
     time_from: str | None = None,
     show_thresholds: bool = False,
+    overrides: list[dict[str, Any]] | None = None,
 ) -> g.TimeSeries:
-    """A time-series panel of SQL or PromQL queries."""
+    """A time-series panel of SQL or PromQL queries (``overrides``: per-series looks)."""
     source, targets, interval = _targets(queries)
     return g.TimeSeries(
         title=title,
@@ -215,6 +216,7 @@ def timeseries(
         legendPlacement="bottom",
         tooltipMode="multi",
         timeFrom=time_from,
+        overrides=overrides or [],
     )
 
 
@@ -228,6 +230,24 @@ def kpi_district_series(k: KpiDef, pos: g.GridPos) -> g.TimeSeries:
         description=_describe(k),
         show_thresholds=k.target is not None,
     )
+
+
+def series_overrides(kpis: Sequence[KpiDef]) -> list[dict[str, Any]]:
+    """Unit and decimals of each KPI's series, named by its Vietnamese title.
+
+    A panel plotting several KPIs shows each with its own catalog decimals, whatever the
+    panel-wide default says.
+    """
+    return [
+        {
+            "matcher": {"id": "byName", "options": k.title_vi},
+            "properties": [
+                {"id": "unit", "value": grafana_unit(k)},
+                {"id": "decimals", "value": k.decimals},
+            ],
+        }
+        for k in kpis
+    ]
 
 
 def column_overrides(columns: Sequence[sql.Column]) -> list[dict[str, Any]]:

@@ -2,20 +2,31 @@
 
 All queries read table ``kpi`` or view ``kpi_latest`` (sinks/migrations), filter on
 ``window_start`` (the hypertable's time column, so chunks outside the range are skipped),
-on the template variables ``$district`` (multi, quoted list) and ``$window_kind`` (single,
-raw), and show district ids as their Vietnamese names through a CASE generated from
+on the template variables ``$district`` (multi, quoted list) and ``$window_kind`` (single),
+and show district ids as their Vietnamese names through a CASE generated from
 ``schemas.places.DISTRICT_NAMES``. Grafana macros used: ``$__timeFilter``,
 ``$__timeGroupAlias`` and ``$__interval`` (see ``dashboards.macros``).
+
+The boards hang on a shared wall, and a viewer can put any text in a variable (URL
+``var-window_kind=...``). So a variable reaches SQL only as a value the board allows: Grafana
+quotes it (``'...'`` with ``'`` doubled; a multi-valued variable as a list of such
+literals), and the query itself admits only whitelisted values (:func:`window_kind_filter`,
+:func:`district_filter`). Anything else selects no rows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from dashboards.kpis import merge_sql
-from schemas.places import DISTRICT_NAMES
+from schemas.places import DISTRICT_NAMES, District
+from streams import windows
 from streams.catalog import KpiDef
+
+WINDOW_KINDS: Final = tuple(windows.WINDOW_KINDS.values())
+"""The window kinds a board may select (``1m``, ``15m``, ``1h``)."""
 
 DISTRICT_HEADER = "Huyện / thị xã / thành phố"
 
@@ -46,6 +57,22 @@ def district_order(column: str = "district") -> str:
     return f"CASE {column} {arms} ELSE {len(DISTRICT_NAMES) + 1} END"
 
 
+def window_kind_filter(column: str = "window_kind") -> str:
+    """``column`` equals ``$window_kind`` if that is one of ``WINDOW_KINDS``, else nothing.
+
+    The variable is only ever compared with the whitelist inside a sub-query; the outer
+    comparison is with the whitelisted value, which is NULL (no row) for any other text.
+    """
+    rows = ", ".join(f"({literal(kind)})" for kind in WINDOW_KINDS)
+    return f"{column} = (SELECT k FROM (VALUES {rows}) AS allowed(k) WHERE k = '$window_kind')"
+
+
+def district_filter(column: str = "district") -> str:
+    """``column`` is one of the selected ``$district`` values and a known district id."""
+    known = ", ".join(literal(d.value) for d in District)
+    return f"{column} IN ($district) AND {column} = ANY(ARRAY[{known}])"
+
+
 def district_variable_query() -> str:
     """Values of the ``district`` variable: districts with rows in the time range.
 
@@ -66,10 +93,10 @@ def _where(kpis: Sequence[KpiDef], entity_kind: str, *, districts: bool = True) 
         "$__timeFilter(window_start)",
         kpi_test,
         f"entity_kind = {literal(entity_kind)}",
-        "window_kind = '$window_kind'",
+        window_kind_filter(),
     ]
     if districts:
-        parts.append("district IN ($district)")
+        parts.append(district_filter())
     return "\n  AND ".join(parts)
 
 

@@ -9,7 +9,7 @@ from grafanalib import core as g
 from dashboards import sql
 from dashboards.datasources import TIMESCALEDB
 
-WINDOW_KINDS: Final = ("1m", "15m", "1h")
+WINDOW_KINDS: Final = sql.WINDOW_KINDS
 DEFAULT_WINDOW_KIND: Final = "15m"
 """The hopping 15-minute window every minute: a rolling rate that is fresh and steady."""
 

@@ -143,7 +143,7 @@ def _sink(args: argparse.Namespace) -> int:
     settings = config.load()
     if not args.no_metrics:
         try:
-            metrics.serve(settings.ports.sink_metrics)
+            metrics.serve(metrics.SINK_REGISTRY, settings.ports.sink_metrics)
         except OSError as error:
             raise UserError(
                 f"cannot serve /metrics on 127.0.0.1:{settings.ports.sink_metrics}: {error}. "

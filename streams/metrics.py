@@ -3,6 +3,11 @@
 Names follow Prometheus conventions: base units, ``_total`` for counters, ``_seconds`` for
 durations. Label sets are bounded: topics, partitions, window kinds, districts, and entity
 ids of KPIs flagged alertable (capped by ``BoundedLabels``).
+
+Each process exports only its own metrics: worker metrics live in ``WORKER_REGISTRY``, sink
+metrics (``ioc_sink_*``) in ``SINK_REGISTRY``, and each process serves one of them (plus the
+usual ``process_*`` / ``python_*`` series). Nothing is registered in prometheus_client's
+default registry, so a sink never reports a worker series as 0 and vice versa.
 """
 
 from __future__ import annotations
@@ -13,121 +18,189 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Final
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    start_http_server,
+)
+
+
+def _process_registry() -> CollectorRegistry:
+    """A registry holding the process, platform and GC collectors of the default one."""
+    registry = CollectorRegistry(auto_describe=True)
+    for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+        registry.register(collector)
+    return registry
+
+
+WORKER_REGISTRY: Final = _process_registry()
+"""Metrics of ``ioc worker`` (events, windows, watermarks, lag, KPI gauges)."""
+SINK_REGISTRY: Final = _process_registry()
+"""Metrics of ``ioc sink`` (``ioc_sink_*``)."""
 
 EVENTS_CONSUMED: Final = Counter(
-    "ioc_events_consumed_total", "Raw events read from Kafka by the workers.", ["topic"]
+    "ioc_events_consumed_total",
+    "Raw events read from Kafka by the workers.",
+    ["topic"],
+    registry=WORKER_REGISTRY,
 )
 EVENTS_WINDOWED: Final = Counter(
-    "ioc_events_windowed_total", "Valid events applied to window state.", ["topic"]
+    "ioc_events_windowed_total",
+    "Valid events applied to window state.",
+    ["topic"],
+    registry=WORKER_REGISTRY,
 )
 EVENTS_INVALID: Final = Counter(
     "ioc_events_invalid_total",
     "Events rejected by validation and sent to the dead-letter topic.",
     ["topic", "reason"],
+    registry=WORKER_REGISTRY,
 )
 EVENTS_LATE: Final = Counter(
-    "ioc_events_late_total", "Events for windows already closed, sent to city.late.v1.", ["topic"]
+    "ioc_events_late_total",
+    "Events for windows already closed, sent to city.late.v1.",
+    ["topic"],
+    registry=WORKER_REGISTRY,
 )
 EVENTS_DUPLICATE: Final = Counter(
     "ioc_events_duplicate_total",
     "Events skipped as duplicates: kind=redelivery (offset already applied) or event_id.",
     ["topic", "kind"],
+    registry=WORKER_REGISTRY,
 )
 PRODUCE_FAILURES: Final = Counter(
     "ioc_worker_produce_failures_total",
     "Dead letters or late records the broker refused after every retry; the worker stops "
     "without committing past them.",
     ["topic"],
+    registry=WORKER_REGISTRY,
 )
 STEP_SECONDS: Final = Histogram(
     "ioc_worker_step_seconds",
     "Time to process one step (the fetched records an agent takes together), writes included.",
     ["topic"],
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+    registry=WORKER_REGISTRY,
 )
 STEP_RECORDS: Final = Histogram(
     "ioc_worker_step_records",
     "Records per processing step.",
     ["topic"],
     buckets=(1, 10, 100, 1000, 5000, 10000, 25000, 50000),
+    registry=WORKER_REGISTRY,
 )
 STEPS_IN_PROGRESS: Final = Gauge(
-    "ioc_worker_steps_in_progress", "Processing steps under way (at most one per partition lane)."
+    "ioc_worker_steps_in_progress",
+    "Processing steps under way (at most one per partition lane).",
+    registry=WORKER_REGISTRY,
 )
 WINDOW_STATE_ENTRIES: Final = Gauge(
-    "ioc_window_state_entries", "Open window-state entries (panes) held by this worker."
+    "ioc_window_state_entries",
+    "Open window-state entries (panes) held by this worker.",
+    registry=WORKER_REGISTRY,
 )
 PARTITIONS_HELD: Final = Gauge(
-    "ioc_worker_partitions", "Source partitions whose window state this worker holds."
+    "ioc_worker_partitions",
+    "Source partitions whose window state this worker holds.",
+    registry=WORKER_REGISTRY,
 )
 WINDOWS_CLOSED: Final = Counter(
-    "ioc_windows_closed_total", "Windows closed by the watermark.", ["window"]
+    "ioc_windows_closed_total",
+    "Windows closed by the watermark.",
+    ["window"],
+    registry=WORKER_REGISTRY,
 )
 KPI_ROWS_EMITTED: Final = Counter(
-    "ioc_kpi_rows_emitted_total", "Final KPI rows produced to city.kpi.v1.", ["window"]
+    "ioc_kpi_rows_emitted_total",
+    "Final KPI rows produced to city.kpi.v1.",
+    ["window"],
+    registry=WORKER_REGISTRY,
 )
 WATERMARK: Final = Gauge(
     "ioc_watermark_timestamp_seconds",
     "Event-time watermark of a source partition (Unix time).",
     ["topic", "partition"],
+    registry=WORKER_REGISTRY,
 )
 WATERMARK_DELAY: Final = Gauge(
     "ioc_watermark_delay_seconds",
     "Wall clock minus the event-time watermark of a source partition.",
     ["topic", "partition"],
+    registry=WORKER_REGISTRY,
 )
 FUTURE_EVENTS_HELD: Final = Gauge(
     "ioc_events_future_held",
     "Events of a source partition held in panes that start after the worker's wall clock: "
     "accepted future events wait there instead of moving the watermark.",
     ["topic", "partition"],
+    registry=WORKER_REGISTRY,
 )
 CONSUMER_LAG: Final = Gauge(
     "ioc_consumer_lag_messages",
     "High watermark minus the next offset to read, per source partition.",
     ["topic", "partition"],
+    registry=WORKER_REGISTRY,
 )
 KPI_LAST_VALUE: Final = Gauge(
     "ioc_kpi_last_value",
     "Last closed 1-minute value of an alertable KPI per entity.",
     ["kpi", "entity_kind", "entity_id", "district"],
+    registry=WORKER_REGISTRY,
 )
 KPI_LAST_WINDOW_END: Final = Gauge(
     "ioc_kpi_last_window_end_timestamp_seconds",
     "End of the window behind ioc_kpi_last_value (Unix time).",
     ["kpi", "entity_kind", "entity_id", "district"],
+    registry=WORKER_REGISTRY,
 )
 SENSOR_LAST_SEEN: Final = Gauge(
     "ioc_sensor_last_seen_timestamp_seconds",
     "Event time of the latest reading of a farm sensor (Unix time).",
     ["sensor_id", "district"],
+    registry=WORKER_REGISTRY,
 )
 SERIES_DROPPED: Final = Counter(
     "ioc_metric_series_dropped_total",
     "Label sets not exported because a bounded metric reached its cap.",
     ["metric"],
+    registry=WORKER_REGISTRY,
 )
 
 SINK_ROWS_WRITTEN: Final = Counter(
-    "ioc_sink_rows_written_total", "KPI rows upserted into TimescaleDB.", ["table"]
+    "ioc_sink_rows_written_total",
+    "KPI rows upserted into TimescaleDB.",
+    ["table"],
+    registry=SINK_REGISTRY,
 )
 SINK_BATCH_SECONDS: Final = Histogram(
     "ioc_sink_batch_seconds",
     "Time to write one batch (COPY + upsert + commit).",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+    registry=SINK_REGISTRY,
 )
 SINK_BATCH_ROWS: Final = Histogram(
     "ioc_sink_batch_rows",
     "Rows per sink batch.",
     buckets=(1, 10, 50, 100, 500, 1000, 5000, 10000, 50000),
+    registry=SINK_REGISTRY,
 )
-SINK_ERRORS: Final = Counter("ioc_sink_errors_total", "Sink failures by kind.", ["kind"])
+SINK_ERRORS: Final = Counter(
+    "ioc_sink_errors_total", "Sink failures by kind.", ["kind"], registry=SINK_REGISTRY
+)
 SINK_UP: Final = Gauge(
-    "ioc_sink_database_up", "1 while the sink can write to TimescaleDB, 0 while it retries."
+    "ioc_sink_database_up",
+    "1 while the sink can write to TimescaleDB, 0 while it retries.",
+    registry=SINK_REGISTRY,
 )
 SINK_ROWS_REJECTED: Final = Counter(
-    "ioc_sink_rows_rejected_total", "KPI rows refused by the database, sent to dead letters."
+    "ioc_sink_rows_rejected_total",
+    "KPI rows refused by the database, sent to dead letters.",
+    registry=SINK_REGISTRY,
 )
 
 
@@ -178,6 +251,6 @@ def total(samples: dict[str, float], name: str) -> float:
     return sum(v for k, v in samples.items() if k == name or k.startswith(name + "{"))
 
 
-def serve(port: int, addr: str = "127.0.0.1") -> None:
-    """Expose /metrics on ``addr:port`` from a background thread."""
-    start_http_server(port, addr=addr)
+def serve(registry: CollectorRegistry, port: int, addr: str = "127.0.0.1") -> None:
+    """Expose ``registry`` as /metrics on ``addr:port`` from a background thread."""
+    start_http_server(port, addr=addr, registry=registry)

@@ -38,7 +38,7 @@ def run(args: Any) -> int:
     settings = load()
     port = settings.ports.worker_metrics if args.metrics_port is None else args.metrics_port
     if port:
-        metrics.serve(port, settings.metrics_addr)
+        metrics.serve(metrics.WORKER_REGISTRY, port, settings.metrics_addr)
     from streams.app import app
 
     logging.basicConfig(level=args.loglevel.upper())

@@ -57,6 +57,7 @@ ALERT_LABELS_HIDDEN: Final = ("Time", "Value", "__name__", "alertstate", "enviro
 def _trend(title: str, names: tuple[str, ...], pos: g.GridPos) -> g.TimeSeries:
     kpis = [kpi(n) for n in names]
     look = Look.of(kpis[0]) if len(kpis) == 1 else Look(Look.of(kpis[0]).unit, kpis[0].decimals)
+    overrides = panels.series_overrides(kpis) if len(kpis) > 1 else None
     return panels.timeseries(
         title,
         [SqlQuery(sql.province_series(k, k.title_vi)) for k in kpis],
@@ -65,6 +66,7 @@ def _trend(title: str, names: tuple[str, ...], pos: g.GridPos) -> g.TimeSeries:
         description="; ".join(f"{k.title_en} ({k.name})" for k in kpis),
         time_from="24h",
         show_thresholds=len(kpis) == 1,
+        overrides=overrides,
     )
 
 

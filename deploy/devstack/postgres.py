@@ -27,6 +27,8 @@ CONFIGURED = "ioc-configured"
 APP_ROLE = "ioc"
 APP_DB = "ioc"
 GRAFANA_ROLE = "ioc_grafana"
+GRAFANA_STATEMENT_TIMEOUT = "10s"
+"""Longest statement of the read-only role (as migration 0006 sets it)."""
 
 SETTINGS = """
 # written by `ioc dev up` (local development only)
@@ -54,7 +56,8 @@ def _url(user: str, port: int, dbname: str) -> str:
 
 
 def bootstrap(port: int) -> None:
-    """Create roles ioc and ioc_grafana, database ioc with timescaledb; idempotent."""
+    """Create roles ioc and ioc_grafana (statement timeout 10 s), database ioc with timescaledb;
+    idempotent."""
     with psycopg.connect(_url("postgres", port, "postgres"), autocommit=True) as conn:
         for role in (APP_ROLE, GRAFANA_ROLE):
             exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
@@ -75,6 +78,9 @@ def bootstrap(port: int) -> None:
         conn.execute(
             f"ALTER DEFAULT PRIVILEGES FOR ROLE {APP_ROLE} IN SCHEMA public "
             f"GRANT SELECT ON TABLES TO {GRAFANA_ROLE}"
+        )
+        conn.execute(
+            f"ALTER ROLE {GRAFANA_ROLE} SET statement_timeout = '{GRAFANA_STATEMENT_TIMEOUT}'"
         )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,14 +14,15 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dashboards import build
+from dashboards import build, sql
 from dashboards.boards import BOARDS, overview
 from dashboards.datasources import DB_PASSWORD_ENV
 from dashboards.kpis import AMBER, GREEN, RED, step_color, threshold_steps
 from dashboards.macros import QueryContext, auto_interval, expand_promql, expand_sql
 from dashboards.queries import panel_queries, walk_panels
 from schemas.places import DISTRICT_NAMES
-from streams.catalog import CATALOG
+from streams import metrics
+from streams.catalog import CATALOG, by_name
 from streams.cli import main as ioc_main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -193,3 +196,85 @@ def test_auto_interval_follows_grafana_rounding() -> None:
     assert auto_interval(24 * 3600, 100, "1m") == 600
     assert auto_interval(600, 100, "1m") == 60
     assert auto_interval(600, 100, None) == 5
+
+
+SERIES_SELECTOR = re.compile(r"\b(ioc_[a-z0-9_]+)(\{[^}]*\})?")
+HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
+
+
+def _owner(name: str) -> str:
+    """``worker`` or ``sink``: the process whose registry exports series ``name``."""
+    for job, registry in (("worker", metrics.WORKER_REGISTRY), ("sink", metrics.SINK_REGISTRY)):
+        families = {m.name for m in registry.collect()}
+        stripped = [name] + [name.removesuffix(s) for s in (*HISTOGRAM_SUFFIXES, "_total")]
+        if families & set(stripped):
+            return job
+    raise AssertionError(f"{name} is exported by no process")
+
+
+def test_board_promql_selects_the_job_exporting_each_series() -> None:
+    queries = [q for spec in BOARDS for q in panel_queries(build.board_json(spec.build()))]
+    seen = 0
+    for query in (q for q in queries if not q.is_sql):
+        for name, selector in SERIES_SELECTOR.findall(query.text):
+            assert selector == f'{{job="{_owner(name)}"}}', f"{query.label}: {query.text}"
+            seen += 1
+    assert seen >= 20
+
+
+def test_template_variables_reach_sql_only_through_the_whitelists() -> None:
+    """Cut the whitelisted filters out of every SQL target: no variable may be left."""
+    queries = [q for spec in BOARDS for q in panel_queries(build.board_json(spec.build()))]
+    guarded = 0
+    for query in (q for q in queries if q.is_sql):
+        text = query.text
+        guarded += text.count(sql.window_kind_filter()) + text.count(sql.district_filter())
+        rest = text.replace(sql.window_kind_filter(), "").replace(sql.district_filter(), "")
+        assert not re.search(r"\$\{?(window_kind|district)\b", rest), query.label
+    assert guarded >= 80
+
+
+def test_single_value_variable_keeps_its_quotes_like_grafana() -> None:
+    """Grafana doubles the ' of a single-valued SQL variable: '$window_kind' stays a literal."""
+    variables = {"window_kind": ["1m' OR '1'='1"], "district": ["x');--"]}
+    hostile = dataclasses.replace(CTX, variables=variables)
+    expanded = expand_sql("w = '$window_kind' AND d IN ($district)", hostile)
+    assert expanded == "w = '1m'' OR ''1''=''1' AND d IN ('x'');--')"
+
+
+def _field_decimals(panel: dict[str, Any], field_name: str) -> Any:
+    """Decimals Grafana uses for field ``field_name`` of ``panel`` (override, else default)."""
+    config = panel["fieldConfig"]
+    for override in config.get("overrides", []):
+        if override["matcher"] == {"id": "byName", "options": field_name}:
+            for prop in override["properties"]:
+                if prop["id"] == "decimals":
+                    return prop["value"]
+    return config["defaults"].get("decimals")
+
+
+PIVOT_COLUMN = re.compile(r"FILTER \(WHERE kpi = '([a-z0-9_.]+)'\) AS \"([^\"]+)\"")
+SERIES_OF_KPI = re.compile(r"WHERE [^;]*?kpi = '([a-z0-9_.]+)'")
+
+
+def test_every_panel_showing_a_kpi_uses_its_catalog_decimals(
+    boards: dict[str, dict[str, Any]],
+) -> None:
+    """Stats, time series (each series) and table columns: KpiDef.decimals everywhere."""
+    checked: set[tuple[str, str]] = set()
+    for board in boards.values():
+        for panel in walk_panels(board):
+            for target in panel.get("targets", []):
+                text = target.get("rawSql", "")
+                if panel["type"] == "table":
+                    shown = [(by_name(n), header) for n, header in PIVOT_COLUMN.findall(text)]
+                else:
+                    shown = [(by_name(n), by_name(n).title_vi) for n in SERIES_OF_KPI.findall(text)]
+                for k, field_name in shown:
+                    where = f"{board['uid']} / {panel['title']} / {field_name}"
+                    assert _field_decimals(panel, field_name) == k.decimals, where
+                    checked.add((panel["type"], k.name))
+    everything = {k.name for k in CATALOG}
+    for kind in ("stat", "timeseries"):
+        assert {name for t, name in checked if t == kind} == everything, kind
+    assert len({name for t, name in checked if t == "table"}) >= 15

@@ -107,3 +107,42 @@ def test_preview_renders_every_board(
     if slug != "pipeline":
         sql_panels = {q.panel_id for q in panel_queries(board) if q.is_sql}
         assert all(any(f.size for f in fetched[pid].frames) for pid in sql_panels)
+
+
+HOSTILE = (
+    "1m' OR '1'='1",
+    "1m') OR ('1'='1",
+    "'; DROP TABLE kpi; --",
+    "1m'; SELECT pg_sleep(30); --",
+    "15m' UNION SELECT 1 --",
+    "1h\\'",
+)
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_hostile_window_kind_selects_nothing(
+    conn: Any, synthetic_now: datetime, value: str
+) -> None:
+    """Whatever text a viewer puts in $window_kind, no query errs or shows a row."""
+    variables = {"district": ALL_DISTRICTS, "window_kind": [value]}
+    shown = [q.label for q in SQL if run_sql(conn, q, context(q, synthetic_now, variables)).rows]
+    assert not shown
+    assert conn.execute("SELECT count(*) FROM kpi").fetchone()[0] > 0
+
+
+def test_hostile_districts_show_only_known_selected_districts(
+    conn: Any, synthetic_now: datetime
+) -> None:
+    """Hostile $district values next to one real district: only that district is shown."""
+    variables = {
+        "district": [*HOSTILE, "phung-hiep", "phung-hiep' OR '1'='1"],
+        "window_kind": ["1m"],
+    }
+    grids = [q for q in SQL if q.format == "table" and "GROUP BY district" in q.text]
+    assert grids
+    for grid in grids:
+        frame = run_sql(conn, grid, context(grid, synthetic_now, variables))
+        assert [row[0] for row in frame.rows] == [DISTRICT_NAMES[District.PHUNG_HIEP]]
+    for query in SQL:
+        run_sql(conn, query, context(query, synthetic_now, variables))
+    assert conn.execute("SELECT count(*) FROM kpi").fetchone()[0] > 0

@@ -1,9 +1,11 @@
-"""`ioc sink` as a process: writes rows, serves /metrics, stops cleanly on SIGTERM."""
+"""`ioc sink` as a process: writes rows, serves /metrics (its own series only), stops cleanly
+on SIGTERM."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -56,7 +58,10 @@ def test_ioc_sink_process(
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "sink never reported 50 rows on /metrics"
             time.sleep(0.3)
-        assert "ioc_sink_database_up 1.0" in scrape(port)
+        page = scrape(port)
+        assert "ioc_sink_database_up 1.0" in page
+        exported = set(re.findall(r"^(ioc_[a-z0-9_]+)", page, flags=re.MULTILINE))
+        assert exported and all(name.startswith("ioc_sink_") for name in exported), exported
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     finally:

@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from deploy.devstack.urls import with_user
+from deploy.devstack.urls import with_database, with_user
 from sinks.migrate import MIGRATIONS_DIR, latest_version, migrate, status
 from streams.cli import main as ioc_main
 from streams.errors import UserError
@@ -183,3 +183,28 @@ def test_the_weight_migration_upgrades_a_database_with_rows(
             "SELECT sum(value * coalesce(weight, count)) / sum(coalesce(weight, count)) FROM kpi"
         ).fetchone()
     assert merged == (0.5,)
+
+
+def _grafana_statement_timeout(url: str) -> str:
+    """``SHOW statement_timeout`` in a new session of role ioc_grafana."""
+    with psycopg.connect(with_user(url, "ioc_grafana")) as conn:
+        row = conn.execute("SHOW statement_timeout").fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def test_the_grafana_role_gets_a_statement_timeout(
+    new_database: Callable[..., str], admin_database_url: str
+) -> None:
+    """Migrated by a role that may (a superuser), ioc_grafana's sessions stop after 10 s."""
+    url = new_database("grafana_timeout")
+    admin = with_database(admin_database_url, psycopg.conninfo.conninfo_to_dict(url)["dbname"])
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute("ALTER ROLE ioc_grafana RESET statement_timeout")
+    try:
+        assert _grafana_statement_timeout(url) == "0"
+        migrate(admin)
+        assert _grafana_statement_timeout(url) == "10s"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute("ALTER ROLE ioc_grafana SET statement_timeout = '10s'")

@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable
 
 import pytest
-from prometheus_client import REGISTRY
 from sink_support import (
     SESSION_MS,
     TcpProxy,
@@ -26,6 +25,7 @@ from sink_support import (
 from sinks.migrate import migrate
 from sinks.sink import run_sink
 from streams.config import Settings
+from streams.metrics import SINK_REGISTRY
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -41,7 +41,7 @@ async def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> 
 
 
 def sink_up() -> float | None:
-    return REGISTRY.get_sample_value("ioc_sink_database_up")
+    return SINK_REGISTRY.get_sample_value("ioc_sink_database_up")
 
 
 async def test_database_outage_loses_and_duplicates_nothing(

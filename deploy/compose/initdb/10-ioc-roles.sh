@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs once, when the TimescaleDB volume is empty (docker-entrypoint-initdb.d).
-# Roles: ioc (read-write, owns database ioc), ioc_grafana (read-only). Passwords come from
-# the environment (IOC_DB_PASSWORD, IOC_GRAFANA_DB_PASSWORD), never from this file.
+# Roles: ioc (read-write, owns database ioc), ioc_grafana (read-only, statements cancelled
+# after 10 s). Passwords come from the environment (IOC_DB_PASSWORD,
+# IOC_GRAFANA_DB_PASSWORD), never from this file.
 set -euo pipefail
 : "${IOC_DB_PASSWORD:?IOC_DB_PASSWORD must be set}"
 : "${IOC_GRAFANA_DB_PASSWORD:?IOC_GRAFANA_DB_PASSWORD must be set}"
@@ -10,6 +11,7 @@ psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
     -v ioc_pw="$IOC_DB_PASSWORD" -v grafana_pw="$IOC_GRAFANA_DB_PASSWORD" <<'SQL'
 CREATE ROLE ioc LOGIN PASSWORD :'ioc_pw';
 CREATE ROLE ioc_grafana LOGIN PASSWORD :'grafana_pw';
+ALTER ROLE ioc_grafana SET statement_timeout = '10s';
 CREATE DATABASE ioc OWNER ioc;
 SQL
 
