@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-APT_PACKAGES=(debootstrap prometheus prometheus-alertmanager docker-compose)
+APT_PACKAGES=(debootstrap prometheus prometheus-alertmanager docker-compose kcat)
 # Apache Kafka runs on Java 17 with jars fetched by Maven (deploy/kafka/pom.xml).
 command -v java >/dev/null || APT_PACKAGES+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || APT_PACKAGES+=(maven)

@@ -125,12 +125,21 @@ def faust_app(module: str, bootstrap: str, expected: int, log_dir: Path, run: in
 
 
 def our_worker(
-    bootstrap: str, expected: int, log_dir: Path, app_id: str = "bench-ours"
+    bootstrap: str,
+    expected: int,
+    log_dir: Path,
+    app_id: str = "bench-ours",
+    guarantee: str = "at_least_once",
 ) -> tuple[float, float]:
-    """(c): ``ioc worker`` from the start of its first processing step to the end of the
-    step that consumed the last event; returns (seconds, rss MiB)."""
+    """(c): ``ioc worker`` (Faust ``processing_guarantee`` ``guarantee``) from the start of
+    its first processing step to the end of the step that consumed the last event; returns
+    (seconds, rss MiB)."""
     worker = WorkerProcess(
-        bootstrap, app_id, log_dir / f"{app_id}.log", IOC_IDLE_TIMEOUT_SECONDS=3600
+        bootstrap,
+        app_id,
+        log_dir / f"{app_id}.log",
+        IOC_IDLE_TIMEOUT_SECONDS=3600,
+        IOC_PROCESSING_GUARANTEE=guarantee,
     ).start()
     names = ("ioc_events_consumed_total", "ioc_worker_steps_in_progress")
     try:
@@ -168,6 +177,11 @@ def main() -> None:
         "--repeat", type=int, default=1, help="runs of each path; the median is reported"
     )
     parser.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
+    parser.add_argument(
+        "--exactly-once",
+        action="store_true",
+        help="also run (e): our worker with processing_guarantee=exactly_once",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ioc-bench-streams-"))
     say(f"generating {args.events:,} simulator events ...")
@@ -204,6 +218,12 @@ def main() -> None:
             say("(c) our worker ...")
             ours, rss = our_worker(broker.bootstrap, n, work, f"bench-ours-{run}")
             seconds["ours"].append(ours)
+            if args.exactly_once:
+                say("(e) our worker, processing_guarantee=exactly_once ...")
+                eos, _ = our_worker(
+                    broker.bootstrap, n, work, f"bench-eos-{run}", guarantee="exactly_once"
+                )
+                seconds["eos"].append(eos)
             say(", ".join(f"{k} {n / v[-1]:,.0f}/s" for k, v in seconds.items()))
     rates = {name: n / statistics.median(runs) for name, runs in seconds.items()}
     spread = {name: f"{n / max(runs):,.0f}-{n / min(runs):,.0f}" for name, runs in seconds.items()}
@@ -226,6 +246,14 @@ def main() -> None:
         f"| {rates['ours'] / rates['naive']:.1f}x |",
         f"| (d) Faust floor: the worker's Faust setup, batches only counted | "
         f"{rates['floor']:,.0f} | {rates['floor'] / rates['naive']:.1f}x |",
+        *(
+            [
+                f"| (e) our worker with processing_guarantee=exactly_once | {rates['eos']:,.0f} "
+                f"| {rates['eos'] / rates['naive']:.1f}x |"
+            ]
+            if "eos" in rates
+            else []
+        ),
         "",
         f"Our worker runs at {rates['ours'] / rates['floor']:.0%} of the floor (d): of each "
         f"event's {1e6 / rates['ours']:.0f} us, {1e6 / rates['floor']:.0f} us are Faust's own "
@@ -240,7 +268,7 @@ def main() -> None:
         "",
         f"Worker RSS at the end: {rss:.0f} MiB. Command: "
         f"`.venv/bin/python bench/streams_bench.py --events {args.events} "
-        f"--repeat {args.repeat}`.",
+        f"--repeat {args.repeat}{' --exactly-once' if args.exactly_once else ''}`.",
     ]
     print("\n".join(lines))
     if not args.no_write:

@@ -35,6 +35,13 @@ def _str(name: str, default: str) -> str:
     return os.environ.get(name) or default
 
 
+def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    raw = _str(name, default)
+    if raw not in allowed:
+        raise SystemExit(f"environment variable {name}={raw!r} must be one of {', '.join(allowed)}")
+    return raw
+
+
 def cache_dir() -> Path:
     """Machine-level cache (outside any clone): the TimescaleDB chroot and Kafka jars live here."""
     return Path(_str("IOC_CACHE_DIR", str(Path.home() / ".cache" / "smartcity-ioc")))
@@ -84,6 +91,14 @@ class Settings:
     )
     """How long an event id is remembered (event time past the watermark): at least the
     largest window plus the grace."""
+    processing_guarantee: str = field(
+        default_factory=lambda: _choice(
+            "IOC_PROCESSING_GUARANTEE", "at_least_once", ("at_least_once", "exactly_once")
+        )
+    )
+    """Faust's ``processing_guarantee``. The product runs ``at_least_once``: its idempotent
+    state already makes the rows exact; ``exactly_once`` (Kafka transactions) is for
+    measuring its cost (README, "Delivery guarantee")."""
     metrics_addr: str = field(default_factory=lambda: _str("IOC_METRICS_ADDR", "127.0.0.1"))
     state_dir: Path = field(
         default_factory=lambda: Path(_str("IOC_STATE_DIR", str(cache_dir() / "state")))

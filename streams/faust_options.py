@@ -43,4 +43,5 @@ def app_options(settings: Settings) -> dict[str, Any]:
         "consumer_auto_offset_reset": "earliest",
         "consumer_max_fetch_size": FETCH_BYTES,
         "datadir": str(settings.state_dir / "{conf.name}-data"),
+        "processing_guarantee": settings.processing_guarantee,
     }

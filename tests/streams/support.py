@@ -97,15 +97,34 @@ class PrivateBroker:
         )
         shutil.copytree(_formatted_data(), self.node.data_dir)
         self.node.prepare()
-        self.log = open(log_dir / f"kafka-{self.port}.log", "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen(self.node.command(), stdout=self.log, stderr=subprocess.STDOUT)
+        self.log = open(log_dir / f"kafka-{self.port}.log", "ab")  # noqa: SIM115
+        self.proc = self._start()
+        asyncio.run(create_topics(self.bootstrap, PRODUCT_TOPICS, partitions))
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        """Run the node on its data dir and port; return once it answers (90 s at most)."""
+        proc = subprocess.Popen(self.node.command(), stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 90
         while not broker_answers(self.bootstrap):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                self.log.close()
                 raise RuntimeError(f"Kafka did not start on {self.bootstrap}; see {self.log.name}")
             time.sleep(0.2)
-        asyncio.run(create_topics(self.bootstrap, PRODUCT_TOPICS, partitions))
+        return proc
+
+    def kill9(self) -> None:
+        """SIGKILL the node: no clean shutdown, its data dir stays for :meth:`restart`."""
+        self.proc.kill()
+        self.proc.wait()
+
+    def restart(self) -> float:
+        """Start the node again on the same data dir and port (after :meth:`kill9`); the
+        seconds until it answers."""
+        started = time.monotonic()
+        self.proc = self._start()
+        return time.monotonic() - started
 
     def stop(self) -> None:
         """Stop the broker at once (SIGKILL: its data is thrown away with the test)."""

@@ -21,3 +21,16 @@ def test_local_files_go_to_the_state_dir_not_the_working_directory(
     assert state.is_dir()
     assert app.conf.datadir == state / "options-test-data"
     assert app.conf.tabledir.is_relative_to(state)
+
+
+def test_processing_guarantee_is_at_least_once_unless_asked(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("IOC_STATE_DIR", str(tmp_path))
+    monkeypatch.delenv("IOC_PROCESSING_GUARANTEE", raising=False)
+    assert app_options(Settings())["processing_guarantee"] == "at_least_once"
+    monkeypatch.setenv("IOC_PROCESSING_GUARANTEE", "exactly_once")
+    assert app_options(Settings())["processing_guarantee"] == "exactly_once"
+    monkeypatch.setenv("IOC_PROCESSING_GUARANTEE", "exactly-once")
+    with pytest.raises(SystemExit, match="at_least_once, exactly_once"):
+        Settings()

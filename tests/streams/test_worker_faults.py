@@ -63,8 +63,12 @@ def settle(workers: list[WorkerProcess], bootstrap: str, timeout: float = 240) -
 
 
 def _run(
-    tmp: Path, name: str, disturb: Callable[[PrivateBroker, list[WorkerProcess]], None] | None
+    tmp: Path,
+    name: str,
+    disturb: Callable[[PrivateBroker, list[WorkerProcess]], None] | None,
+    samples: list[dict[str, float]] | None = None,
 ) -> KpiTable:
+    """The KPI table of one run; the workers' last metrics go to ``samples`` when given."""
     with PrivateBroker(tmp) as broker:
         worker = WorkerProcess(broker.bootstrap, name, tmp / f"{name}-worker.log").start()
         workers = [worker]
@@ -77,6 +81,8 @@ def _run(
                 disturb(broker, workers)
             producer.join()
             settle(workers, broker.bootstrap)
+            if samples is not None:
+                samples.extend(w.metrics() for w in workers)
         finally:
             producer.join()
             for w in workers:
@@ -120,6 +126,43 @@ def test_kill9_mid_window_gives_the_rows_of_an_undisturbed_run(
             worker.start()
 
     _assert_same(undisturbed, _run(tmp_path, "crashy", crash))
+
+
+def test_broker_kill9_and_restart_mid_stream_gives_the_rows_of_an_undisturbed_run(
+    tmp_path: Path, undisturbed: KpiTable
+) -> None:
+    """The broker is SIGKILLed while the worker consumes the paced stream and restarted on
+    the same data dir and port; the worker reconnects (or is restarted when it gave up)."""
+    outage: dict[str, float] = {}
+
+    def crash_broker(broker: PrivateBroker, workers: list[WorkerProcess]) -> None:
+        worker = workers[0]
+        wait_for(
+            lambda: metric_sum(worker.metrics(), "ioc_events_windowed_total") > 3000,
+            120,
+            "the worker to window events",
+        )
+        broker.kill9()
+        time.sleep(1.0)
+        outage["restart_s"] = broker.restart()
+        time.sleep(5.0)
+        if worker.proc is not None and worker.proc.poll() is not None:
+            outage["worker_exit"] = float(worker.proc.returncode)
+            worker.start()
+
+    samples: list[dict[str, float]] = []
+    got = _run(tmp_path, "brokerkill", crash_broker, samples)
+    print(f"broker restart to answering: {outage}")
+    _assert_same(undisturbed, got)
+    [metrics] = samples
+    consumed = metric_sum(metrics, "ioc_events_consumed_total")
+    outcomes = {
+        kind: metric_sum(metrics, f"ioc_events_{kind}_total")
+        for kind in ("windowed", "invalid", "late", "duplicate")
+    }
+    assert consumed == sum(outcomes.values()), (consumed, outcomes)
+    if "worker_exit" not in outage:
+        assert consumed >= len(MESSAGES), (consumed, len(MESSAGES))
 
 
 def test_worker_joining_and_leaving_mid_stream_changes_no_row(

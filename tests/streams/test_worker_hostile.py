@@ -19,6 +19,8 @@ from typing import Any
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from schemas.decode import read_deadletter
 from schemas.topics import DEADLETTER_TOPIC, FARM_TOPIC, KPI_TOPIC
@@ -119,6 +121,23 @@ def test_huge_and_misrouted_records_lose_nothing_and_create_no_windows(tmp_path:
     assert all(w["event_count"] <= 60 for w in sensor_minutes)
 
 
+async def accept_any_timestamp(bootstrap: str) -> None:
+    """Let the farm topic take record timestamps far ahead, as a broker older than Kafka 4.0
+    or one configured so does (4.0 refuses more than one hour ahead by default with
+    InvalidTimestampError): the worker must not trust them either way."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        resource = ConfigResource(
+            ConfigResourceType.TOPIC,
+            FARM_TOPIC,
+            {"message.timestamp.after.max.ms": str(2**63 - 1)},
+        )
+        await admin.alter_configs([resource])
+    finally:
+        await admin.close()
+
+
 def _minute_rows(bootstrap: str) -> dict[tuple[str, str, str], tuple[float, int]]:
     """(kpi, entity, window start) -> (value, event count) of the 1-minute windows."""
     out = {}
@@ -137,6 +156,7 @@ def _run(tmp_path: Path, name: str, records: list[tuple[int, bytes, bytes, int |
     with PrivateBroker(tmp_path, partitions=PARTITIONS) as broker:
 
         async def go() -> None:
+            await accept_any_timestamp(broker.bootstrap)
             producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks=1)
             await producer.start()
             try:
