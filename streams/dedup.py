@@ -41,6 +41,10 @@ class EventIdIndex:
         self.horizon = horizon_seconds
         self.cap = cap
         self.seen: dict[str, float] = {}
+        """Event id -> event time it was first windowed at. An id is a duplicate while that
+        time is at least the watermark minus the horizon (``PartitionWindows.admit`` asks,
+        inline on the hot path); ids past it may linger until :meth:`expire` purges them,
+        so the answer does not depend on batch boundaries."""
         self.evicted = 0
         self._minutes: dict[int, list[str]] = {}
         self._order: list[int] = []
@@ -50,16 +54,6 @@ class EventIdIndex:
         from the oldest on (a segment waits for the older ones: a little longer kept)."""
         self._dead: list[int] = []
         self._next_seq = 0
-
-    def seen_within(self, event_id: str, watermark: float) -> bool:
-        """Whether ``event_id`` was windowed at an event time the watermark has not passed
-        by the horizon: a duplicate. Whether expired ids were already purged (at closings)
-        does not matter, so the answer does not depend on batch boundaries."""
-        t = self.seen.get(event_id)
-        return t is not None and t >= watermark - self.horizon
-
-    def __len__(self) -> int:
-        return len(self.seen)
 
     def add(self, event_id: str, t: float, offset: int) -> None:
         """Remember ``event_id`` (first windowed at event time ``t``, source ``offset``)."""

@@ -485,7 +485,7 @@ class PartitionWindows:
             return Outcome.MISROUTED
         event_id = event.event_id
         ids = self.ids
-        first_seen = ids.seen.get(event_id)  # ids.seen_within, without a call per event
+        first_seen = ids.seen.get(event_id)  # the rule of EventIdIndex.seen
         if first_seen is not None and first_seen >= clock.watermark - ids.horizon:
             return Outcome.DUPLICATE_ID
         entity_id = (entities or entities_of(event))[1][1]
