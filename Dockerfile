@@ -8,12 +8,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
+COPY common ./common
 COPY schemas ./schemas
 COPY streams ./streams
+COPY simulator ./simulator
 COPY sinks ./sinks
 COPY dashboards ./dashboards
 COPY deploy ./deploy
-RUN pip install . \
+COPY ioc ./ioc
+RUN pip install '.[preview]' \
     && useradd --system --uid 10001 --home-dir /var/lib/ioc --create-home ioc \
     && mkdir -p /var/lib/ioc/state \
     && chown -R ioc /var/lib/ioc

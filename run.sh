@@ -63,7 +63,8 @@ case "$cmd" in
         trap '.venv/bin/ioc dev down --only-recorded "$started" || true; rm -f "$started"' EXIT
         log "ruff check"; .venv/bin/ruff check .
         log "ruff format --check"; .venv/bin/ruff format --check .
-        log "mypy --strict"; .venv/bin/mypy --strict streams schemas sinks dashboards deploy
+        log "import-linter (layers, no cycles)"; .venv/bin/lint-imports
+        log "mypy --strict"; .venv/bin/mypy --strict common schemas streams simulator sinks dashboards deploy ioc
         log "pytest"; .venv/bin/python -m pytest "$@"
         ;;
     *)

@@ -1,7 +1,7 @@
 """The floor of bench/streams_bench.py: our worker's Faust setup with no work at all.
 
-Same Faust options, patches and batch lanes as ``ioc worker`` (streams.faust_options,
-streams.faust_patches), one agent per partition lane like the worker's, but each batch is
+Same Faust options, patches and batch lanes as ``ioc worker`` (streams.worker.faust_options,
+streams.worker.faust_patches), one agent per partition lane like the worker's, but each batch is
 only counted: what Faust's path costs on this machine, the ceiling of any worker built on
 it. Writes the seconds from its first completed rebalance (fetching may begin) to
 BENCH_DONE_FILE once it has seen BENCH_EVENTS events.
@@ -16,10 +16,10 @@ from typing import Any
 
 import faust
 
+from common.config import load
 from schemas.topics import RAW_TOPICS
-from streams import faust_patches
-from streams.config import load
-from streams.faust_options import app_options
+from streams.worker import faust_patches
+from streams.worker.faust_options import app_options
 
 TARGET = int(os.environ["BENCH_EVENTS"])
 DONE_FILE = os.environ["BENCH_DONE_FILE"]

@@ -32,13 +32,13 @@ from itertools import islice
 from pathlib import Path
 
 from schemas.topics import RAW_TOPICS
+from simulator.generator import SimConfig, generate
+from simulator.output import Pacer, produce
+from simulator.summary import Summary
 from streams.pipeline import SourceRecord, TopicPipeline
 from streams.replay.reading import open_consumer, partitions_of, plan, read
 from streams.replay.recompute import Recomputer
 from streams.replay.selection import Selection
-from streams.simulator.generator import SimConfig, generate
-from streams.simulator.output import Pacer, produce
-from streams.simulator.summary import Summary
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))

@@ -22,11 +22,11 @@ from pathlib import Path
 
 import orjson
 
+from common import config
+from ioc.cli import main as ioc
 from schemas.decode import decode
-from streams import config
-from streams.cli import main as ioc
-from streams.simulator.faults import FaultRates
-from streams.simulator.generator import SimConfig, generate
+from simulator.faults import FaultRates
+from simulator.generator import SimConfig, generate
 
 START = "2025-03-14T01:00:00Z"
 FAULTS = ["--malformed", "0.001", "--invalid", "0.001", "--duplicates", "0.001"]

@@ -38,11 +38,11 @@ from bench.report import write_section  # noqa: E402
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from common import config  # noqa: E402
 from deploy.devstack.urls import admin_url, with_database  # noqa: E402
 from schemas.kpi import EntityKind, KpiRow  # noqa: E402
 from sinks.migrate import migrate  # noqa: E402
 from sinks.writer import COLUMNS, STAGE_TYPES, _values, window_kind, write_kpi_rows  # noqa: E402
-from streams import config  # noqa: E402
 
 KPIS = (
     "farm.salinity_mean_gl",

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.report import write_section  # noqa: E402
 from schemas.topics import RAW_TOPICS  # noqa: E402
-from streams.broker_quirks import true_end_offsets  # noqa: E402
+from streams.replay.broker_quirks import true_end_offsets  # noqa: E402
 from tests.streams.support import (  # noqa: E402
     IOC,
     PrivateBroker,

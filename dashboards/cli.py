@@ -9,13 +9,13 @@ from typing import Any
 
 import psycopg
 
+from common import config
+from common.errors import UserError
 from dashboards.boards import BOARDS, by_slug
 from dashboards.build import DEFAULT_ROOT, board_json, outputs, write
 from dashboards.queries import PromQLError, context, panel_queries, run_promql, run_sql
 from dashboards.variables import DEFAULT_WINDOW_KIND, WINDOW_KINDS
 from schemas.places import District
-from streams import config
-from streams.errors import UserError
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

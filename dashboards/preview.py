@@ -23,6 +23,7 @@ import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import psycopg
 
+from common.errors import UserError
 from dashboards.board import TIMEZONE
 from dashboards.kpis import step_color
 from dashboards.queries import (
@@ -35,7 +36,6 @@ from dashboards.queries import (
     run_sql,
     walk_panels,
 )
-from streams.errors import UserError
 
 WIDTH_PX = 1920
 ROW_PX = 30

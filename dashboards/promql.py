@@ -1,4 +1,4 @@
-"""Every PromQL expression the boards use, on the metric names of ``streams.metrics``.
+"""Every PromQL expression the boards use, on the metric names of ``common.metrics``.
 
 Job names (``worker``, ``sink``) are those of deploy/prometheus/prometheus.yml. Every
 ``ioc_*`` series is selected by the job that exports it (``WORKER`` / ``SINK``), so a board

@@ -20,9 +20,9 @@ from typing import Any
 
 import psycopg
 
+from common.errors import UserError
 from dashboards.datasources import TIMESCALEDB
 from dashboards.macros import QueryContext, auto_interval, expand_promql, expand_sql, parse_duration
-from streams.errors import UserError
 
 PROMETHEUS_SCRAPE_SECONDS = 5.0
 """Scrape interval of deploy/prometheus/prometheus.yml (used for ``$__rate_interval``)."""

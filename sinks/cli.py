@@ -10,14 +10,14 @@ from datetime import timedelta
 
 import psycopg
 
+from common import config, metrics
+from common.durations import format_duration, parse_duration
+from common.errors import UserError
 from schemas.topics import DEADLETTER_TOPIC, KPI_TOPIC
 from sinks import migrate as migrations
 from sinks.db import UNAVAILABLE, describe, unreachable
-from sinks.durations import format_duration, parse_duration
 from sinks.retention import TABLES, RetentionResult, drop_old_chunks
 from sinks.sink import Backoff, SinkStats, default_group, run_sink
-from streams import config, metrics
-from streams.errors import UserError
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from streams.errors import UserError
+from common.errors import UserError
 
 #: psycopg errors that mean "the database is not reachable right now": retry later.
 UNAVAILABLE: tuple[type[Exception], ...] = (psycopg.OperationalError, psycopg.InterfaceError)

@@ -17,8 +17,8 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg.rows import TupleRow
 
+from common.errors import UserError
 from sinks.db import UNAVAILABLE, describe, unreachable
-from streams.errors import UserError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 #: Key of the session advisory lock held while migrating ("ioc" "migrate" in ASCII).

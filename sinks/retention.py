@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from streams.errors import UserError
+from common.errors import UserError
 
 #: Hypertables the project owns; retention refuses any other name.
 TABLES = ("kpi", "kpi_audit", "raw_events")

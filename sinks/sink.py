@@ -28,6 +28,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaConnectionError
 from psycopg_pool import AsyncConnectionPool
 
+from common import metrics
+from common.config import Settings
+from common.errors import UserError
 from schemas.decode import Rejection, topic_models
 from schemas.kpi import KpiRow
 from schemas.topics import DEADLETTER_TOPIC, KPI_TOPIC, RAW_TOPICS
@@ -38,9 +41,6 @@ from sinks.kpi_codec import BadMessage, decode_kpis
 from sinks.raw_archive import RawRecord, decode_raw, write_raw_events
 from sinks.retention import drop_old_chunks
 from sinks.writer import write_kpi_rows
-from streams import metrics
-from streams.config import Settings
-from streams.errors import UserError
 
 log = logging.getLogger("sinks.sink")
 

@@ -1,1 +1,2 @@
-"""Stream processing of smartcity-ioc: the Faust app, windows, KPIs, metrics and replay."""
+"""Stream processing of smartcity-ioc: the pure core (KPI catalog, accumulators, windows,
+pipeline, routing, de-duplication) and its runtimes (`streams.worker`, `streams.replay`)."""

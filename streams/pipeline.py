@@ -1,7 +1,7 @@
 """From raw records to window updates and KPI rows: the I/O-free core of a worker.
 
 A :class:`TopicPipeline` owns the :class:`~streams.windows.PartitionWindows` of one raw
-topic's partitions. The Faust agent (``streams.app``), replay and the tests feed it records
+topic's partitions. The Faust agent (``streams.worker.app``), replay and the tests feed it records
 and carry out what it returns, in this order, which keeps every KPI exact across crashes:
 
 1. produce dead letters and late events;

@@ -15,10 +15,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from common import config
 from deploy.devstack.aio import run_sync
 from deploy.devstack.stack import ensure_dev_servers
 from deploy.devstack.urls import admin_url, with_database
-from streams import config
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -8,9 +8,9 @@ import subprocess
 import time
 from pathlib import Path
 
+from common.config import cache_dir
+from common.errors import UserError
 from deploy.devstack.server import Progress
-from streams.config import cache_dir
-from streams.errors import UserError
 
 #: Bump when the build recipe changes: an older chroot is then rebuilt.
 RECIPE = "trixie-minbase-postgresql-17-timescaledb-1"

@@ -6,8 +6,8 @@ import argparse
 import time
 from pathlib import Path
 
+from common.config import cache_dir
 from deploy.devstack import process, stack
-from streams.config import cache_dir
 
 
 def _names(raw: str | None) -> list[str] | None:

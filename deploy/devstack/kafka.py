@@ -6,18 +6,18 @@ from __future__ import annotations
 import logging
 import signal
 
+from aiokafka import AIOKafkaClient
+
+from common.config import Settings
+from common.errors import UserError
 from deploy.devstack.aio import run_sync
 from deploy.devstack.kafka_install import ensure_installed, is_installed, kafka_version
 from deploy.devstack.kafka_node import KafkaNode
 from deploy.devstack.process import dev_dir, port_open
 from deploy.devstack.server import Progress, Server
-from streams.config import Settings
-from streams.errors import UserError
 
 
 async def _has_broker(bootstrap: str) -> bool:
-    from aiokafka import AIOKafkaClient
-
     client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
     try:
         await client.bootstrap()

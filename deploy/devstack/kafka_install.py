@@ -11,9 +11,9 @@ import time
 from functools import cache
 from pathlib import Path
 
+from common.config import cache_dir, kafka_home
+from common.errors import UserError
 from deploy.devstack.server import Progress
-from streams.config import cache_dir, kafka_home
-from streams.errors import UserError
 
 POM = Path(__file__).resolve().parents[1] / "kafka" / "pom.xml"
 LOG4J_CONFIG = POM.parent / "log4j2.properties"

@@ -9,9 +9,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.errors import UserError
 from deploy.devstack.kafka_install import LOG4J_CONFIG, java, require_installed
 from deploy.devstack.process import HOST
-from streams.errors import UserError
 
 #: Local settings: one node, groups join at once, topics created on first use.
 LOCAL_SETTINGS = {

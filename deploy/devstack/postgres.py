@@ -10,6 +10,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from common.errors import UserError
 from deploy.devstack.chroot import (
     chroot_root,
     ensure_chroot,
@@ -19,7 +20,6 @@ from deploy.devstack.chroot import (
 )
 from deploy.devstack.process import HOST
 from deploy.devstack.server import Progress, Server
-from streams.errors import UserError
 
 PG_BIN = "/usr/lib/postgresql/17/bin"
 PGDATA = "/var/lib/ioc/pgdata"

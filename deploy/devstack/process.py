@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from streams.config import cache_dir
+from common.config import cache_dir
 
 HOST = "127.0.0.1"
 

@@ -9,10 +9,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from common.config import Ports
+from common.errors import UserError
 from deploy.devstack.process import dev_dir
 from deploy.devstack.server import Server
-from streams.config import Ports
-from streams.errors import UserError
 
 DEPLOY = Path(__file__).resolve().parents[1]
 PROMETHEUS_CONFIG = DEPLOY / "prometheus" / "prometheus.yml"
@@ -50,7 +50,7 @@ def _binary(name: str) -> str:
     return path
 
 
-#: The ports deploy/prometheus/prometheus.yml names (the defaults of streams.config.Ports).
+#: The ports deploy/prometheus/prometheus.yml names (the defaults of common.config.Ports).
 DEFAULT_PORTS = {
     "prometheus": 19090,
     "alertmanager": 19093,

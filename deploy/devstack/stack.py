@@ -8,13 +8,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.config import Ports
+from common.errors import UserError
 from deploy.devstack import process
 from deploy.devstack.kafka import Kafka
 from deploy.devstack.postgres import Postgres
 from deploy.devstack.prom import Alertmanager, Prometheus
 from deploy.devstack.server import Progress, Server
-from streams.config import Ports
-from streams.errors import UserError
 
 NAMES: tuple[str, ...] = ("kafka", "postgres", "prometheus", "alertmanager")
 

@@ -9,9 +9,9 @@ import logging
 import sys
 from pathlib import Path
 
-from sinks.durations import parse_duration
-from streams import config
-from streams.errors import UserError
+from common import config
+from common.durations import parse_duration
+from common.errors import UserError
 from streams.replay import report as reporting
 from streams.replay.run import Options, replay
 from streams.replay.selection import (

@@ -15,8 +15,8 @@ from typing import Any, Final, Literal
 
 import psycopg
 
+from common.errors import UserError
 from sinks.db import UNAVAILABLE, describe, unreachable
-from streams.errors import UserError
 from streams.replay.recompute import Identity
 from streams.replay.selection import Selection
 from streams.windows import KpiResult

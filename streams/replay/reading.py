@@ -1,7 +1,7 @@
 """Reading raw topics with plain aiokafka: no Faust, no consumer group, partitions assigned.
 
 :func:`plan` decides, per partition, the first offset to read and the true end offset (the
-high watermark of a Fetch, see :mod:`streams.broker_quirks`); :func:`read` hands the records
+high watermark of a Fetch, see :mod:`streams.replay.broker_quirks`); :func:`read` hands the records
 to a callback in offset order per partition, in large batches.
 """
 
@@ -15,9 +15,9 @@ from typing import Any, Final, Literal
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
-from streams.broker_quirks import end_offsets_with, offset_for_time
-from streams.errors import UserError
+from common.errors import UserError
 from streams.pipeline import SourceRecord
+from streams.replay.broker_quirks import end_offsets_with, offset_for_time
 
 MAX_RECORDS: Final = 20_000
 PARTITION_FETCH_BYTES: Final = 16 << 20

@@ -10,8 +10,8 @@ from typing import Any
 
 import psycopg
 
+from common.durations import format_duration
 from sinks.db import UNAVAILABLE, describe, unreachable
-from sinks.durations import format_duration
 from streams.pipeline import SourceRecord
 from streams.replay import compare as comparing
 from streams.replay.audit import new_replay_id, write_audit

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sinks.durations import parse_duration
+from common.durations import parse_duration
 
 
 def parse_time(text: str, now: dt.datetime) -> dt.datetime:

@@ -15,7 +15,7 @@ import pytest
 from prometheus_client import Counter, Histogram
 from prometheus_client.metrics import MetricWrapperBase
 
-from streams import metrics
+from common import metrics
 from tests.alerting.support import (
     ALERTMANAGER_CONFIG,
     SEVERITIES,

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from common import config
 from deploy.devstack.urls import with_user
 from sinks.migrate import migrate
-from streams import config
 from tests.dashboards.dashboards_synthetic import insert, rows
 
 

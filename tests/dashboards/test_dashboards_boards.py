@@ -14,16 +14,16 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from common import metrics
 from dashboards import build, sql
 from dashboards.boards import BOARDS, overview
 from dashboards.datasources import DB_PASSWORD_ENV
 from dashboards.kpis import AMBER, GREEN, RED, step_color, threshold_steps
 from dashboards.macros import QueryContext, auto_interval, expand_promql, expand_sql
 from dashboards.queries import panel_queries, walk_panels
+from ioc.cli import main as ioc_main
 from schemas.places import DISTRICT_NAMES
-from streams import metrics
 from streams.catalog import CATALOG, by_name
-from streams.cli import main as ioc_main
 
 ROOT = Path(__file__).resolve().parents[2]
 GRAFANA = ROOT / "deploy" / "grafana"

@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from streams.config import Settings
+from common.config import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

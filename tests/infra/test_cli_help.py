@@ -20,7 +20,7 @@ import pytest
 )
 def test_help_exits_zero(argv: list[str]) -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "streams.cli", *argv], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "ioc.cli", *argv], capture_output=True, text=True, timeout=60
     )
     assert out.returncode == 0, out.stderr
     assert "usage: ioc" in out.stdout
@@ -28,7 +28,7 @@ def test_help_exits_zero(argv: list[str]) -> None:
 
 def test_unknown_server_is_a_user_error() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "dev", "up", "--only", "zookeeper"],
+        [sys.executable, "-m", "ioc.cli", "dev", "up", "--only", "zookeeper"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,18 @@ def test_compose_runs_the_kafka_version_of_ioc_dev() -> None:
 
     text = (ROOT / "docker-compose.yml").read_text()
     assert f"image: apache/kafka:{kafka_version()}" in text
+
+
+def test_the_image_copies_every_package_the_project_installs() -> None:
+    """A package missing from the Dockerfile installs fine locally and breaks only in the image."""
+    root = Path(__file__).resolve().parents[2]
+    include = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "packages"
+    ]["find"]["include"]
+    packages = {pattern.rstrip("*") for pattern in include}
+    copied = {
+        line.split()[1]
+        for line in (root / "Dockerfile").read_text().splitlines()
+        if line.startswith("COPY ") and not line.startswith("COPY pyproject")
+    }
+    assert packages == copied

@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
+from common.config import Settings, kafka_home
 from deploy.devstack.kafka_install import kafka_version
 from deploy.devstack.process import port_open
-from streams.config import Settings, kafka_home
 
 pytestmark = pytest.mark.integration
 
 
 def _ioc(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "streams.cli", *argv],
+        [sys.executable, "-m", "ioc.cli", *argv],
         capture_output=True,
         text=True,
         timeout=120,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from common.config import Ports
 from deploy.devstack import process, prom, stack, urls
-from streams.config import Ports
 
 
 def test_with_user_and_database() -> None:
@@ -76,8 +76,8 @@ def test_kafka_node_is_local_kraft_with_create_time(tmp_path: Path) -> None:
 def test_kafka_jars_missing_says_what_to_do(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from common.errors import UserError
     from deploy.devstack import kafka_install
-    from streams.errors import UserError
 
     monkeypatch.setenv("IOC_KAFKA_HOME", str(tmp_path / "nowhere"))
     with pytest.raises(UserError, match=r"run ./run.sh setup"):

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from common.config import Settings
 from deploy.devstack.prom import http_get
-from streams.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

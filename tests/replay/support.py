@@ -19,10 +19,10 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import CoordinatorLoadInProgressError, GroupCoordinatorNotAvailableError
 
 from schemas.topics import KPI_TOPIC, RAW_TOPICS
-from streams.broker_quirks import true_end_offsets
-from streams.simulator.faults import FaultRates
-from streams.simulator.generator import Message, SimConfig, generate
-from streams.simulator.province import Province, build_province
+from simulator.faults import FaultRates
+from simulator.generator import Message, SimConfig, generate
+from simulator.province import Province, build_province
+from streams.replay.broker_quirks import true_end_offsets
 from tests.streams.support import IOC, WorkerProcess, metric_sum
 
 FAULTS = FaultRates(

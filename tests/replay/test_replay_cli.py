@@ -17,8 +17,8 @@ import orjson
 import psycopg
 import pytest
 
+from ioc.cli import main
 from schemas.topics import RAW_TOPICS
-from streams.cli import main
 from streams.replay.times import iso
 from tests.replay.support import produce_sim, run_sink, sim_messages, sim_start, wait_worker_done
 from tests.streams.support import PrivateBroker, WorkerProcess, free_port, read_topic

@@ -14,7 +14,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.cli import main
+from ioc.cli import main
 from streams.replay.times import iso
 from tests.replay.support import (
     produce_sim,

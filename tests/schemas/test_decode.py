@@ -25,7 +25,7 @@ from schemas.decode import (
 from schemas.events import SENSOR_BOUNDS, DossierEvent, ProbeEvent, SensorKind, SensorReading
 from schemas.places import District
 from schemas.topics import FARM_TOPIC, NETWORK_TOPIC, PORTAL_TOPIC, RAW_TOPICS
-from streams.simulator.generator import SimConfig, generate
+from simulator.generator import SimConfig, generate
 
 START_MS = 1_741_914_000_000  # 2025-03-14T01:00:00Z, a Friday 08:00 in Hau Giang
 READING: dict[str, Any] = {

@@ -9,11 +9,11 @@ from typing import Any
 import orjson
 import pytest
 
+from ioc.cli import build_parser, main
 from schemas.decode import Rejection, decode
-from streams.cli import build_parser, main
-from streams.simulator.cli import make_plan, parse_duration, parse_start
-from streams.simulator.generator import Message
-from streams.simulator.output import SLACK, Pacer, paced_chunks, read_jsonl
+from simulator.cli import make_plan, parse_duration, parse_start
+from simulator.generator import Message
+from simulator.output import SLACK, Pacer, paced_chunks, read_jsonl
 
 START = "2025-03-14T01:00:00Z"
 FAULTS = [

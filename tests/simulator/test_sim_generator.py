@@ -11,10 +11,10 @@ import pytest
 from schemas.decode import Rejection, decode
 from schemas.events import Level
 from schemas.places import District
-from streams.simulator.faults import FAULT_KINDS, FaultRates
-from streams.simulator.generator import Message, SimConfig, Topics, generate
-from streams.simulator.province import build_province
-from streams.simulator.summary import Summary
+from simulator.faults import FAULT_KINDS, FaultRates
+from simulator.generator import Message, SimConfig, Topics, generate
+from simulator.province import build_province
+from simulator.summary import Summary
 
 START_MS = 1_741_914_000_000  # 2025-03-14T01:00:00Z = Friday 08:00 local
 MINUTE = 60_000

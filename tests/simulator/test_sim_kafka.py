@@ -11,8 +11,8 @@ from pathlib import Path
 import orjson
 import pytest
 
+from ioc.cli import main
 from schemas.decode import Rejection, decode, topic_models
-from streams.cli import main
 
 pytestmark = pytest.mark.integration
 

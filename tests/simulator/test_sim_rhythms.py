@@ -10,9 +10,9 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.simulator import rhythms
-from streams.simulator.generator import SimConfig, generate
-from streams.simulator.scenarios import ScenarioKind, make_scenario
+from simulator import rhythms
+from simulator.generator import SimConfig, generate
+from simulator.scenarios import ScenarioKind, make_scenario
 
 HOUR = 3_600_000
 MINUTE = 60_000

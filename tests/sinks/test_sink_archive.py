@@ -10,11 +10,11 @@ import psycopg
 import pytest
 from sink_support import SESSION_MS, T0, produce
 
+from common.config import Settings
 from schemas.events import ProbeEvent, SensorKind, SensorReading, Technology
 from schemas.places import District
 from sinks.migrate import migrate
 from sinks.sink import run_sink
-from streams.config import Settings
 
 pytestmark = pytest.mark.integration
 

@@ -17,8 +17,8 @@ from collections.abc import Callable
 import pytest
 from sink_support import count_rows, kpi_row, message, produce
 
+from common.config import Settings
 from sinks.migrate import migrate
-from streams.config import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +46,7 @@ def test_ioc_sink_process(
     asyncio.run(produce(settings.kafka_bootstrap, topic, [message(kpi_row(i)) for i in range(50)]))
     port = free_port()
     env = {**os.environ, "IOC_SINK_METRICS_PORT": str(port), "IOC_SINK_GROUP": f"g-{topic}"}
-    argv = [sys.executable, "-m", "streams.cli", "sink", "--topic", topic]
+    argv = [sys.executable, "-m", "ioc.cli", "sink", "--topic", topic]
     argv += ["--deadletter-topic", dead, "--database-url", url]
     proc = subprocess.Popen(
         argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -78,7 +78,7 @@ def test_ioc_sink_without_schema_says_what_to_do(
 ) -> None:
     url = new_database("sink_cli_bare")
     proc = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "sink", "--no-metrics", "--database-url", url],
+        [sys.executable, "-m", "ioc.cli", "sink", "--no-metrics", "--database-url", url],
         capture_output=True,
         text=True,
         timeout=60,

@@ -19,10 +19,10 @@ from sink_support import (
     read_topic,
 )
 
+from common.config import Settings
 from schemas.decode import read_deadletter
 from sinks.migrate import migrate
 from sinks.sink import run_sink
-from streams.config import Settings
 
 pytestmark = pytest.mark.integration
 

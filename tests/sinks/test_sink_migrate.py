@@ -10,10 +10,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from common.errors import UserError
 from deploy.devstack.urls import with_database, with_user
+from ioc.cli import main as ioc_main
 from sinks.migrate import MIGRATIONS_DIR, latest_version, migrate, status
-from streams.cli import main as ioc_main
-from streams.errors import UserError
 
 pytestmark = pytest.mark.integration
 

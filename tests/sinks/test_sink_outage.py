@@ -22,10 +22,10 @@ from sink_support import (
     produce,
 )
 
+from common.config import Settings
+from common.metrics import SINK_REGISTRY
 from sinks.migrate import migrate
 from sinks.sink import run_sink
-from streams.config import Settings
-from streams.metrics import SINK_REGISTRY
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -10,11 +10,11 @@ import psycopg
 import pytest
 from sink_support import SESSION_MS, count_rows, kpi_row
 
+from common.config import Settings
+from ioc.cli import main as ioc_main
 from sinks.migrate import migrate
 from sinks.sink import run_sink
 from sinks.writer import write_kpi_rows
-from streams.cli import main as ioc_main
-from streams.config import Settings
 
 pytestmark = pytest.mark.integration
 

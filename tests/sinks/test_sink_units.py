@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sink_support import kpi_row
 
+from common.durations import format_duration, parse_duration
 from schemas.decode import read_deadletter
 from sinks.deadletter import dead_letter
-from sinks.durations import format_duration, parse_duration
 from sinks.kpi_codec import BadMessage, decode_kpi, decode_kpis
 from sinks.migrate import MIGRATIONS_DIR, load_migrations
 from sinks.sink import Backoff

@@ -25,11 +25,11 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from common.metrics import scrape, total
 from deploy.devstack.kafka import broker_answers
 from deploy.devstack.kafka_node import KafkaNode
 from schemas.topics import DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
-from streams.broker_quirks import true_end_offsets
-from streams.metrics import scrape, total
+from streams.replay.broker_quirks import true_end_offsets
 
 IOC = Path(sys.executable).parent / "ioc"
 PRODUCT_TOPICS = (*RAW_TOPICS, KPI_TOPIC, DEADLETTER_TOPIC, LATE_TOPIC)

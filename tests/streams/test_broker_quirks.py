@@ -11,8 +11,8 @@ from collections.abc import Callable
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from streams import faust_patches
-from streams.broker_quirks import offset_for_time, true_end_offsets
+from streams.replay.broker_quirks import offset_for_time, true_end_offsets
+from streams.worker import faust_patches
 
 TOPIC = "city.farm.sensor.v1"
 

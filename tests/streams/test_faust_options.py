@@ -1,4 +1,4 @@
-"""The Faust settings of a worker (streams.faust_options)."""
+"""The Faust settings of a worker (streams.worker.faust_options)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 import faust
 import pytest
 
-from streams.config import Settings
-from streams.faust_options import app_options
+from common.config import Settings
+from streams.worker.faust_options import app_options
 
 
 def test_local_files_go_to_the_state_dir_not_the_working_directory(

@@ -1,4 +1,4 @@
-"""The worker's scheduled garbage collection (streams.garbage)."""
+"""The worker's scheduled garbage collection (streams.worker.garbage)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from streams import garbage
+from streams.worker import garbage
 
 
 class _Node:

@@ -17,8 +17,8 @@ import pytest
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, generate_latest
 from prometheus_client.metrics import MetricWrapperBase
 
+from common import metrics
 from schemas.topics import FARM_TOPIC
-from streams import metrics
 from tests.streams.support import PrivateBroker, WorkerProcess, metric_sum, produce, wait_for
 
 SINK_PREFIX = "ioc_sink_"

@@ -9,9 +9,9 @@ import orjson
 
 from schemas.kpi import KpiRow
 from schemas.topics import RAW_TOPICS
+from simulator.generator import SimConfig, generate
 from sinks.kpi_codec import BadMessage, decode_kpis
 from streams.pipeline import SourceRecord, TopicPipeline, kpi_packs, rows_of
-from streams.simulator.generator import SimConfig, generate
 from tests.replay.support import small_province
 
 START_MS = 1_773_100_800_000  # 2026-03-10 00:00 UTC

@@ -13,7 +13,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas.topics import FARM_TOPIC, NETWORK_TOPIC, PORTAL_TOPIC, RAW_TOPICS
-from streams.broker_quirks import true_end_offsets
+from streams.replay.broker_quirks import true_end_offsets
 from tests.streams.support import (
     PrivateBroker,
     WorkerProcess,

@@ -1,6 +1,6 @@
 """The Faust app: three agents (one per raw topic) over changelog-backed window state.
 
-Start it with ``ioc worker`` or ``faust -A streams.app worker``. Window state lives in one
+Start it with ``ioc worker`` or ``faust -A streams.worker.app worker``. Window state lives in one
 plain Faust table per raw topic (``ioc-windows-<source>``), co-partitioned with its source
 topic; see :mod:`streams.pipeline` for the order of writes that keeps KPIs exact.
 """
@@ -15,15 +15,16 @@ from typing import Any, Final
 
 import faust
 
+from common import metrics
+from common.config import Settings, load
 from schemas.topics import DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
-from streams import faust_patches, garbage, metrics
 from streams.catalog import ALERTABLE
-from streams.config import Settings, load
-from streams.faust_options import LANE_QUEUE, app_options
 from streams.pipeline import Record, StateWrite, TopicPipeline, kpi_packs
 from streams.windows import PANE_SECONDS, WINDOW_KINDS, Closing
+from streams.worker import faust_patches, garbage
+from streams.worker.faust_options import LANE_QUEUE, app_options
 
-log = logging.getLogger("streams.app")
+log = logging.getLogger("streams.worker.app")
 
 ROWS_PER_MESSAGE: Final = 500
 PRODUCE_ATTEMPTS: Final = 5

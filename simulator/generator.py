@@ -16,14 +16,14 @@ from typing import Final, NamedTuple
 
 from schemas.decode import ReasonKind
 from schemas.topics import FARM_TOPIC, NETWORK_TOPIC, PORTAL_TOPIC
-from streams.simulator import faults
-from streams.simulator.farm import FarmSource
-from streams.simulator.faults import FaultKind, FaultRates
-from streams.simulator.network import NetworkSource
-from streams.simulator.portal import PortalSource, daily_dossiers
-from streams.simulator.province import Province, build_province
-from streams.simulator.scenarios import Scenario
-from streams.simulator.timefmt import MINUTE_MS
+from simulator import faults
+from simulator.farm import FarmSource
+from simulator.faults import FaultKind, FaultRates
+from simulator.network import NetworkSource
+from simulator.portal import PortalSource, daily_dossiers
+from simulator.province import Province, build_province
+from simulator.scenarios import Scenario
+from simulator.timefmt import MINUTE_MS
 
 SOURCES: Final = ("portal", "network", "farm")
 LATE_DELAY_MS: Final = (3 * MINUTE_MS, 30 * MINUTE_MS)

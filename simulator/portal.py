@@ -20,8 +20,8 @@ import orjson
 
 from schemas.events import Channel, DossierStatus
 from schemas.topics import partition_key
-from streams.simulator.province import PROFILES, Agency, Procedure, Province
-from streams.simulator.rhythms import (
+from simulator.province import PROFILES, Agency, Procedure, Province
+from simulator.rhythms import (
     LOCAL_OFFSET_MS,
     WORKDAY_MS,
     add_working,
@@ -30,8 +30,8 @@ from streams.simulator.rhythms import (
     online_factor,
     working_ms,
 )
-from streams.simulator.scenarios import Scenario, ScenarioKind, find
-from streams.simulator.timefmt import DAY_MS, MINUTE_MS, iso
+from simulator.scenarios import Scenario, ScenarioKind, find
+from simulator.timefmt import DAY_MS, MINUTE_MS, iso
 
 Batch = list[tuple[int, int, bytes, bytes]]
 

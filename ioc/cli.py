@@ -8,21 +8,19 @@ difference, 2 an error the user can act on).
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
-from streams.errors import UserError
+from common.errors import UserError
+from dashboards import cli as dashboards_cli
+from deploy.devstack import cli as dev_cli
+from ioc import demo
+from simulator import cli as simulator_cli
+from sinks import cli as sink_cli
+from streams.replay import cli as replay_cli
+from streams.worker import cli as worker_cli
 
-SUBCOMMAND_MODULES: tuple[str, ...] = (
-    "deploy.devstack.cli",
-    "streams.worker_cli",
-    "streams.demo",
-    "sinks.cli",
-    "dashboards.cli",
-    "streams.simulator.cli",
-    "streams.replay.cli",
-)
+SUBCOMMANDS = (dev_cli, worker_cli, demo, sink_cli, dashboards_cli, simulator_cli, replay_cli)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,8 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="smartcity-ioc: stream-processing core of the provincial operations center.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module_name in SUBCOMMAND_MODULES:
-        importlib.import_module(module_name).register(subparsers)
+    for module in SUBCOMMANDS:
+        module.register(subparsers)
     return parser
 
 

@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Final
 
 from schemas.places import District
-from streams.simulator.timefmt import MINUTE_MS
+from simulator.timefmt import MINUTE_MS
 
 
 class ScenarioKind(StrEnum):

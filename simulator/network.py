@@ -11,10 +11,10 @@ from typing import Final
 
 from schemas.events import Technology
 from schemas.topics import partition_key
-from streams.simulator.province import Province, Site
-from streams.simulator.rhythms import network_load
-from streams.simulator.scenarios import OUTAGE_SHARE, Scenario, ScenarioKind, find
-from streams.simulator.timefmt import MINUTE_MS, IsoFormatter
+from simulator.province import Province, Site
+from simulator.rhythms import network_load
+from simulator.scenarios import OUTAGE_SHARE, Scenario, ScenarioKind, find
+from simulator.timefmt import MINUTE_MS, IsoFormatter
 
 Batch = list[tuple[int, int, bytes, bytes]]
 

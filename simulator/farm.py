@@ -14,10 +14,10 @@ from typing import Final
 from schemas.events import SensorKind
 from schemas.places import District
 from schemas.topics import partition_key
-from streams.simulator.province import PROFILES, Province, Sensor
-from streams.simulator.rhythms import daylight, dry_season, heat, tide
-from streams.simulator.scenarios import SALINITY_RAMP_MS, Scenario, ScenarioKind, find
-from streams.simulator.timefmt import MINUTE_MS, IsoFormatter
+from simulator.province import PROFILES, Province, Sensor
+from simulator.rhythms import daylight, dry_season, heat, tide
+from simulator.scenarios import SALINITY_RAMP_MS, Scenario, ScenarioKind, find
+from simulator.timefmt import MINUTE_MS, IsoFormatter
 
 Batch = list[tuple[int, int, bytes, bytes]]
 

@@ -15,7 +15,7 @@ import orjson
 
 from schemas.decode import MAX_MESSAGE_BYTES, ReasonKind
 from schemas.events import SENSOR_BOUNDS, SensorKind
-from streams.simulator.timefmt import HOUR_MS, iso
+from simulator.timefmt import HOUR_MS, iso
 
 FaultKind: TypeAlias = Literal[
     "malformed", "invalid", "duplicate", "late", "future", "out_of_order"

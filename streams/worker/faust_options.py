@@ -1,10 +1,10 @@
-"""The Faust settings of a stream worker, shared by ``streams.app`` and the benchmarks."""
+"""The Faust settings of a stream worker, shared by ``streams.worker.app`` and the benchmarks."""
 
 from __future__ import annotations
 
 from typing import Any, Final
 
-from streams.config import Settings
+from common.config import Settings
 
 COMMIT_EVERY: Final = 10000
 """Acked records after which Faust commits offsets (besides once a second)."""

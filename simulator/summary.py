@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from streams.simulator.generator import Message
-from streams.simulator.timefmt import iso
+from simulator.generator import Message
+from simulator.timefmt import iso
 
 
 class Summary:

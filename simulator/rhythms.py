@@ -13,7 +13,7 @@ import math
 from datetime import UTC, datetime
 from typing import Final
 
-from streams.simulator.timefmt import DAY_MS, HOUR_MS, MINUTE_MS
+from simulator.timefmt import DAY_MS, HOUR_MS, MINUTE_MS
 
 LOCAL_OFFSET_MS: Final = 7 * HOUR_MS
 M2_HOURS: Final = 12.4206

@@ -23,15 +23,19 @@ from pathlib import Path
 from typing import Any, Final
 
 import psycopg
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from rich.console import Console
 from rich.table import Table
 
+from common.config import Settings, load
+from common.errors import UserError
+from common.metrics import scrape, total
+from dashboards.build import write as build_boards
+from deploy.devstack import stack
 from schemas.places import DISTRICT_NAMES, District
 from schemas.topics import DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
+from sinks.migrate import migrate
 from streams.catalog import by_name
-from streams.config import Settings, load
-from streams.errors import UserError
-from streams.metrics import scrape, total
 
 IOC: Final = str(Path(sys.executable).parent / "ioc")
 SUMMARY_KPIS: Final[dict[str, tuple[str, ...]]] = {
@@ -131,8 +135,6 @@ DEMO_APP_PREFIX = "ioc-demo-"
 async def reset_topics(bootstrap: str, partitions: int) -> None:
     """Delete and re-create the product topics so the demo counts only its own events, and
     delete earlier demos' window-state changelogs (Kafka keeps topics across restarts)."""
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
     names = [*RAW_TOPICS, KPI_TOPIC, DEADLETTER_TOPIC, LATE_TOPIC]
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
@@ -254,10 +256,6 @@ def wait_until_done(
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo; 0 when the pipeline finished and the KPIs were shown."""
-    from dashboards.build import write as build_boards
-    from deploy.devstack import stack
-    from sinks.migrate import migrate
-
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 132)
     settings = load()
     started_at = time.monotonic()

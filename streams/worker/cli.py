@@ -1,4 +1,4 @@
-"""``ioc worker``: start a stream worker (the same app as ``faust -A streams.app worker``)."""
+"""``ioc worker``: start a stream worker (the app of ``faust -A streams.worker.app worker``)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import argparse
 import logging
 from typing import Any
 
-from streams import garbage, metrics
-from streams.config import load
+from common import metrics
+from common.config import load
+from streams.worker import garbage
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,7 +40,7 @@ def run(args: Any) -> int:
     port = settings.ports.worker_metrics if args.metrics_port is None else args.metrics_port
     if port:
         metrics.serve(metrics.WORKER_REGISTRY, port, settings.metrics_addr)
-    from streams.app import app
+    from streams.worker.app import app
 
     logging.basicConfig(level=args.loglevel.upper())
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, logging.getLogger().level))

@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 import orjson
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
-from streams.errors import UserError
-from streams.simulator.generator import Message
-from streams.simulator.summary import Summary
+from common.errors import UserError
+from simulator.generator import Message
+from simulator.summary import Summary
 
 CHUNK: Final = 1024
 LINGER_MS: Final = 20
@@ -162,9 +164,6 @@ async def produce(
     deadline: float | None = None,
 ) -> None:
     """Send ``messages`` to Kafka in large batches, one partition per district key."""
-    from aiokafka import AIOKafkaProducer
-    from aiokafka.errors import KafkaError
-
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         acks=acks,
@@ -237,8 +236,6 @@ async def _send_all(
     pacer: Pacer,
     deadline: float | None,
 ) -> None:
-    from aiokafka.errors import KafkaError
-
     routes: dict[tuple[str, bytes], tuple[str, int]] = {}
     batches = _Batches(producer)
     open_batches = batches.open

@@ -16,17 +16,17 @@ from typing import Any, Literal
 
 import orjson
 
+from common import config
+from common.errors import UserError
 from schemas.places import District
-from streams import config
-from streams.errors import UserError
-from streams.simulator.faults import FaultRates
-from streams.simulator.generator import SOURCES, Message, SimConfig, Topics, events_per_minute
-from streams.simulator.generator import generate as generate_messages
-from streams.simulator.output import Pacer, produce, write_jsonl
-from streams.simulator.province import build_province
-from streams.simulator.scenarios import Scenario, ScenarioKind, make_scenario
-from streams.simulator.summary import Summary, render_text
-from streams.simulator.timefmt import MINUTE_MS, iso
+from simulator.faults import FaultRates
+from simulator.generator import SOURCES, Message, SimConfig, Topics, events_per_minute
+from simulator.generator import generate as generate_messages
+from simulator.output import Pacer, produce, write_jsonl
+from simulator.province import build_province
+from simulator.scenarios import Scenario, ScenarioKind, make_scenario
+from simulator.summary import Summary, render_text
+from simulator.timefmt import MINUTE_MS, iso
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|d|h|m|s)?")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
