@@ -24,38 +24,23 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-_DURATION = re.compile(r"^(\d+)(ms|s|m|h|d|w|y)$")
-_UNIT_SECONDS = {
-    "ms": 0.001,
-    "s": 1,
-    "m": 60,
-    "h": 3600,
-    "d": 86400,
-    "w": 604800,
-    "y": 31536000,
-}
+from common.durations import format_duration as common_format
+from common.durations import parse_seconds
+
 _MACRO = re.compile(r"\$__(\w+)\(([^)]*)\)")
 _VARIABLE = re.compile(r"\$\{(\w+)\}|\[\[(\w+)\]\]|\$(\w+)")
 
 
 def parse_duration(text: str) -> float:
-    """Seconds in a Grafana duration such as ``30s``, ``1m``, ``24h``."""
-    match = _DURATION.match(text.strip().strip("'\""))
-    if match is None:
-        raise ValueError(f"not a Grafana duration: {text!r} (expected e.g. 30s, 5m, 1h)")
-    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    """Seconds in a Grafana duration such as ``30s``, ``1m``, ``24h`` (quotes allowed)."""
+    return parse_seconds(text.strip().strip("'\""))
 
 
 def format_duration(seconds: float) -> str:
     """The shortest Grafana duration for a whole number of seconds (``60`` -> ``1m``)."""
-    whole = round(seconds)
-    for unit in ("d", "h", "m"):
-        size = int(_UNIT_SECONDS[unit])
-        if whole >= size and whole % size == 0:
-            return f"{whole // size}{unit}"
-    return f"{whole}s"
+    return common_format(timedelta(seconds=round(seconds)))
 
 
 _ROUNDED_MS = (

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import sys
 import time
 from collections.abc import Iterable
@@ -17,6 +16,7 @@ from typing import Any, Literal
 import orjson
 
 from common import config
+from common.durations import parse_seconds, seconds_arg
 from common.errors import UserError
 from schemas.places import District
 from simulator.faults import FaultRates
@@ -27,9 +27,6 @@ from simulator.province import build_province
 from simulator.scenarios import Scenario, ScenarioKind, make_scenario
 from simulator.summary import Summary, render_text
 from simulator.timefmt import MINUTE_MS, iso
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|d|h|m|s)?")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 EPILOG = """\
 examples:
@@ -45,29 +42,13 @@ simulated clock never runs ahead of it: only --future events are future-dated.
 """
 
 
-def parse_duration(text: str) -> float:
-    """Seconds in ``90``, ``45s``, ``15m``, ``3h``, ``1d``, ``1h30m``, ``250ms``."""
-    compact = text.strip().replace(" ", "")
-    if not compact:
-        raise ValueError("empty duration")
-    total, position = 0.0, 0
-    for match in _DURATION.finditer(compact):
-        if match.start() != position:
-            break
-        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-        position = match.end()
-    if position != len(compact):
-        raise ValueError(f"bad duration {text!r}: use e.g. 90, 45s, 15m, 3h, 1d, 1h30m")
-    return total
-
-
 def parse_start(text: str, now_ms: int) -> int:
     """``now``, ``-3h`` or ``now-3h`` (before now), or an ISO time (UTC without offset)."""
     text = text.strip()
     if text == "now":
         return now_ms
     if text.startswith(("-", "now-")):
-        return now_ms - int(parse_duration(text.partition("-")[2]) * 1000)
+        return now_ms - int(parse_seconds(text.partition("-")[2]) * 1000)
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
@@ -91,13 +72,6 @@ def _non_negative(text: str) -> float:
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text} must not be negative")
     return value
-
-
-def _duration_arg(text: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -134,9 +108,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=0.0,
         help="simulated seconds per real second (0: no limit)",
     )
-    pace.add_argument("--duration", type=_duration_arg, help="stop after this much real time")
+    pace.add_argument("--duration", type=seconds_arg, help="stop after this much real time")
     pace.add_argument("--events", type=int, help="stop after this many messages")
-    pace.add_argument("--sim-duration", type=_duration_arg, help="simulate this much time, e.g. 3h")
+    pace.add_argument("--sim-duration", type=seconds_arg, help="simulate this much time, e.g. 3h")
     pace.add_argument("--start", help="simulated start: ISO time, now, now-3h (or --start=-3h)")
     pace.add_argument("--seed", type=int, default=1, help="same seed, same messages")
 
@@ -156,7 +130,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     world.add_argument(
         "--scenario-after",
-        type=_duration_arg,
+        type=seconds_arg,
         default=0.0,
         help="simulated time from the start until scenarios begin",
     )

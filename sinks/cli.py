@@ -11,7 +11,7 @@ from datetime import timedelta
 import psycopg
 
 from common import config, metrics
-from common.durations import format_duration, parse_duration
+from common.durations import duration_arg, format_duration
 from common.errors import UserError
 from schemas.topics import DEADLETTER_TOPIC, KPI_TOPIC
 from sinks import migrate as migrations
@@ -70,7 +70,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument(
         "--retention",
-        type=_duration,
+        type=duration_arg,
         metavar="AGE",
         help="drop chunks older than AGE (e.g. 90d) from kpi (and raw_events) every hour",
     )
@@ -89,7 +89,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     _database_option(p)
     p.add_argument(
-        "--older-than", type=_duration, required=True, metavar="AGE", help="e.g. 30d, 12h, 2w"
+        "--older-than", type=duration_arg, required=True, metavar="AGE", help="e.g. 30d, 12h, 2w"
     )
     p.add_argument("--table", choices=TABLES, default="kpi", help="hypertable (default kpi)")
     p.add_argument("--dry-run", action="store_true", help="list the chunks, drop nothing")
@@ -109,13 +109,6 @@ def _positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{text} must be a positive integer")
     return value
-
-
-def _duration(text: str) -> timedelta:
-    try:
-        return parse_duration(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _url(args: argparse.Namespace) -> str:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
@@ -29,7 +28,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaConnectio
 from psycopg_pool import AsyncConnectionPool
 
 from common import metrics
-from common.config import Settings
+from common.config import Settings, load
 from common.errors import UserError
 from schemas.decode import Rejection, topic_models
 from schemas.kpi import KpiRow
@@ -44,8 +43,6 @@ from sinks.writer import write_kpi_rows
 
 log = logging.getLogger("sinks.sink")
 
-DEFAULT_GROUP: Final = "smartcity-ioc-sink"
-GROUP_ENV: Final = "IOC_SINK_GROUP"
 BACKOFF_MIN: Final = 0.5
 BACKOFF_MAX: Final = 15.0
 POLL_MS: Final = 500
@@ -67,7 +64,7 @@ class Record(Protocol):
 
 def default_group() -> str:
     """Consumer group of the sink: IOC_SINK_GROUP, else ``smartcity-ioc-sink``."""
-    return os.environ.get(GROUP_ENV) or DEFAULT_GROUP
+    return load().sink_group
 
 
 @dataclass

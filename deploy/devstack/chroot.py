@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from common.config import cache_dir
+from common.config import cache_dir, load
 from common.errors import UserError
 from deploy.devstack.server import Progress
 
@@ -60,8 +60,8 @@ def ensure_chroot(progress: Progress) -> Path:
         shutil.rmtree(stale, ignore_errors=True)
     partial = root.parent / f"{root.name}.partial-{os.getpid()}"
     argv = [str(BUILD_SCRIPT), str(partial)]
-    if os.environ.get(MIRROR_ENV):
-        argv.append(os.environ[MIRROR_ENV])
+    if mirror := load().debian_mirror:
+        argv.append(mirror)
     progress(f"postgres: building the TimescaleDB chroot in {root} (once; ~40 s, ~0.5 GB)")
     started = time.monotonic()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

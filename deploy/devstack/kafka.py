@@ -8,7 +8,7 @@ import signal
 
 from aiokafka import AIOKafkaClient
 
-from common.config import Settings
+from common.config import load
 from common.errors import UserError
 from deploy.devstack.aio import run_sync
 from deploy.devstack.kafka_install import ensure_installed, is_installed, kafka_version
@@ -51,7 +51,7 @@ class Kafka(Server):
     def __init__(self, port: int, controller_port: int) -> None:
         super().__init__(port)
         self.node = KafkaNode(
-            dev_dir() / "kafka", port, controller_port, partitions=Settings().partitions
+            dev_dir() / "kafka", port, controller_port, partitions=load().partitions
         )
 
     def healthy(self) -> bool:

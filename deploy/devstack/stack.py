@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.config import Ports
+from common.config import load
 from common.errors import UserError
 from deploy.devstack import process
 from deploy.devstack.kafka import Kafka
@@ -21,7 +21,7 @@ NAMES: tuple[str, ...] = ("kafka", "postgres", "prometheus", "alertmanager")
 
 def servers(only: Iterable[str] | None = None) -> list[Server]:
     """The local servers (all, or those named in ``only``), in start order."""
-    ports = Ports()
+    ports = load().ports
     every: list[Server] = [
         Kafka(ports.kafka, ports.kafka_controller),
         Postgres(ports.postgres),

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from urllib.parse import urlsplit, urlunsplit
+
+from common.config import load
 
 
 def with_user(url: str, user: str, password: str | None = None) -> str:
@@ -24,4 +25,4 @@ def with_database(url: str, dbname: str) -> str:
 
 def admin_url(database_url: str) -> str:
     """Superuser URL of the application database: IOC_ADMIN_DATABASE_URL, else user postgres."""
-    return os.environ.get("IOC_ADMIN_DATABASE_URL") or with_user(database_url, "postgres")
+    return load().admin_database_url or with_user(database_url, "postgres")

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from common import config
-from common.durations import parse_duration
+from common.durations import seconds_arg
 from common.errors import UserError
 from streams.replay import report as reporting
 from streams.replay.run import Options, replay
@@ -108,7 +108,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     start.add_argument(
         "--margin",
-        type=_duration,
+        type=seconds_arg,
         metavar="DURATION",
         help="faster: start at offsets_for_times(T1 - DURATION), e.g. 15m; must exceed the "
         "future skew plus producer clock error",
@@ -163,13 +163,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="PostgreSQL URL (default IOC_DATABASE_URL or postgresql://ioc@127.0.0.1:15432/ioc)",
     )
     p.set_defaults(handler=run)
-
-
-def _duration(text: str) -> float:
-    try:
-        return parse_duration(text).total_seconds()
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _tolerance(text: str) -> float:

@@ -2,48 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sink_support import kpi_row
 
-from common.durations import format_duration, parse_duration
 from schemas.decode import read_deadletter
 from sinks.deadletter import dead_letter
 from sinks.kpi_codec import BadMessage, decode_kpi, decode_kpis
 from sinks.migrate import MIGRATIONS_DIR, load_migrations
 from sinks.sink import Backoff
 from sinks.writer import window_kind
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("30d", timedelta(days=30)),
-        ("12h", timedelta(hours=12)),
-        ("15m", timedelta(minutes=15)),
-        ("90s", timedelta(seconds=90)),
-        ("2w", timedelta(weeks=2)),
-        (" 1.5D ", timedelta(hours=36)),
-    ],
-)
-def test_parse_duration(text: str, expected: timedelta) -> None:
-    assert parse_duration(text) == expected
-
-
-@pytest.mark.parametrize("text", ["", "30", "d", "-1d", "0d", "1y", "1 day", "1d2h"])
-def test_parse_duration_refuses(text: str) -> None:
-    with pytest.raises(ValueError):
-        parse_duration(text)
-
-
-@given(st.integers(min_value=1, max_value=10**7))
-def test_duration_round_trip(seconds: int) -> None:
-    value = timedelta(seconds=seconds)
-    assert parse_duration(format_duration(value)) == value
 
 
 @pytest.mark.parametrize(("minutes", "kind"), [(1, "1m"), (15, "15m"), (60, "1h")])
