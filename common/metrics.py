@@ -28,6 +28,7 @@ from prometheus_client import (
     Histogram,
     start_http_server,
 )
+from prometheus_client.parser import text_string_to_metric_families
 
 
 def _process_registry() -> CollectorRegistry:
@@ -238,12 +239,17 @@ def scrape(port: int, host: str = "127.0.0.1", names: Sequence[str] = ()) -> dic
             text = reply.read().decode()
     except OSError:
         return {}
-    samples: dict[str, float] = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            samples[name] = float(value)
-    return samples
+    return {
+        _series(sample.name, sample.labels): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def _series(name: str, labels: dict[str, str]) -> str:
+    if not labels:
+        return name
+    return name + "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
 
 
 def total(samples: dict[str, float], name: str) -> float:

@@ -1,68 +1,54 @@
-"""A one-line progress display on stderr: records read, events/s and ETA, about twice a second."""
+"""Replay's progress on stderr (rich): records read, events/s and time left."""
 
 from __future__ import annotations
 
 import sys
-import time
 from typing import TextIO
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.progress import Progress as RichProgress
 
 
 class Progress:
-    """Rewrites one stderr line with ``\\r``; does nothing when disabled."""
+    """A rich progress bar over the records to read; does nothing when disabled."""
 
-    def __init__(
-        self, total: int, *, enabled: bool, stream: TextIO | None = None, every: float = 0.5
-    ) -> None:
-        self.total = total
+    def __init__(self, total: int, *, enabled: bool, stream: TextIO | None = None) -> None:
         self.enabled = enabled
-        self.stream = stream or sys.stderr
-        self.every = every
-        self.done = 0
-        self.started = time.monotonic()
-        self.shown_at = 0.0
-        self.width = 0
+        console = Console(file=stream or sys.stderr, force_terminal=stream is not None)
+        self._bar = RichProgress(
+            TextColumn("replay: read"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[rate]} events/s"),
+            TimeRemainingColumn(),
+            console=console,
+            disable=not enabled,
+            transient=False,
+        )
+        self._task = self._bar.add_task("replay", total=total or None, rate="0")
+        if enabled:
+            self._bar.start()
 
     def advance(self, n: int) -> None:
-        """Count ``n`` more records; redraw when the last drawing is old enough."""
-        self.done += n
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if now - self.shown_at >= self.every:
-            self.shown_at = now
-            self._draw(self.line(now))
+        """Count ``n`` more records."""
+        self._bar.advance(self._task, n)
+        speed = self._bar.tasks[0].speed
+        self._bar.update(self._task, rate=f"{speed or 0:,.0f}")
 
-    def line(self, now: float) -> str:
-        """The text of the progress line at monotonic time ``now``."""
-        elapsed = max(now - self.started, 1e-9)
-        rate = self.done / elapsed
-        share = f" / {self.total:,} ({100 * self.done / self.total:.0f} %)" if self.total else ""
-        eta = ""
-        if rate > 0 and self.total > self.done:
-            eta = f", ETA {_duration((self.total - self.done) / rate)}"
-        return f"replay: read {self.done:,}{share}, {rate:,.0f} events/s{eta}"
+    @property
+    def done(self) -> int:
+        """Records counted so far."""
+        return int(self._bar.tasks[0].completed)
 
     def close(self) -> None:
         """Draw the final state and end the line."""
-        if not self.enabled:
-            return
-        self._draw(self.line(time.monotonic()))
-        self.stream.write("\n")
-        self.stream.flush()
-
-    def _draw(self, text: str) -> None:
-        padding = " " * max(0, self.width - len(text))
-        self.width = len(text)
-        self.stream.write("\r" + text + padding)
-        self.stream.flush()
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds + 0.5)
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
+        if self.enabled:
+            self._bar.stop()
