@@ -78,8 +78,8 @@ class Settings(BaseSettings):
     processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
         "at_least_once",
         description="Faust processing guarantee: `at_least_once` or `exactly_once` "
-        '(see "Delivery guarantee"). The product runs `at_least_once`: its idempotent state '
-        "already makes the rows exact",
+        '(docs/internals.md, "Delivery guarantee"). The product runs `at_least_once`: its '
+        "idempotent state already makes the rows exact",
     )
     idle_timeout_seconds: float = Field(
         60.0, description="an idle partition's watermark advances by wall clock after this"

@@ -21,8 +21,9 @@ _PART: Final = re.compile(r"(\d+(?:\.\d+)?)(ms|[smhdwy])")
 EXAMPLES: Final = "90, 45s, 15m, 12h, 30d, 2w or 1h30m"
 
 
-def parse_duration(text: str) -> timedelta:
-    """``1h30m`` -> timedelta(minutes=90); raises ValueError for anything else or for zero."""
+def parse_duration(text: str, *, allow_zero: bool = False) -> timedelta:
+    """``1h30m`` -> timedelta(minutes=90); raises ValueError for anything else, and for zero
+    unless ``allow_zero`` (an offset such as ``--scenario-after 0m``)."""
     compact = text.strip().lower().replace(" ", "")
     if re.fullmatch(r"\d+(?:\.\d+)?", compact):
         seconds = float(compact)
@@ -35,7 +36,7 @@ def parse_duration(text: str) -> timedelta:
             position = match.end()
         if not compact or position != len(compact):
             raise ValueError(f"{text!r} is not a duration like {EXAMPLES}")
-    if seconds <= 0:
+    if seconds < 0 or (seconds == 0 and not allow_zero):
         raise ValueError(f"{text!r} must be longer than zero")
     return timedelta(seconds=seconds)
 
@@ -65,3 +66,11 @@ def duration_arg(text: str) -> timedelta:
 def seconds_arg(text: str) -> float:
     """argparse ``type=`` for a duration option kept in seconds."""
     return duration_arg(text).total_seconds()
+
+
+def offset_seconds_arg(text: str) -> float:
+    """argparse ``type=`` for an offset in seconds, where zero is allowed."""
+    try:
+        return parse_duration(text, allow_zero=True).total_seconds()
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import orjson
 
 from common import config
-from common.durations import parse_seconds, seconds_arg
+from common.durations import offset_seconds_arg, parse_seconds, seconds_arg
 from common.errors import UserError
 from schemas.places import District
 from simulator.faults import FaultRates
@@ -130,7 +130,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     world.add_argument(
         "--scenario-after",
-        type=seconds_arg,
+        type=offset_seconds_arg,
         default=0.0,
         help="simulated time from the start until scenarios begin",
     )

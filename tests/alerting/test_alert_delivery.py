@@ -36,7 +36,8 @@ import pytest
 import yaml
 
 from tests.alerting.support import ALERTMANAGER_CONFIG, alert_rules, load_yaml, rule_files, tool
-from tests.streams.support import IOC, PrivateBroker, WorkerProcess, produce, read_jsonl
+from tests.streams.support import IOC, PrivateBroker, WorkerProcess, read_jsonl
+from tests.support.kafka import produce
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

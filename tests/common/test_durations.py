@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from common.durations import duration_arg, format_duration, parse_duration, parse_seconds
+from common.durations import (
+    duration_arg,
+    format_duration,
+    offset_seconds_arg,
+    parse_duration,
+    parse_seconds,
+    seconds_arg,
+)
 
 
 @pytest.mark.parametrize(
@@ -54,3 +61,12 @@ def test_a_sum_of_parts_is_the_sum_of_their_seconds(parts: list[tuple[int, str]]
     size = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
     text = "".join(f"{n}{unit}" for n, unit in parts)
     assert parse_seconds(text) == sum(n * size[unit] for n, unit in parts)
+
+
+def test_an_offset_may_be_zero_a_duration_may_not() -> None:
+    assert offset_seconds_arg("0m") == 0.0
+    assert offset_seconds_arg("90s") == 90.0
+    with pytest.raises(argparse.ArgumentTypeError, match="zero"):
+        seconds_arg("0m")
+    with pytest.raises(argparse.ArgumentTypeError):
+        offset_seconds_arg("-1m")

@@ -21,7 +21,8 @@ from ioc.cli import main
 from schemas.topics import RAW_TOPICS
 from streams.replay.times import iso
 from tests.replay.support import produce_sim, run_sink, sim_messages, sim_start, wait_worker_done
-from tests.streams.support import PrivateBroker, WorkerProcess, free_port, read_topic
+from tests.streams.support import PrivateBroker, WorkerProcess, free_port
+from tests.support.kafka import read_topic
 
 pytestmark = [pytest.mark.integration]
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from psycopg.conninfo import make_conninfo
 
 from schemas.kpi import EntityKind, KpiRow
@@ -51,73 +49,6 @@ def key_of(row: KpiRow) -> bytes:
 def message(row: KpiRow) -> tuple[bytes, bytes]:
     """(key, value) of a KPI row as the workers produce it."""
     return key_of(row), row.model_dump_json().encode()
-
-
-async def produce(
-    bootstrap: str, topic: str, messages: Iterable[tuple[bytes | None, bytes]]
-) -> int:
-    """Produce (key, value) pairs (keyed partitioning) and wait for every ack."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
-    await producer.start()
-    try:
-        futures = [await producer.send(topic, value=value, key=key) for key, value in messages]
-        await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
-    return len(futures)
-
-
-async def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 15.0) -> list[Any]:
-    """Read every record of ``topic`` from the beginning until ``expected`` came (or timeout)."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100
-    )
-    await consumer.start()
-    records: list[Any] = []
-    try:
-        partitions = consumer.partitions_for_topic(topic)
-        deadline = time.monotonic() + timeout
-        while not partitions and time.monotonic() < deadline:
-            await consumer._client.force_metadata_update()
-            partitions = consumer.partitions_for_topic(topic)
-        tps = [TopicPartition(topic, p) for p in sorted(partitions or ())]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        while len(records) < expected and time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=200)
-            for recs in batch.values():
-                records.extend(recs)
-    finally:
-        await consumer.stop()
-    return records
-
-
-async def committed_offsets(bootstrap: str, topic: str, group: str) -> dict[int, int]:
-    """partition -> committed offset of ``group`` (missing when none)."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        out: dict[int, int] = {}
-        await consumer._client.force_metadata_update()
-        for p in consumer.partitions_for_topic(topic) or ():
-            offset = await consumer.committed(TopicPartition(topic, p))
-            if offset is not None:
-                out[p] = offset
-        return out
-    finally:
-        await consumer.stop()
-
-
-def kpi_table(url: str, table: str = "kpi") -> dict[tuple[Any, ...], tuple[Any, ...]]:
-    """identity -> (window_kind, value, count, first_offset, last_offset) of every row."""
-    with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            "SELECT kpi, entity_kind, entity_id, window_start, window_end, window_kind, value, "
-            f"count, first_offset, last_offset FROM {table}"  # table is a test constant
-        ).fetchall()
-    return {tuple(r[:5]): tuple(r[5:]) for r in rows}
 
 
 def expected_table(rows: Sequence[KpiRow]) -> dict[tuple[Any, ...], tuple[Any, ...]]:

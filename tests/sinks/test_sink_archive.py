@@ -8,13 +8,14 @@ from datetime import timedelta
 
 import psycopg
 import pytest
-from sink_support import SESSION_MS, T0, produce
+from sink_support import SESSION_MS, T0
 
 from common.config import Settings
 from schemas.events import ProbeEvent, SensorKind, SensorReading, Technology
 from schemas.places import District
 from sinks.migrate import migrate
 from sinks.sink import run_sink
+from tests.support.kafka import on, produce
 
 pytestmark = pytest.mark.integration
 
@@ -59,11 +60,10 @@ async def test_archive_raw_stores_validated_events(
     readings = [reading(i) for i in range(40)]
     probes = [probe(i) for i in range(10)]
     farm_msgs = [(b"vi-thanh", r.model_dump_json().encode()) for r in readings]
-    await produce(settings.kafka_bootstrap, farm, [*farm_msgs, (b"vi-thanh", b"{broken")])
+    await produce(settings.kafka_bootstrap, on(farm, [*farm_msgs, (b"vi-thanh", b"{broken")]))
     await produce(
         settings.kafka_bootstrap,
-        network,
-        [(b"nga-bay", p.model_dump_json().encode()) for p in probes],
+        on(network, [(b"nga-bay", p.model_dump_json().encode()) for p in probes]),
     )
     common = {
         "topic": kpi,

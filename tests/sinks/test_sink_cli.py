@@ -15,10 +15,11 @@ import urllib.request
 from collections.abc import Callable
 
 import pytest
-from sink_support import count_rows, kpi_row, message, produce
+from sink_support import count_rows, kpi_row, message
 
 from common.config import Settings
 from sinks.migrate import migrate
+from tests.support.kafka import on, produce
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +44,9 @@ def test_ioc_sink_process(
     topic, dead = new_topic("sink.cli"), new_topic("sink.cli.dead", partitions=1)
     url = new_database("sink_cli")
     migrate(url)
-    asyncio.run(produce(settings.kafka_bootstrap, topic, [message(kpi_row(i)) for i in range(50)]))
+    asyncio.run(
+        produce(settings.kafka_bootstrap, on(topic, [message(kpi_row(i)) for i in range(50)]))
+    )
     port = free_port()
     env = {**os.environ, "IOC_SINK_METRICS_PORT": str(port), "IOC_SINK_GROUP": f"g-{topic}"}
     argv = [sys.executable, "-m", "ioc.cli", "sink", "--topic", topic]

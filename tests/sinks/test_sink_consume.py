@@ -7,22 +7,14 @@ import time
 from collections.abc import Callable
 
 import pytest
-from sink_support import (
-    SESSION_MS,
-    committed_offsets,
-    count_rows,
-    expected_table,
-    kpi_row,
-    kpi_table,
-    message,
-    produce,
-    read_topic,
-)
+from sink_support import SESSION_MS, count_rows, expected_table, kpi_row, message
 
 from common.config import Settings
 from schemas.decode import read_deadletter
 from sinks.migrate import migrate
 from sinks.sink import run_sink
+from tests.support.kafka import committed_offsets, on, produce, read_topic
+from tests.support.tables import kpi_table_from_database
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +35,7 @@ async def test_sink_writes_dead_letters_and_commits(
         (b"k", kpi_row(1, minutes=5).model_dump_json().encode()),
     ]
     messages = [message(r) for r in [*rows, *redelivered, *changed, refused]] + garbage
-    await produce(settings.kafka_bootstrap, topic, messages)
+    await produce(settings.kafka_bootstrap, on(topic, messages))
     group = f"g-{topic}"
 
     started = time.monotonic()
@@ -61,7 +53,7 @@ async def test_sink_writes_dead_letters_and_commits(
 
     assert stats.messages == len(messages)
     assert (stats.invalid, stats.rejected) == (3, 1)
-    assert kpi_table(url) == expected_table([*rows, *changed])
+    assert kpi_table_from_database(url) == expected_table([*rows, *changed])
     ends = await committed_offsets(settings.kafka_bootstrap, topic, group)
     assert sum(ends.values()) == len(messages)
     letters = [
@@ -86,7 +78,7 @@ async def test_second_group_replaying_everything_changes_nothing(
     url = new_database("sink_replay")
     migrate(url)
     rows = [kpi_row(i) for i in range(600)]
-    await produce(settings.kafka_bootstrap, topic, [message(r) for r in rows])
+    await produce(settings.kafka_bootstrap, on(topic, [message(r) for r in rows]))
     common = {
         "topic": topic,
         "deadletter_topic": dead,
@@ -100,5 +92,5 @@ async def test_second_group_replaying_everything_changes_nothing(
     )
     assert first.messages == second.messages == 600
     assert count_rows(url) == 600
-    assert kpi_table(url) == expected_table(rows)
+    assert kpi_table_from_database(url) == expected_table(rows)
     assert first.rows_changed + second.rows_changed >= 600

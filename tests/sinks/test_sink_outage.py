@@ -10,22 +10,14 @@ import time
 from collections.abc import Callable
 
 import pytest
-from sink_support import (
-    SESSION_MS,
-    TcpProxy,
-    committed_offsets,
-    count_rows,
-    expected_table,
-    kpi_row,
-    kpi_table,
-    message,
-    produce,
-)
+from sink_support import SESSION_MS, TcpProxy, count_rows, expected_table, kpi_row, message
 
 from common.config import Settings
 from common.metrics import SINK_REGISTRY
 from sinks.migrate import migrate
 from sinks.sink import run_sink
+from tests.support.kafka import committed_offsets, on, produce
+from tests.support.tables import kpi_table_from_database
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -62,7 +54,7 @@ async def test_database_outage_loses_and_duplicates_nothing(
     ]
     group = f"g-{topic}"
     stop = asyncio.Event()
-    await produce(settings.kafka_bootstrap, topic, [message(r) for r in before])
+    await produce(settings.kafka_bootstrap, on(topic, [message(r) for r in before]))
     sink = asyncio.create_task(
         run_sink(
             settings,
@@ -78,7 +70,7 @@ async def test_database_outage_loses_and_duplicates_nothing(
     try:
         await wait_for(lambda: count_rows(url) == len(before), 60, "the first rows")
         await proxy.cut()
-        await produce(settings.kafka_bootstrap, topic, [message(r) for r in during])
+        await produce(settings.kafka_bootstrap, on(topic, [message(r) for r in during]))
         await asyncio.sleep(OUTAGE_SECONDS)
         assert sink_up() == 0.0
         assert count_rows(url) == len(before)  # nothing written while cut
@@ -95,7 +87,7 @@ async def test_database_outage_loses_and_duplicates_nothing(
     print(f"\nrecovery after the outage ended: {recovery:.2f} s; retries {stats.retries}")
     assert stats.outages == 1 and stats.retries >= 3
     assert 0 <= recovery <= 15.0 + 3.0 + 5.0  # back-off cap + pool timeout + slack (busy CI)
-    assert kpi_table(url) == expected_table([*before, *during])
+    assert kpi_table_from_database(url) == expected_table([*before, *during])
     assert stats.messages == len(before) + len(during) and stats.invalid == stats.rejected == 0
     ends = await committed_offsets(settings.kafka_bootstrap, topic, group)
     assert sum(ends.values()) == len(before) + len(during)
@@ -118,7 +110,7 @@ async def test_a_sink_started_while_the_database_is_down_waits_for_it(
     await proxy.start()
     await proxy.cut()
     rows = [kpi_row(i) for i in range(300)]
-    await produce(settings.kafka_bootstrap, topic, [message(r) for r in rows])
+    await produce(settings.kafka_bootstrap, on(topic, [message(r) for r in rows]))
     stop = asyncio.Event()
     sink = asyncio.create_task(
         run_sink(
@@ -141,6 +133,6 @@ async def test_a_sink_started_while_the_database_is_down_waits_for_it(
         stop.set()
         await sink
         await proxy.cut()
-    assert kpi_table(url) == expected_table(rows)
+    assert kpi_table_from_database(url) == expected_table(rows)
     waits = [r.getMessage() for r in caplog.records if "waiting for it" in r.getMessage()]
     assert len(waits) == 1 and "ioc dev up" in waits[0]

@@ -8,10 +8,11 @@ from typing import Any
 
 import psycopg
 import pytest
-from sink_support import expected_table, kpi_row, kpi_table
+from sink_support import expected_table, kpi_row
 
 from sinks.migrate import migrate
 from sinks.writer import write_kpi_rows
+from tests.support.tables import kpi_table_from_database
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +46,7 @@ async def test_batch_written_once_and_replay_changes_nothing(
     again = await write_kpi_rows(conn, rows)
     assert (again.rows, again.changed) == (120, 0)
     assert await written_at(conn) == stamps
-    assert kpi_table(db) == expected_table(rows)
+    assert kpi_table_from_database(db) == expected_table(rows)
 
 
 async def test_duplicates_within_a_batch_keep_the_last(
@@ -54,15 +55,15 @@ async def test_duplicates_within_a_batch_keep_the_last(
     rows = [kpi_row(1, value=1.0), kpi_row(2), kpi_row(1, value=3.0), kpi_row(1, value=2.0)]
     result = await write_kpi_rows(conn, rows)
     assert (result.rows, result.changed) == (2, 2)
-    assert kpi_table(db) == expected_table(rows)
-    assert kpi_table(db)[rows[0].identity()][1] == 2.0
+    assert kpi_table_from_database(db) == expected_table(rows)
+    assert kpi_table_from_database(db)[rows[0].identity()][1] == 2.0
 
 
 async def test_a_changed_row_is_updated(conn: psycopg.AsyncConnection[Any], db: str) -> None:
     await write_kpi_rows(conn, [kpi_row(5, value=1.0)])
     result = await write_kpi_rows(conn, [kpi_row(5, value=9.5, last_offset=99)])
     assert result.changed == 1
-    assert kpi_table(db)[kpi_row(5).identity()] == ("1m", 9.5, 60, 50, 99)
+    assert kpi_table_from_database(db)[kpi_row(5).identity()] == ("1m", 9.5, 60, 50, 99)
 
 
 @pytest.mark.parametrize(("minutes", "kind"), [(1, "1m"), (15, "15m"), (60, "1h")])
@@ -70,7 +71,7 @@ async def test_window_kind_from_length(
     conn: psycopg.AsyncConnection[Any], db: str, minutes: int, kind: str
 ) -> None:
     await write_kpi_rows(conn, [kpi_row(0, minutes=minutes)])
-    assert [v[0] for v in kpi_table(db).values()] == [kind]
+    assert [v[0] for v in kpi_table_from_database(db).values()] == [kind]
 
 
 async def test_refused_rows_are_isolated_with_the_database_reason(
@@ -88,7 +89,7 @@ async def test_refused_rows_are_isolated_with_the_database_reason(
     assert "kpi_offsets_ordered" in reasons[3] and reasons[3].startswith("23514")
     assert "out of range" in reasons[7]
     assert "window length 300 s" in reasons[8]
-    assert kpi_table(db) == expected_table(good)
+    assert kpi_table_from_database(db) == expected_table(good)
 
 
 async def test_latest_view_gives_the_newest_row(conn: psycopg.AsyncConnection[Any]) -> None:
@@ -113,7 +114,7 @@ async def test_audit_table_keeps_replays_apart(conn: psycopg.AsyncConnection[Any
     await write_kpi_rows(conn, rows, table="kpi_audit", replay_id="r2")
     cur = await conn.execute("SELECT replay_id, count(*) FROM kpi_audit GROUP BY 1 ORDER BY 1")
     assert await cur.fetchall() == [("r1", 10), ("r2", 10)]
-    assert kpi_table(db) == {}
+    assert kpi_table_from_database(db) == {}
     with pytest.raises(ValueError):
         await write_kpi_rows(conn, rows, table="kpi_audit")
 
@@ -124,4 +125,4 @@ async def test_two_batches_inside_one_caller_transaction(db: str) -> None:
         await write_kpi_rows(c, [kpi_row(1, value=1.0), kpi_row(2)])
         await write_kpi_rows(c, [kpi_row(1, value=5.0)])
         await c.commit()
-    assert kpi_table(db) == expected_table([kpi_row(2), kpi_row(1, value=5.0)])
+    assert kpi_table_from_database(db) == expected_table([kpi_row(2), kpi_row(1, value=5.0)])

@@ -22,19 +22,16 @@ from types import TracebackType
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from common.metrics import scrape, total
 from deploy.devstack.kafka import broker_answers
 from deploy.devstack.kafka_node import KafkaNode
 from schemas.topics import DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
-from streams.replay.broker_quirks import true_end_offsets
+from tests.support.kafka import Message
 
 IOC = Path(sys.executable).parent / "ioc"
 PRODUCT_TOPICS = (*RAW_TOPICS, KPI_TOPIC, DEADLETTER_TOPIC, LATE_TOPIC)
-
-Message = tuple[str, bytes | None, bytes | None]
 
 
 def free_port() -> int:
@@ -205,30 +202,6 @@ class WorkerProcess:
 metric_sum = total
 
 
-async def produce(bootstrap: str, messages: Iterable[Message], *, rate: float = 0.0) -> int:
-    """Send messages (topic, key, value); ``rate`` > 0 paces them (events/s)."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks=1, linger_ms=10, max_batch_size=1 << 20
-    )
-    await producer.start()
-    sent = 0
-    started = time.monotonic()
-    try:
-        futures = []
-        for topic, key, value in messages:
-            futures.append(await producer.send(topic, value, key=key))
-            sent += 1
-            if rate and sent % 200 == 0:
-                ahead = sent / rate - (time.monotonic() - started)
-                if ahead > 0:
-                    await asyncio.sleep(ahead)
-        await producer.flush()
-        await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
-    return sent
-
-
 def read_jsonl(path: Path) -> list[Message]:
     """Messages of a simulator ``--out`` file."""
     out: list[Message] = []
@@ -244,60 +217,6 @@ def read_jsonl(path: Path) -> list[Message]:
             )
         )
     return out
-
-
-async def known_partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    """Partitions of ``topic`` (empty when missing): a fresh aiokafka consumer knows no
-    topic on Kafka until its metadata is refreshed."""
-    await consumer._client.force_metadata_update()
-    return consumer.partitions_for_topic(topic) or set()
-
-
-async def read_topic(bootstrap: str, topic: str) -> list[Any]:
-    """Every record of ``topic`` now (up to the true end offsets)."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100
-    )
-    await consumer.start()
-    try:
-        tps = [TopicPartition(topic, p) for p in sorted(await known_partitions(consumer, topic))]
-        ends = await true_end_offsets(bootstrap, tps)
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        records: list[Any] = []
-        pending = {tp for tp in tps if ends[tp] > 0}
-        while pending:
-            batch = await consumer.getmany(*pending, timeout_ms=500, max_records=10000)
-            for tp, items in batch.items():
-                records.extend(items)
-                if items and items[-1].offset + 1 >= ends[tp]:
-                    pending.discard(tp)
-        return records
-    finally:
-        await consumer.stop()
-
-
-def kpi_table(records: list[Any]) -> dict[tuple[str, ...], tuple[float, int]]:
-    """What an upserting sink would hold: identity -> (value, count), the last record wins.
-
-    Records are packs of KpiWindow objects (as the workers send them) or KpiRow objects."""
-    table: dict[tuple[str, ...], tuple[float, int]] = {}
-    for record in sorted(records, key=lambda r: (r.partition, r.offset)):
-        pack = orjson.loads(record.value)
-        for item in pack if isinstance(pack, list) else [pack]:
-            triples = (
-                item["kpis"] if "kpis" in item else [(item["kpi"], item["value"], item["count"])]
-            )
-            for kpi, value, count, *_ in triples:
-                identity = (
-                    kpi,
-                    item["entity_kind"],
-                    item["entity_id"],
-                    item["window_start"],
-                    item["window_end"],
-                )
-                table[identity] = (value, count)
-    return table
 
 
 def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.5) -> None:

@@ -19,7 +19,8 @@ from prometheus_client.metrics import MetricWrapperBase
 
 from common import metrics
 from schemas.topics import FARM_TOPIC
-from tests.streams.support import PrivateBroker, WorkerProcess, metric_sum, produce, wait_for
+from tests.streams.support import PrivateBroker, WorkerProcess, metric_sum, wait_for
+from tests.support.kafka import produce
 
 SINK_PREFIX = "ioc_sink_"
 

@@ -18,11 +18,10 @@ from tests.streams.support import (
     PrivateBroker,
     WorkerProcess,
     metric_sum,
-    produce,
     read_jsonl,
-    read_topic,
     wait_for,
 )
+from tests.support.kafka import produce, read_topic
 
 pytestmark = [pytest.mark.integration]
 

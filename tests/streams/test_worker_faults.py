@@ -19,13 +19,12 @@ import pytest
 from tests.streams.support import (
     PrivateBroker,
     WorkerProcess,
-    kpi_table,
     metric_sum,
-    produce,
     province_messages,
-    read_topic,
     wait_for,
 )
+from tests.support.kafka import produce, read_topic
+from tests.support.tables import kpis_on_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -87,7 +86,7 @@ def _run(
             producer.join()
             for w in workers:
                 w.stop()
-        return kpi_table(asyncio.run(read_topic(broker.bootstrap, "city.kpi.v1")))
+        return kpis_on_topic(broker.bootstrap)
 
 
 @pytest.fixture(scope="module")

@@ -14,15 +14,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas.topics import FARM_TOPIC, NETWORK_TOPIC, PORTAL_TOPIC, RAW_TOPICS
 from streams.replay.broker_quirks import true_end_offsets
-from tests.streams.support import (
-    PrivateBroker,
-    WorkerProcess,
-    known_partitions,
-    kpi_table,
-    produce,
-    read_topic,
-    wait_for,
-)
+from tests.streams.support import PrivateBroker, WorkerProcess, wait_for
+from tests.support.kafka import known_partitions, produce, read_topic
+from tests.support.tables import kpi_table_from_topic, kpis_on_topic
 
 pytestmark = [pytest.mark.integration]
 
@@ -186,7 +180,9 @@ def test_golden_event_file_gives_hand_computed_kpis(tmp_path: Path) -> None:
             wait_for(
                 lambda: (
                     EXPECTED.keys()
-                    <= kpi_table(asyncio.run(read_topic(broker.bootstrap, "city.kpi.v1"))).keys()
+                    <= kpi_table_from_topic(
+                        asyncio.run(read_topic(broker.bootstrap, "city.kpi.v1"))
+                    ).keys()
                 ),
                 90,
                 "the watermark to close every golden window",
@@ -194,7 +190,7 @@ def test_golden_event_file_gives_hand_computed_kpis(tmp_path: Path) -> None:
             )
         finally:
             worker.stop()
-        rows = kpi_table(asyncio.run(read_topic(broker.bootstrap, "city.kpi.v1")))
+        rows = kpis_on_topic(broker.bootstrap)
         deadletters = asyncio.run(read_topic(broker.bootstrap, "city.deadletter.v1"))
         committed, ends = asyncio.run(_committed_and_end(broker.bootstrap, "golden"))
         policies = asyncio.run(_changelog_cleanup_policies(broker.bootstrap))
@@ -251,7 +247,10 @@ def test_a_live_partition_that_goes_idle_closes_its_windows(tmp_path: Path) -> N
         try:
             wait_for(
                 lambda: (
-                    identity in kpi_table(asyncio.run(read_topic(broker.bootstrap, "city.kpi.v1")))
+                    identity
+                    in kpi_table_from_topic(
+                        asyncio.run(read_topic(broker.bootstrap, "city.kpi.v1"))
+                    )
                 ),
                 90,
                 "the idle live partition to close its 1-minute window",
@@ -259,5 +258,5 @@ def test_a_live_partition_that_goes_idle_closes_its_windows(tmp_path: Path) -> N
             )
         finally:
             worker.stop()
-        rows = kpi_table(asyncio.run(read_topic(broker.bootstrap, "city.kpi.v1")))
+        rows = kpis_on_topic(broker.bootstrap)
     assert rows[identity] == (5.5, 1)

@@ -25,13 +25,8 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from schemas.decode import read_deadletter
 from schemas.topics import DEADLETTER_TOPIC, FARM_TOPIC, KPI_TOPIC
 from streams.routing import district_partition
-from tests.streams.support import (
-    PrivateBroker,
-    WorkerProcess,
-    metric_sum,
-    read_topic,
-    wait_for,
-)
+from tests.streams.support import PrivateBroker, WorkerProcess, metric_sum, wait_for
+from tests.support.kafka import read_topic
 
 pytestmark = [pytest.mark.integration]
 

@@ -1,0 +1,1 @@
+"""Helpers shared by every test package: Kafka I/O and KPI tables."""
