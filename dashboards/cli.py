@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,9 +19,9 @@ from dashboards.variables import DEFAULT_WINDOW_KIND, WINDOW_KINDS
 from schemas.places import District
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
     """Add ``ioc dashboards build|check|preview``."""
-    parser = subparsers.add_parser(
+    parser = add_parser(
         "dashboards",
         help="build the Grafana boards, check their queries, preview them",
         description="Build the Grafana boards, run their queries against TimescaleDB and "

@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in SUBCOMMANDS:
-        module.register(subparsers)
+        module.register(subparsers.add_parser)
     return parser
 
 

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -70,9 +71,9 @@ DEMO_IDLE_SECONDS: Final = 5.0
 COLOURS: Final = {"green": "green", "amber": "yellow", "red": "bold red"}
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
     """Add the ``demo`` subcommand."""
-    parser = subparsers.add_parser(
+    parser = add_parser(
         "demo",
         help="run the whole pipeline on local servers and show the KPIs",
         description=__doc__,

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
@@ -74,9 +74,9 @@ def _non_negative(text: str) -> float:
     return value
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
     """Add ``ioc simulate``."""
-    parser = subparsers.add_parser(
+    parser = add_parser(
         "simulate",
         help="produce simulated portal, network and farm events (Kafka or JSONL)",
         description="Simulate Hau Giang province's service portal, network probes and farm "

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 from datetime import timedelta
 
 import psycopg
@@ -20,9 +21,9 @@ from sinks.retention import TABLES, RetentionResult, drop_old_chunks
 from sinks.sink import Backoff, SinkStats, default_group, run_sink
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
     """Add the ``migrate``, ``sink`` and ``retention`` subcommands."""
-    p = subparsers.add_parser(
+    p = add_parser(
         "migrate",
         help="apply the TimescaleDB schema migrations (idempotent)",
         description="Apply sinks/migrations/NNNN_*.sql in order, each in its own transaction, "
@@ -32,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--status", action="store_true", help="list migrations, apply nothing")
     p.set_defaults(handler=_migrate)
 
-    p = subparsers.add_parser(
+    p = add_parser(
         "sink",
         help="consume city.kpi.v1 and upsert KPI rows into TimescaleDB",
         description="Batched idempotent upsert of KPI rows; Kafka offsets are committed only "
@@ -80,7 +81,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--no-metrics", action="store_true", help="do not serve /metrics")
     p.set_defaults(handler=_sink)
 
-    p = subparsers.add_parser(
+    p = add_parser(
         "retention",
         help="drop TimescaleDB chunks older than an age (drop_chunks)",
         description="Drop whole chunks whose time range ended more than AGE ago. The Apache "

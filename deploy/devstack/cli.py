@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from common.config import cache_dir
@@ -51,9 +52,9 @@ def _status(args: argparse.Namespace) -> int:
     return 0 if all_up else 1
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
     """Add ``ioc dev`` and its subcommands."""
-    dev = subparsers.add_parser(
+    dev = add_parser(
         "dev",
         help="local servers without Docker (Apache Kafka, TimescaleDB, Prometheus, ...)",
         description=(

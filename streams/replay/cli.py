@@ -7,12 +7,14 @@ import asyncio
 import datetime as dt
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from common import config
 from common.durations import seconds_arg
 from common.errors import UserError
 from streams.replay import report as reporting
+from streams.replay import report_files
 from streams.replay.run import Options, replay
 from streams.replay.selection import (
     Selection,
@@ -49,58 +51,73 @@ examples:
 """
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
     """Add the ``replay`` subcommand."""
-    p = subparsers.add_parser(
+    p = add_parser(
         "replay",
         help="recompute KPIs of a time range from the raw topics and diff with TimescaleDB",
         description=DESCRIPTION,
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument(
+    _add_selection(p)
+    _add_recomputation(p)
+    _add_outputs(p)
+    _add_connections(p)
+    p.set_defaults(handler=run)
+
+
+def _add_selection(p: argparse.ArgumentParser) -> None:
+    """The range and what to compare in it."""
+    g = p.add_argument_group("selection")
+    g.add_argument(
         "--from",
         dest="start",
         required=True,
         metavar="T1",
         help="range start (event time): ISO 8601 (UTC if no zone), now, now-2h",
     )
-    p.add_argument(
+    g.add_argument(
         "--to", dest="end", required=True, metavar="T2", help="range end, exclusive (same forms)"
     )
-    p.add_argument(
+    g.add_argument(
         "--topics",
         nargs="+",
         default=[],
         metavar="TOPIC",
         help="raw topics (portal, network, farm or full names; default all, or those of --kpi)",
     )
-    p.add_argument("--kpi", action="append", default=[], help="KPI name (repeatable, or a,b)")
-    p.add_argument(
+    g.add_argument("--kpi", action="append", default=[], help="KPI name (repeatable, or a,b)")
+    g.add_argument(
         "--entity",
         action="append",
         default=[],
         metavar="KIND:ID",
         help="entity such as district:vi-thanh or sensor:vt-sal-001 (repeatable)",
     )
-    p.add_argument(
+    g.add_argument(
         "--window", action="append", default=[], help="window kinds: 1m,15m,1h (default all)"
     )
-    p.add_argument(
+
+
+def _add_recomputation(p: argparse.ArgumentParser) -> None:
+    """How the worker's decisions are reproduced."""
+    g = p.add_argument_group("recomputation")
+    g.add_argument(
         "--grace",
         type=float,
         default=None,
         metavar="S",
         help="grace seconds, as the worker's (default IOC_GRACE_SECONDS or 30)",
     )
-    p.add_argument(
+    g.add_argument(
         "--future-skew",
         type=float,
         default=None,
         metavar="S",
         help="allowed future skew seconds, as the worker's (default IOC_FUTURE_SKEW_SECONDS)",
     )
-    start = p.add_mutually_exclusive_group()
+    start = g.add_mutually_exclusive_group()
     start.add_argument(
         "--from-beginning",
         action="store_true",
@@ -113,19 +130,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="faster: start at offsets_for_times(T1 - DURATION), e.g. 15m; must exceed the "
         "future skew plus producer clock error",
     )
-    p.add_argument(
+    g.add_argument(
         "--include-open",
         action="store_true",
         help="also compare windows ending after a partition's last event watermark",
     )
-    p.add_argument(
+    g.add_argument(
         "--tolerance",
         type=_tolerance,
         default=0.0,
         metavar="REL",
         help="relative tolerance on value (default 0: exact)",
     )
-    p.add_argument(
+
+
+def _add_outputs(p: argparse.ArgumentParser) -> None:
+    """Reports, copies and progress."""
+    g = p.add_argument_group("outputs")
+    g.add_argument(
         "--report",
         action="append",
         default=[],
@@ -133,36 +155,40 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="FILE",
         help="write the report to FILE.md, FILE.json or FILE.csv (repeatable)",
     )
-    p.add_argument(
+    g.add_argument(
         "--max-shown", type=int, default=20, metavar="N", help="differences listed on stdout"
     )
-    p.add_argument(
+    g.add_argument(
         "--republish",
         metavar="TOPIC",
         help="copy the raw records of the range (key, value, timestamp) to TOPIC (several "
         "topics: TOPIC.<raw topic>) for sandbox reprocessing; originals are untouched",
     )
-    p.add_argument(
+    g.add_argument(
         "--into-table",
         action="store_true",
         help="write the recomputed rows that were compared into kpi_audit under a replay id",
     )
-    p.add_argument("--replay-id", help="replay id for --into-table (default replay-<time>-<uuid>)")
-    shown = p.add_mutually_exclusive_group()
+    g.add_argument("--replay-id", help="replay id for --into-table (default replay-<time>-<uuid>)")
+    shown = g.add_mutually_exclusive_group()
     shown.add_argument(
         "--progress", action="store_true", default=None, help="progress line even without a TTY"
     )
     shown.add_argument(
         "--no-progress", dest="progress", action="store_false", help="no progress line"
     )
-    p.add_argument(
+
+
+def _add_connections(p: argparse.ArgumentParser) -> None:
+    """Where Kafka and TimescaleDB are."""
+    g = p.add_argument_group("connections")
+    g.add_argument(
         "--bootstrap", help="Kafka bootstrap (default IOC_KAFKA_BOOTSTRAP or 127.0.0.1:19092)"
     )
-    p.add_argument(
+    g.add_argument(
         "--database-url",
         help="PostgreSQL URL (default IOC_DATABASE_URL or postgresql://ioc@127.0.0.1:15432/ioc)",
     )
-    p.set_defaults(handler=run)
 
 
 def _tolerance(text: str) -> float:
@@ -240,7 +266,7 @@ def run(args: argparse.Namespace) -> int:
         quiet.setLevel(level)
     for path in args.report:
         try:
-            reporting.write(result, path)
+            report_files.write(result, path)
         except OSError as error:
             raise UserError(f"cannot write the report {path}: {error}") from error
     print(reporting.summary(result, max(0, args.max_shown)))

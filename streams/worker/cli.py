@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from common import metrics
@@ -11,9 +12,9 @@ from common.config import load
 from streams.worker import garbage
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
     """Add the ``worker`` subcommand."""
-    parser = subparsers.add_parser(
+    parser = add_parser(
         "worker",
         help="run a stream worker: raw topics -> windows -> city.kpi.v1",
         description=(

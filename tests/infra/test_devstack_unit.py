@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from common.config import Ports
+from common.config import load
 from deploy.devstack import process, prom, stack, urls
 
 
@@ -46,9 +46,9 @@ def test_prometheus_config_follows_moved_ports(
     for name in ("IOC_PROMETHEUS_PORT", "IOC_ALERTMANAGER_PORT", "IOC_METRICS_PORT"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("IOC_SINK_METRICS_PORT", raising=False)
-    assert prom.prometheus_config(Ports()) == prom.PROMETHEUS_CONFIG
+    assert prom.prometheus_config(load().ports) == prom.PROMETHEUS_CONFIG
     monkeypatch.setenv("IOC_METRICS_PORT", "19464")
-    rendered = prom.prometheus_config(Ports())
+    rendered = prom.prometheus_config(load().ports)
     text = rendered.read_text()
     assert rendered.parent == tmp_path / "dev"
     assert "127.0.0.1:19464" in text and "127.0.0.1:9464" not in text

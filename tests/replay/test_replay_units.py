@@ -12,6 +12,7 @@ import pytest
 
 from schemas.topics import FARM_TOPIC, NETWORK_TOPIC, PORTAL_TOPIC, RAW_TOPICS
 from streams.replay import report as reporting
+from streams.replay import report_files
 from streams.replay.compare import Comparison, Difference, compare, same_value
 from streams.replay.progress import Progress
 from streams.replay.reading import Span
@@ -227,7 +228,7 @@ def test_reports_carry_counts_differences_and_lineage() -> None:
     diff = Difference("changed", kpi(value=1.0), kpi(value=2.0, first=11), ("value",))
     report = _report(Comparison(compared=2, equal=1, differences=[diff]))
     assert report.differs
-    data = orjson.loads(reporting.to_json(report))
+    data = orjson.loads(report_files.to_json(report))
     assert data["range"] == {"from": "2026-03-10T06:00:00Z", "to": "2026-03-10T07:00:00Z"}
     assert data["topics"][FARM_TOPIC]["all_read"] == {
         "read": 10,
@@ -243,11 +244,11 @@ def test_reports_carry_counts_differences_and_lineage() -> None:
     assert only["difference"] == "changed"
     assert only["db"]["value"] == 2.0 and only["replay"]["value"] == 1.0
     assert only["db"]["first_offset"] == 11 and only["replay"]["source_partition"] == 1
-    rows = list(csv.DictReader(io.StringIO(reporting.to_csv(report))))
+    rows = list(csv.DictReader(io.StringIO(report_files.to_csv(report))))
     assert len(rows) == 1
     assert rows[0]["difference"] == "changed" and rows[0]["db_value"] == "2.0"
     assert rows[0]["window_start"] == "2026-03-10T06:00:00Z"
-    markdown = reporting.to_markdown(report)
+    markdown = report_files.to_markdown(report)
     assert "1 of 2 rows differ" in markdown
     assert "city.farm.sensor.v1[1] offsets 10..20 (3 events)" in markdown
     text = reporting.summary(report)
@@ -258,7 +259,7 @@ def test_a_report_without_differences_says_all_equal() -> None:
     report = _report(Comparison(compared=2, equal=2))
     assert not report.differs
     assert "all 2 compared rows equal" in reporting.summary(report)
-    assert reporting.to_csv(report).count("\n") == 1
+    assert report_files.to_csv(report).count("\n") == 1
 
 
 # -- progress ---------------------------------------------------------------------------------

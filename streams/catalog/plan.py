@@ -1,0 +1,150 @@
+"""How an engine uses the catalog per event and window: entities, observations, folding
+and window values."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final, cast
+
+from schemas.events import (
+    ProbeEvent,
+    RawEvent,
+    SensorReading,
+)
+from schemas.kpi import EntityKind
+from schemas.places import District
+from streams.accumulators import (
+    Accumulator,
+    KeyedAccumulator,
+    Mean,
+    PerKeyCompleteness,
+    State,
+)
+from streams.catalog.definitions import KpiDef
+
+_D, _A, _S, _N = EntityKind.DISTRICT, EntityKind.AGENCY, EntityKind.SITE, EntityKind.SENSOR
+
+_DISTRICT_IDS: Final[dict[District, str]] = {d: d.value for d in District}
+"""Each district's plain string id (cheaper than the Enum's ``value`` property per event)."""
+
+
+def entities_of(event: RawEvent) -> tuple[tuple[EntityKind, str], ...]:
+    """The KPI entities an event belongs to: its district and its agency / site / sensor."""
+    district = _DISTRICT_IDS[event.district]
+    if isinstance(event, SensorReading):
+        return ((_D, district), (_N, event.sensor_id))
+    if isinstance(event, ProbeEvent):
+        return ((_D, district), (_S, event.site_id))
+    return ((_D, district), (_A, event.agency_id))
+
+
+Observed = tuple[str, Accumulator, float, float, str | None]
+"""One KPI's share of one event: (KPI name, accumulator, value, weight, key or None)."""
+
+
+KpiValue = tuple[str, float, int, float]
+"""(KPI name, value, count, weight) of one KPI of one window (see ``Accumulator.weight``)."""
+
+
+def _weight_of(acc: Accumulator) -> Callable[[State, float], float] | None:
+    """``acc.weight``, or None where the weight is the observation count (read without a
+    call per KPI and window)."""
+    return acc.weight if isinstance(acc, Mean | PerKeyCompleteness) else None
+
+
+class KpiPlan:
+    """The KPIs of ``kpis`` with their functions looked up once (per partition, not per
+    event or window): what an event contributes to each (:meth:`observe`) and the values
+    of a window's panes (:meth:`values`)."""
+
+    def __init__(self, kpis: tuple[KpiDef, ...]) -> None:
+        self.kpis = kpis
+        self._observe = tuple((k.observe, k.observe_key, k.name, k.acc) for k in kpis)
+        self._read = tuple(
+            (k.name, k.acc.result, k.acc.count, _weight_of(k.acc), k.acc.merge_all) for k in kpis
+        )
+
+    def observe(self, event: Any) -> list[Observed]:
+        """The observations of ``event``, in KPI order."""
+        out: list[Observed] = []
+        for observe, observe_key, name, acc in self._observe:
+            obs = observe(event)
+            if obs is not None:
+                key = None if observe_key is None else observe_key(event)
+                out.append((name, acc, obs[0], obs[1], key))
+        return out
+
+    def pane_values(self, pane: dict[str, State], window_seconds: float) -> list[KpiValue]:
+        """``(name, value, count, weight)`` of each KPI that has a value in the one ``pane``."""
+        out: list[KpiValue] = []
+        for name, result, count, weight, _ in self._read:
+            state = pane.get(name)
+            if state is not None:
+                value = result(state, window_seconds)
+                if value is not None:
+                    n = count(state)
+                    w = float(n) if weight is None else weight(state, window_seconds)
+                    out.append((name, value, n, w))
+        return out
+
+    def values(self, panes: list[dict[str, State]], window_seconds: float) -> list[KpiValue]:
+        """``(name, value, count, weight)`` of each KPI that has a value in ``panes``.
+
+        One pane is read as it is; several are merged in (time) order first, KPI by KPI,
+        with the accumulators' ``merge_all``; states of other KPI names (e.g. restored from
+        an older changelog) are ignored. The inputs are left untouched.
+        """
+        if len(panes) == 1:
+            return self.pane_values(panes[0], window_seconds)
+        out: list[KpiValue] = []
+        by_name: dict[str, list[State]] = {}
+        for pane in panes:
+            for name, pane_state in pane.items():
+                states = by_name.get(name)
+                if states is None:
+                    by_name[name] = [pane_state]
+                else:
+                    states.append(pane_state)
+        for name, result, count, weight, merge_all in self._read:
+            states = by_name.get(name)
+            if states is not None:
+                merged = merge_all(states)
+                value = result(merged, window_seconds)
+                if value is not None:
+                    n = count(merged)
+                    w = float(n) if weight is None else weight(merged, window_seconds)
+                    out.append((name, value, n, w))
+        return out
+
+
+def observe_event(kpis: tuple[KpiDef, ...], event: Any) -> list[Observed]:
+    """What ``event`` contributes to each KPI of ``kpis`` (KPIs it does not count for are
+    left out). Computed once per event, then folded into each of its entities' panes."""
+    return KpiPlan(kpis).observe(event)
+
+
+def fold(panes: list[dict[str, State]], observed: list[Observed]) -> None:
+    """Fold the observations of one event into the per-KPI states of each of ``panes``
+    (one pass over the observations; each pane sees them in the same order)."""
+    for name, acc, value, weight, key in observed:
+        for pane in panes:
+            state = pane.get(name)
+            if state is None:
+                state = pane[name] = acc.new()
+            if key is None:
+                acc.add(state, value, weight)
+            else:
+                cast(KeyedAccumulator, acc).add_keyed(state, key, value, weight)
+
+
+def apply_event(pane: dict[str, State], kpis: tuple[KpiDef, ...], event: Any) -> None:
+    """Fold ``event`` into the per-KPI states of one entity's pane (created when missing)."""
+    fold([pane], observe_event(kpis, event))
+
+
+def window_values(
+    panes: list[dict[str, State]], kpis: tuple[KpiDef, ...], window_seconds: float
+) -> list[KpiValue]:
+    """``(name, value, count)`` of each KPI of ``kpis`` that has a value in ``panes`` (see
+    :meth:`KpiPlan.values`)."""
+    return KpiPlan(kpis).values(panes, window_seconds)
