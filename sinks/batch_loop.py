@@ -43,6 +43,7 @@ class Record(Protocol):
     topic: str
     partition: int
     offset: int
+    timestamp: int
     key: bytes | None
     value: bytes | None
 
@@ -132,6 +133,7 @@ class BatchLoop(Generic[Payload]):
         self.items: list[Item[Payload]] = []
         self.offsets: dict[TopicPartition, int] = {}
         self.polled = 0
+        self.stamps: list[int] = []
         self.dead_sent: list[asyncio.Future[Any]] = []
         self.up = True
         self.attempt = 0
@@ -194,6 +196,7 @@ class BatchLoop(Generic[Payload]):
         for tp, records in fetched.items():
             for record in records:
                 self._accept(record)
+            self.stamps += [record.timestamp for record in records]
             if records:
                 count += len(records)
                 self.offsets[tp] = max(self.offsets.get(tp, 0), records[-1].offset + 1)
@@ -243,11 +246,15 @@ class BatchLoop(Generic[Payload]):
                 self._send_dead(self.items[index].record, DATABASE, reason)
         else:
             flushed = Flushed(rows=0, changed=0, refused=[])
+        visible = time.time()
         if self.dead_sent:
             await asyncio.gather(*self.dead_sent)
         self.stage.account(self.stats, flushed, self.polled)
         await self._commit(self.offsets)
-        self.items, self.offsets, self.dead_sent, self.polled = [], {}, [], 0
+        delay = metrics.SINK_VISIBLE_DELAY.labels(table=self.stage.table)
+        for stamp in self.stamps:
+            delay.observe(max(0.0, visible - stamp / 1000.0))
+        self.items, self.offsets, self.dead_sent, self.polled, self.stamps = [], {}, [], 0, []
 
     async def _commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         assigned = self.consumer.assignment()
