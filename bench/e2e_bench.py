@@ -312,7 +312,7 @@ def one_run(broker: PrivateBroker, n: int, work: Path, run: int) -> Run:
                     began.append((time.perf_counter(), rows))
                 return rows >= result.rows
 
-            end = wait_until("the sink alone", drained, poll=0.02)
+            end = wait_until("the sink alone", drained, poll=0.2)
             at, rows_then = began[0]
             result.sink_s = (end - at) * result.rows / max(result.rows - rows_then, 1)
         finally:
