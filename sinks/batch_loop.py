@@ -154,6 +154,7 @@ class BatchLoop(Generic[Payload]):
         self.stop = stop
         self.deadletter_topic = options.deadletter_topic
         self.batch_size = options.batch_size
+        self.writers = options.writers
         self.linger = options.linger
         self.until_idle = options.until_idle
         self.backoff = options.backoff
@@ -298,13 +299,11 @@ class BatchLoop(Generic[Payload]):
     async def _flush(self, batch: Batch[Payload]) -> None:
         """Write ``batch``, dead-letter refused rows, then commit its offsets."""
         if batch.items:
-            payloads = [item.payload for item in batch.items]
             started = time.perf_counter()
-            async with self.pool.connection() as conn:
-                flushed = await self.stage.write(conn, payloads)
+            flushed = await self._write_side_by_side(batch.items)
             elapsed = time.perf_counter() - started
             metrics.SINK_BATCH_SECONDS.observe(elapsed)
-            metrics.SINK_BATCH_ROWS.observe(len(payloads))
+            metrics.SINK_BATCH_ROWS.observe(len(batch.items))
             metrics.SINK_ROWS_WRITTEN.labels(table=self.stage.table).inc(flushed.rows)
             self.stats.batch_seconds.append(elapsed)
             self.stats.batches += 1
@@ -322,6 +321,35 @@ class BatchLoop(Generic[Payload]):
         delay = metrics.SINK_VISIBLE_DELAY.labels(table=self.stage.table)
         for stamp in batch.stamps:
             delay.observe(max(0.0, visible - stamp / 1000.0))
+
+    async def _write_side_by_side(self, items: list[Item[Payload]]) -> Flushed:
+        """Write the items in ``writers`` transactions side by side, one per group of
+        partitions (all rows of one identity come from one partition, so their order
+        holds); raise the first error once every transaction has ended."""
+        lanes: dict[int, list[int]] = {}
+        for index, item in enumerate(items):
+            lane = hash((item.record.topic, item.record.partition)) % self.writers
+            lanes.setdefault(lane, []).append(index)
+
+        async def write(indexes: list[int]) -> Flushed:
+            async with self.pool.connection() as conn:
+                return await self.stage.write(conn, [items[i].payload for i in indexes])
+
+        groups = list(lanes.values())
+        results = await asyncio.gather(*(write(g) for g in groups), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        done = [r for r in results if isinstance(r, Flushed)]
+        return Flushed(
+            rows=sum(f.rows for f in done),
+            changed=sum(f.changed for f in done),
+            refused=sorted(
+                (indexes[i], reason)
+                for indexes, f in zip(groups, done, strict=True)
+                for i, reason in f.refused
+            ),
+        )
 
     async def _commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         assigned = self.consumer.assignment()
