@@ -260,9 +260,8 @@ async def _commit_if_due(self: Any) -> None:
         await self.commit()
 
 
-def apply(bootstrap: str = "") -> None:
-    """Install the patches (idempotent). ``bootstrap`` is unused: Faust's own high watermarks
-    are right on Apache Kafka (the argument stays for the callers)."""
+def apply() -> None:
+    """Install the patches (idempotent)."""
     DRAIN_CLASS.wait_first = _wait_first  # type: ignore[method-assign]
     DRAIN_CLASS._drain_messages = _drain_messages  # type: ignore[method-assign]
     for hook in PER_EVENT_SENSOR_HOOKS:
