@@ -109,6 +109,20 @@ def province_series(k: KpiDef, alias: str) -> str:
     )
 
 
+def province_by_window(k: KpiDef, alias: str) -> str:
+    """One KPI over the selected districts, one point per window (the stats' query).
+
+    The newest point is the province figure of the newest window, the same window the
+    district grid shows; a time bucket would merge several hopping windows into a figure
+    no table shows.
+    """
+    return (
+        f'SELECT window_start AS "time", {merge_sql(k)} AS {ident(alias)}\n'
+        f"FROM kpi\nWHERE {_where([k], 'district')}\n"
+        "GROUP BY window_start\nORDER BY 1"
+    )
+
+
 def district_series(k: KpiDef) -> str:
     """Time series of one KPI, one series per district (named in Vietnamese)."""
     return (

@@ -120,6 +120,11 @@ def test_every_datasource_reference_is_provisioned(boards: dict[str, dict[str, A
     assert db["user"] == "ioc_grafana" and db["jsonData"]["timescaledb"] is True
     assert db["secureJsonData"]["password"] == f"${{{DB_PASSWORD_ENV}}}"
     assert provisioned["ioc-prometheus"]["url"] == "http://prometheus:9090"
+    scrape = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    assert (
+        provisioned["ioc-prometheus"]["jsonData"]["timeInterval"]
+        == (scrape["global"]["scrape_interval"])
+    ), "Grafana's $__rate_interval assumes the data source's timeInterval is the scrape interval"
     providers = yaml.safe_load((GRAFANA / "provisioning" / "dashboards" / "ioc.yml").read_text())
     assert providers["providers"][0]["type"] == "file"
 
