@@ -26,6 +26,7 @@ from common.errors import UserError
 from dashboards.board import TIMEZONE
 from dashboards.display import format_value, mapped, unit_suffix
 from dashboards.kpis import step_color
+from dashboards.preview_map import draw_map
 from dashboards.queries import (
     Frame,
     PanelQuery,
@@ -414,6 +415,8 @@ def render(
                 _draw_stat(ax, panel, data, width)
             elif kind == "table":
                 _draw_table(ax, panel, data, body_height)
+            elif kind == "geomap" and not data.error:
+                draw_map(ax, panel, data.frames, color_hex)
             else:
                 _message(ax, f"({kind})")
     out.parent.mkdir(parents=True, exist_ok=True)

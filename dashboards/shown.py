@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dashboards.display import NO_VALUE, display, mapped, reduce
+from dashboards.kpis import step_color
 from dashboards.queries import Frame
 
 TIME_COLUMN = "time"
@@ -131,3 +132,34 @@ def table_rows(panel: Mapping[str, Any], frames: Sequence[Frame]) -> list[dict[s
                     )
             shown.append(cells)
     return shown
+
+
+def map_points(panel: Mapping[str, Any], frames: Sequence[Frame]) -> list[dict[str, Any]]:
+    """The points a geomap's marker layers draw, in drawing order.
+
+    Each point: its layer, ``lat`` and ``lon`` (numbers), the other columns as a table
+    shows them (the tooltip), and ``colour``: the threshold colour of the colour field.
+    """
+    by_ref = {
+        str(target["refId"]): frame
+        for target, frame in zip(panel.get("targets", []), frames, strict=True)
+    }
+    looks = column_configs(panel)
+    points: list[dict[str, Any]] = []
+    for layer in panel.get("options", {}).get("layers", []):
+        if layer.get("type") != "markers":
+            continue
+        frame = by_ref[str(layer["filterData"]["options"])]
+        location = layer["location"]
+        colour_field = layer["config"]["style"]["color"]["field"]
+        steps = looks.get(colour_field, {}).get("thresholds", {}).get("steps", [])
+        cells = table_rows({"fieldConfig": panel.get("fieldConfig", {})}, [frame])
+        for row, raw in zip(cells, frame.rows, strict=True):
+            value = raw[frame.columns.index(colour_field)]
+            colour = step_color(steps, float(value)) if value is not None and steps else ""
+            lat = raw[frame.columns.index(location["latitude"])]
+            lon = raw[frame.columns.index(location["longitude"])]
+            del row[location["latitude"]], row[location["longitude"]]
+            points.append({"layer": layer["name"], "lat": lat, "lon": lon, **row,
+                           "colour": colour})  # fmt: skip
+    return points

@@ -183,3 +183,21 @@ def entity_table(
         f"GROUP BY entity_id, district\nORDER BY {ident(sort.header)} {direction} NULLS LAST, 1\n"
         f"LIMIT {limit}"
     )
+
+
+def entity_map(entity_kind: str, entity_header: str, column: Column) -> str:
+    """Latest value of one KPI per entity with the entity's position (table ``entity``).
+
+    Rows come best first, so that on a map the worst points are drawn last, on top.
+    """
+    target = column.kpi.target
+    direction = "ASC" if target is not None and target.op == "<=" else "DESC"
+    return (
+        "SELECT e.latitude, e.longitude, latest.entity_id AS "
+        f"{ident(entity_header)},\n  {district_name('latest.district')} AS "
+        f"{ident(DISTRICT_HEADER)},\n  latest.value AS {ident(column.header)}\n"
+        f"FROM (\n  {_latest([column.kpi], entity_kind)}\n) AS latest\n"
+        f"JOIN entity AS e ON e.entity_kind = {literal(entity_kind)} "
+        "AND e.entity_id = latest.entity_id\n"
+        f"ORDER BY {ident(column.header)} {direction}, 3"
+    )

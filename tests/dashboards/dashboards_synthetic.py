@@ -26,6 +26,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from schemas.geo import position
 from schemas.places import District
 from sinks.writer import COLUMNS
 from streams.catalog import CATALOG, KpiDef
@@ -149,6 +150,20 @@ def insert(database_url: str, source: Iterator[Row]) -> int:
                 written += 1
         cur.execute("ANALYZE kpi")
     return written
+
+
+def insert_entities(database_url: str) -> int:
+    """Fill table ``entity`` with the position of every entity of table ``kpi``, as the sink
+    does; the number of entities."""
+    with psycopg.connect(database_url) as conn:
+        found = conn.execute("SELECT DISTINCT entity_kind, entity_id, district FROM kpi").fetchall()
+        conn.cursor().executemany(
+            "INSERT INTO entity (entity_kind, entity_id, district, longitude, latitude) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            [(kind, entity_id, district, *position(kind, entity_id, district))
+             for kind, entity_id, district in found],
+        )  # fmt: skip
+    return len(found)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

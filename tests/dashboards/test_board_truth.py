@@ -1,19 +1,21 @@
-"""Every stat and table of every board shows the number computed by hand, as text.
+"""Every stat, table and map of every board shows the figure computed by hand, as text.
 
 The small data set of ``truth_data`` goes into a fresh migrated TimescaleDB (plain COPY into
 table ``kpi``) and into a private Prometheus (promtool backfill). Each panel's queries run
 as Grafana would send them (variables and macros expanded, read-only role ``ioc_grafana``);
 ``dashboards.shown`` reduces and formats the result as Grafana 11 does (unit, decimals,
-mappings, hidden columns). The expected texts below were worked out by hand from the data
-set, not by the product's code: province figures merge districts by their weight
-(``sum(value * weight) / sum(weight)``), counts add up, extremes and quantiles take the
-worst district. A panel type or title without an expectation fails the test.
+mappings, hidden columns; a map's points with their threshold colour). The expected texts
+below were worked out by hand from the data set, not by the product's code: province
+figures merge districts by their weight (``sum(value * weight) / sum(weight)``), counts add
+up, extremes and quantiles take the worst district. A panel type or title without an
+expectation fails the test.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -21,8 +23,9 @@ import pytest
 
 from dashboards.boards import BOARDS
 from dashboards.build import board_json
+from dashboards.preview import render
 from dashboards.queries import Frame, context, panel_queries, run_promql, run_sql, walk_panels
-from dashboards.shown import stat_texts, table_rows
+from dashboards.shown import map_points, stat_texts, table_rows
 from dashboards.sql import DISTRICT_HEADER
 from deploy.devstack.urls import with_user
 from schemas.places import District
@@ -31,7 +34,7 @@ from sinks.migrate import migrate
 from streams.catalog import CATALOG, by_name
 from tests.dashboards.dashboards_synthetic import insert
 from tests.dashboards.private_prometheus import private_prometheus
-from tests.dashboards.truth_data import openmetrics, rows
+from tests.dashboards.truth_data import ENTITY_POSITIONS, openmetrics, rows
 
 pytestmark = pytest.mark.integration
 
@@ -131,6 +134,23 @@ SENSORS = [  # saltiest first
      "Độ mặn TB": "1.20 g/L", "Phút > 4 g/L": "0.0 min", "Độ ẩm đất min": "45.0%",
      "Mực nước": "90.0 cm", "Đầy đủ dữ liệu": "100.00%", "Pin": "76%"},
 ]  # fmt: skip
+SITE_POINTS = [  # availability best first: the worst drawn last, on top
+    {"layer": "Trạm và tuyến", "lat": 9.79, "lon": 105.47, "Trạm": "vt-001",
+     DISTRICT_HEADER: VT, "Sẵn sàng": "100.0000%", "colour": "green"},
+    {"layer": "Trạm và tuyến", "lat": 9.84, "lon": 105.80, "Trạm": "nb-002",
+     DISTRICT_HEADER: NB, "Sẵn sàng": "99.9950%", "colour": "green"},
+    {"layer": "Trạm và tuyến", "lat": 9.82, "lon": 105.82, "Trạm": "nb-001",
+     DISTRICT_HEADER: NB, "Sẵn sàng": "90.0000%", "colour": "red"},  # below 97 %
+]  # fmt: skip
+SENSOR_POINTS = [  # least salty first; 4.00 g/L is still amber (red above 4)
+    {"layer": "Cảm biến độ mặn", "lat": 9.76, "lon": 105.45, "Cảm biến": "vt-s01",
+     DISTRICT_HEADER: VT, "Độ mặn max": "1.80 g/L", "colour": "green"},
+    {"layer": "Cảm biến độ mặn", "lat": 9.83, "lon": 105.85, "Cảm biến": "nb-s02",
+     DISTRICT_HEADER: NB, "Độ mặn max": "4.00 g/L", "colour": "orange"},
+    {"layer": "Cảm biến độ mặn", "lat": 9.80, "lon": 105.83, "Cảm biến": "nb-s01",
+     DISTRICT_HEADER: NB, "Độ mặn max": "7.25 g/L", "colour": "red"},
+]  # fmt: skip
+OVERVIEW_MAP = "Bản đồ tỉnh — trạm theo sẵn sàng, cảm biến theo độ mặn"
 PIPELINE_STATS = {
     "Sự kiện / giây": ["30 ops"],  # 12/s + 18/s of the workers; the sink's 1000/s ignored
     "Không hợp lệ / giây": ["0.25 ops"],  # 0.2 + 0.05
@@ -165,6 +185,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
         **{by_name(k).title_vi: [DISTRICT_TEXT[k][0]] for k in OVERVIEW_STATS},
         "Các huyện, thị xã, thành phố — giá trị mới nhất": _grid(list(OVERVIEW_GRID)),
         "Cảnh báo đang kích hoạt": [ALERT],
+        OVERVIEW_MAP: SITE_POINTS + SENSOR_POINTS,
     },
     "services": _domain(
         PORTAL_TOPIC,
@@ -172,15 +193,19 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "Cơ quan giải quyết — giá trị mới nhất (đúng hạn thấp nhất trước)",
         AGENCIES,
     ),
-    "network": _domain(
-        NETWORK_TOPIC,
-        GRID,
-        "Trạm và tuyến — giá trị mới nhất (sẵn sàng thấp nhất trước)",
-        SITES,
-    ),
-    "agriculture": _domain(
-        FARM_TOPIC, GRID, "Cảm biến — giá trị mới nhất (mặn nhất trước)", SENSORS
-    ),
+    "network": {
+        **_domain(
+            NETWORK_TOPIC,
+            GRID,
+            "Trạm và tuyến — giá trị mới nhất (sẵn sàng thấp nhất trước)",
+            SITES,
+        ),
+        "Bản đồ trạm và tuyến — tỷ lệ sẵn sàng": SITE_POINTS,
+    },
+    "agriculture": {
+        **_domain(FARM_TOPIC, GRID, "Cảm biến — giá trị mới nhất (mặn nhất trước)", SENSORS),
+        "Bản đồ cảm biến — độ mặn cao nhất": SENSOR_POINTS,
+    },
     "pipeline": {
         **PIPELINE_STATS,
         "Cảnh báo đang kích hoạt": [{**ALERT, "environment": "dev"}],
@@ -200,6 +225,12 @@ def truth_db(new_database: Callable[..., str], now: datetime) -> Iterator[psycop
     url = new_database("truth")
     migrate(url)
     insert(url, rows(now))
+    with psycopg.connect(url) as conn:
+        conn.cursor().executemany(
+            "INSERT INTO entity (entity_kind, entity_id, district, longitude, latitude) "
+            "VALUES (%s, %s, %s, %s, %s)",
+            [(*key, *where) for key, where in ENTITY_POSITIONS.items()],
+        )
     with psycopg.connect(with_user(url, "ioc_grafana"), autocommit=True) as conn:
         yield conn
 
@@ -237,6 +268,8 @@ def shown(
             found[panel["title"]] = stat_texts(panel, frames)
         elif kind == "table":
             found[panel["title"]] = table_rows(panel, frames)
+        elif kind == "geomap":
+            found[panel["title"]] = map_points(panel, frames)
         else:
             raise AssertionError(f"{slug}: no check for panel type {kind!r} ({panel['title']})")
     return found
@@ -262,6 +295,7 @@ def test_one_district_selected_shows_its_own_figures(
         assert got[by_name(k).title_vi] == [DISTRICT_TEXT[k][2]], k
     grid = got["Các huyện, thị xã, thành phố — giá trị mới nhất"]
     assert grid == [_grid(list(OVERVIEW_GRID))[1]]
+    assert got[OVERVIEW_MAP] == [p for p in SITE_POINTS + SENSOR_POINTS if p[DISTRICT_HEADER] == NB]
 
 
 def test_a_window_kind_without_rows_shows_no_value(
@@ -282,3 +316,20 @@ def test_every_panel_has_an_expectation() -> None:
         if p["type"] not in NOT_CHECKED
     ]
     assert sorted(titles) == sorted((s, t) for s, want in EXPECTED.items() for t in want)
+
+
+def test_the_preview_draws_the_maps(
+    truth_db: psycopg.Connection[Any], truth_prometheus: str, now: datetime, tmp_path: Path
+) -> None:
+    """``ioc dashboards preview`` draws each map's points on the district outlines."""
+    for slug, title in (
+        ("overview", OVERVIEW_MAP),
+        ("network", "Bản đồ trạm và tuyến — tỷ lệ sẵn sàng"),
+    ):
+        board = board_json(next(s for s in BOARDS if s.slug == slug).build())
+        out = tmp_path / f"{slug}.png"
+        fetched = render(board, out, truth_db, truth_prometheus, ALL, now=now)
+        panel = next(p for p in walk_panels(board) if p["title"] == title)
+        drawn = map_points(panel, fetched[panel["id"]].frames)
+        assert drawn == EXPECTED[slug][title]
+        assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

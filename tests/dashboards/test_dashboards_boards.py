@@ -260,6 +260,7 @@ def _field_decimals(panel: dict[str, Any], field_name: str) -> Any:
 
 PIVOT_COLUMN = re.compile(r"FILTER \(WHERE kpi = '([a-z0-9_.]+)'\) AS \"([^\"]+)\"")
 SERIES_OF_KPI = re.compile(r"WHERE [^;]*?kpi = '([a-z0-9_.]+)'")
+MAP_VALUE = re.compile(r"latest\.value AS \"([^\"]+)\"")
 
 
 def test_every_panel_showing_a_kpi_uses_its_catalog_decimals(
@@ -273,6 +274,10 @@ def test_every_panel_showing_a_kpi_uses_its_catalog_decimals(
                 text = target.get("rawSql", "")
                 if panel["type"] == "table":
                     shown = [(by_name(n), header) for n, header in PIVOT_COLUMN.findall(text)]
+                elif panel["type"] == "geomap":
+                    value = MAP_VALUE.search(text)
+                    assert value is not None, panel["title"]
+                    shown = [(by_name(n), value.group(1)) for n in SERIES_OF_KPI.findall(text)]
                 else:
                     shown = [(by_name(n), by_name(n).title_vi) for n in SERIES_OF_KPI.findall(text)]
                 for k, field_name in shown:
@@ -283,3 +288,7 @@ def test_every_panel_showing_a_kpi_uses_its_catalog_decimals(
     for kind in ("stat", "timeseries"):
         assert {name for t, name in checked if t == kind} == everything, kind
     assert len({name for t, name in checked if t == "table"}) >= 15
+    assert {name for t, name in checked if t == "geomap"} == {
+        "network.availability_ratio",
+        "farm.salinity_max_gl",
+    }

@@ -169,6 +169,16 @@ ENTITY_KPIS: Final[dict[str, dict[str, tuple[str, dict[str, float]]]]] = {
         ),
     },
 }
+ENTITY_POSITIONS: Final[dict[tuple[str, str], tuple[str, float, float]]] = {
+    ("site", "vt-001"): (VT, 105.47, 9.79),
+    ("site", "nb-001"): (NB, 105.82, 9.82),
+    ("site", "nb-002"): (NB, 105.80, 9.84),
+    ("sensor", "vt-s01"): (VT, 105.45, 9.76),
+    ("sensor", "nb-s01"): (NB, 105.83, 9.80),
+    ("sensor", "nb-s02"): (NB, 105.85, 9.83),
+    ("site", "ct-4g-001"): (District.CHAU_THANH.value, 105.80, 9.93),
+}
+"""Rows of table ``entity``: (district, longitude, latitude); ct-4g-001 has no KPI rows."""
 ENTITY_OLDER_VALUE: Final = 0.123
 """Every entity KPI one window before ``LATEST``: shown nowhere."""
 
