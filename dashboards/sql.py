@@ -27,6 +27,14 @@ from streams.catalog import KpiDef
 
 WINDOW_KINDS: Final = tuple(windows.WINDOW_KINDS.values())
 """The window kinds a board may select (``1m``, ``15m``, ``1h``)."""
+HOPPING_KIND: Final = windows.WINDOW_KINDS[windows.HOP_SECONDS]
+ENTITY_WINDOW_KINDS: Final = {
+    kind: windows.WINDOW_KINDS[windows.PANE_SECONDS] if kind == HOPPING_KIND else kind
+    for kind in WINDOW_KINDS
+}
+"""The window an entity panel reads for each selectable kind. Only districts get the hopping
+15-minute window (``streams.windows.HOPPING_ENTITY_KINDS``); agencies, sites and sensors
+show their newest 1-minute window instead, not nothing."""
 
 DISTRICT_HEADER = "Huyện / thị xã / thành phố"
 
@@ -57,14 +65,18 @@ def district_order(column: str = "district") -> str:
     return f"CASE {column} {arms} ELSE {len(DISTRICT_NAMES) + 1} END"
 
 
-def window_kind_filter(column: str = "window_kind") -> str:
+def window_kind_filter(column: str = "window_kind", *, entity: bool = False) -> str:
     """``column`` equals ``$window_kind`` if that is one of ``WINDOW_KINDS``, else nothing.
 
     The variable is only ever compared with the whitelist inside a sub-query; the outer
     comparison is with the whitelisted value, which is NULL (no row) for any other text.
+    ``entity``: the window kind entities have for it (``ENTITY_WINDOW_KINDS``).
     """
-    rows = ", ".join(f"({literal(kind)})" for kind in WINDOW_KINDS)
-    return f"{column} = (SELECT k FROM (VALUES {rows}) AS allowed(k) WHERE k = '$window_kind')"
+    if not entity:
+        rows = ", ".join(f"({literal(kind)})" for kind in WINDOW_KINDS)
+        return f"{column} = (SELECT k FROM (VALUES {rows}) AS allowed(k) WHERE k = '$window_kind')"
+    pairs = ", ".join(f"({literal(k)}, {literal(v)})" for k, v in ENTITY_WINDOW_KINDS.items())
+    return f"{column} = (SELECT w FROM (VALUES {pairs}) AS allowed(k, w) WHERE k = '$window_kind')"
 
 
 def district_filter(column: str = "district") -> str:
@@ -93,7 +105,7 @@ def _where(kpis: Sequence[KpiDef], entity_kind: str, *, districts: bool = True) 
         "$__timeFilter(window_start)",
         kpi_test,
         f"entity_kind = {literal(entity_kind)}",
-        window_kind_filter(),
+        window_kind_filter(entity=entity_kind != "district"),
     ]
     if districts:
         parts.append(district_filter())

@@ -6,9 +6,13 @@ KPI rows (15-minute windows, the boards' default) for three districts, relative 
 - ``PREVIOUS`` (now-19 min, one hop earlier) and ``OLDER`` (now-40 min): both districts and
   Long My (only ``OLDER``), every KPI at its ``older`` value, weight 1.
 
-Decoys that no panel may show: 1-minute rows of the same KPIs (another window kind), a row of
-Chau Thanh seven hours back (outside every board's range), entity rows one window older.
-Entities (agency, site, sensor) have the values of ``ENTITY_KPIS`` in ``LATEST``.
+Entities (agency, site, sensor) have 1-minute windows only, as the worker writes them (the
+hopping window is for districts): the values of ``ENTITY_KPIS`` in ``ENTITY_LATEST``
+(now-2 min), ``ENTITY_OLDER_VALUE`` one minute before.
+
+Decoys that no panel may show: 1-minute district rows of the same KPIs (another window
+kind), a row of Chau Thanh seven hours back (outside every board's range), entity rows one
+window older.
 
 The Prometheus side is an OpenMetrics file for ``promtool tsdb create-blocks-from
 openmetrics``: two workers, one sink, and decoys of the other job (a worker exporting
@@ -30,6 +34,8 @@ PREVIOUS: Final = timedelta(minutes=-19)
 OLDER: Final = timedelta(minutes=-40)
 OUT_OF_RANGE: Final = timedelta(hours=-7)
 DECOY_1M: Final = timedelta(minutes=-5)
+ENTITY_LATEST: Final = timedelta(minutes=-2)
+ENTITY_PREVIOUS: Final = timedelta(minutes=-3)
 
 VT, NB, LM = District.VI_THANH.value, District.NGA_BAY.value, District.LONG_MY.value
 
@@ -180,7 +186,7 @@ ENTITY_POSITIONS: Final[dict[tuple[str, str], tuple[str, float, float]]] = {
 }
 """Rows of table ``entity``: (district, longitude, latitude); ct-4g-001 has no KPI rows."""
 ENTITY_OLDER_VALUE: Final = 0.123
-"""Every entity KPI one window before ``LATEST``: shown nowhere."""
+"""Every entity KPI one window before ``ENTITY_LATEST``: shown nowhere."""
 
 Row = tuple[str, str, str, str, str, datetime, datetime, float, int, str, int, int, int, int, float]
 
@@ -221,8 +227,9 @@ def rows(now: datetime) -> Iterator[Row]:
         for entity_id, (district, values) in entities.items():
             entity = (entity_kind, entity_id)
             for kpi, value in values.items():
-                yield _row(kpi, "15m", entity, district, now + LATEST, value, 1)
-                yield _row(kpi, "15m", entity, district, now + OLDER, ENTITY_OLDER_VALUE, 1)
+                yield _row(kpi, "1m", entity, district, now + ENTITY_LATEST, value, 1)
+                older = ENTITY_OLDER_VALUE
+                yield _row(kpi, "1m", entity, district, now + ENTITY_PREVIOUS, older, 1)
 
 
 SCRAPE_SECONDS: Final = 5
