@@ -13,8 +13,8 @@ from typing import Any, Final
 import psycopg
 
 from schemas.geo import position
-from schemas.kpi import KpiRow
 from schemas.places import District
+from sinks.writer import StoredRow
 
 INSERT: Final = (
     b"INSERT INTO entity (entity_kind, entity_id, district, longitude, latitude) "
@@ -32,11 +32,11 @@ class EntityRegister:
     def __init__(self) -> None:
         self.stored: set[tuple[str, str]] = set()
 
-    def new_entities(self, rows: Iterable[KpiRow]) -> list[EntityKey]:
+    def new_entities(self, rows: Iterable[StoredRow]) -> list[EntityKey]:
         """Entities of ``rows`` not stored yet, in a known district (first one seen wins)."""
         found: dict[tuple[str, str], str] = {}
         for row in rows:
-            key = (row.entity_kind.value, row.entity_id)
+            key = (row.entity_kind, row.entity_id)
             if key not in self.stored and key not in found:
                 found[key] = row.district
         return [
@@ -45,7 +45,7 @@ class EntityRegister:
             if district in KNOWN_DISTRICTS
         ]
 
-    async def store(self, conn: psycopg.AsyncConnection[Any], rows: Iterable[KpiRow]) -> int:
+    async def store(self, conn: psycopg.AsyncConnection[Any], rows: Iterable[StoredRow]) -> int:
         """Insert the new entities of ``rows`` in one transaction; how many were new here."""
         new = self.new_entities(rows)
         if not new:

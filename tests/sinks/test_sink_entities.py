@@ -14,6 +14,7 @@ from schemas.kpi import EntityKind
 from schemas.places import District
 from sinks.migrate import migrate
 from sinks.stages import KpiStage
+from sinks.writer import StoredRow, stored_row
 
 pytestmark = pytest.mark.integration
 
@@ -28,10 +29,11 @@ async def _entities(conn: psycopg.AsyncConnection[Any]) -> list[tuple[Any, ...]]
 async def test_kpi_rows_register_their_entities_once(new_database: Callable[..., str]) -> None:
     url = new_database("sink_entities")
     migrate(url)
-    rows = [kpi_row(i) for i in range(120)]  # 50 sensors of Vi Thanh, several windows each
-    rows.append(kpi_row(500, entity_kind=EntityKind.DISTRICT, entity_id="nga-bay",
+    made = [kpi_row(i) for i in range(120)]  # 50 sensors of Vi Thanh, several windows each
+    made.append(kpi_row(500, entity_kind=EntityKind.DISTRICT, entity_id="nga-bay",
                         district="nga-bay"))  # fmt: skip
-    rows.append(kpi_row(501, entity_id="ghost", district="atlantis"))
+    made.append(kpi_row(501, entity_id="ghost", district="atlantis"))
+    rows: list[StoredRow] = [r for r in map(stored_row, made) if r is not None]
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         stage = KpiStage()
         await stage.write(conn, rows)
