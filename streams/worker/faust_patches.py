@@ -189,6 +189,9 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
             self.log.info("Consumer shutting down for user cancel.")
             return
         raise
+    except Exception as exc:  # as Faust's own loop does: never die silently
+        self.log.exception("Drain messages raised: %r", exc)
+        raise
     finally:
         self.diag.unset_flag(faust_consumer.CONSUMER_FETCHING)
 
