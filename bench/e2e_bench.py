@@ -45,7 +45,7 @@ from bench.report import write_section  # noqa: E402
 from common import config  # noqa: E402
 from common.metrics import scrape, total  # noqa: E402
 from deploy.devstack.urls import admin_url, with_database  # noqa: E402
-from schemas.topics import KPI_TOPIC  # noqa: E402
+from schemas.topics import KPI_TOPIC, RAW_TOPICS  # noqa: E402
 from sinks.migrate import migrate  # noqa: E402
 from sinks.writer import COLUMNS, STAGE_TYPES  # noqa: E402
 from streams.replay.broker_quirks import true_end_offsets  # noqa: E402
@@ -134,9 +134,11 @@ def delay_quantile(samples: dict[str, float], q: float) -> float | None:
     return lower
 
 
-async def end_offsets(broker: PrivateBroker) -> dict[TopicPartition, int]:
-    """Where city.kpi.v1 ends now, per partition."""
-    parts = [TopicPartition(KPI_TOPIC, p) for p in range(broker.partitions)]
+async def end_offsets(
+    broker: PrivateBroker, topics: tuple[str, ...] = (KPI_TOPIC,)
+) -> dict[TopicPartition, int]:
+    """Where ``topics`` (city.kpi.v1) end now, per partition."""
+    parts = [TopicPartition(t, p) for t in topics for p in range(broker.partitions)]
     return await true_end_offsets(broker.bootstrap, parts)
 
 
@@ -329,6 +331,9 @@ def live_delay(broker: PrivateBroker, seconds: float, work: Path) -> tuple[float
     with Database() as db:
         asyncio.run(start_group_at(broker.bootstrap, "e2e-sink-live",
                                    asyncio.run(end_offsets(broker))))  # fmt: skip
+        # The live worker starts where the backfill ends: it windows only live events.
+        raw_ends = asyncio.run(end_offsets(broker, RAW_TOPICS))
+        asyncio.run(start_group_at(broker.bootstrap, "e2e-live", raw_ends))
         sink = SinkProcess(broker.bootstrap, db.url, "e2e-sink-live", work / "live-sink.log")
         worker = WorkerProcess(broker.bootstrap, "e2e-live", work / "live.log").start()
         try:
