@@ -320,6 +320,7 @@ def run(args: argparse.Namespace) -> int:
             f"{figures['windowed']:,} + dead-lettered {figures['dead_lettered']:,} + late "
             f"{figures['late']:,} + duplicates {figures['duplicates']:,} "
             + ("[green]✓[/green]" if figures["balanced"] else "[bold red]✗[/bold red]")
+            + f" (re-read: {figures['redelivered']:,} redeliveries)"
         )
         console.print(
             f"KPI rows emitted {total(worker, 'ioc_kpi_rows_emitted_total'):,.0f}, written "
@@ -341,13 +342,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def conservation(worker: dict[str, float], sent: int) -> dict[str, Any]:
-    """The conservation figures of a worker's counters."""
+    """The conservation figures of a worker's counters (re-read records are redeliveries,
+    outside the balance)."""
     figures = {
         "consumed": int(total(worker, "ioc_events_consumed_total")),
         "windowed": int(total(worker, "ioc_events_windowed_total")),
         "dead_lettered": int(total(worker, "ioc_events_invalid_total")),
         "late": int(total(worker, "ioc_events_late_total")),
         "duplicates": int(total(worker, "ioc_events_duplicate_total")),
+        "redelivered": int(total(worker, "ioc_events_redelivered_total")),
     }
     parts = figures["windowed"] + figures["dead_lettered"] + figures["late"]
     balanced = figures["consumed"] == sent and parts + figures["duplicates"] == sent
