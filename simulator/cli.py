@@ -233,6 +233,7 @@ def make_plan(args: argparse.Namespace, now_ms: int) -> Plan:
             sources=sources,
             scenarios=_scenarios(args, start),
             faults=faults,
+            sent_from_ms=None if args.out is not None else now_ms,
         )
     except ValueError as error:
         raise UserError(str(error)) from None
