@@ -49,7 +49,7 @@ def test_the_whole_period_lies_in_one_weekday_s_office_hours(now: int, hours: fl
     start = end - int(hours * HOUR)
     assert end <= now and now - end < 4 * 24 * HOUR
     assert rhythms.weekday(start) == rhythms.weekday(end - 1) < 5
-    assert 7.0 <= rhythms.local_hour(start) and rhythms.local_hour(end - 1) < 17.0
+    assert rhythms.local_hour(start) >= 7.0 and rhythms.local_hour(end - 1) < 17.0
     assert end % 60_000 == 0
 
 
