@@ -57,14 +57,28 @@ def district_order(column: str = "district") -> str:
     return f"CASE {column} {arms} ELSE {len(DISTRICT_NAMES) + 1} END"
 
 
-def window_kind_filter(column: str = "window_kind") -> str:
+def window_kind_filter(column: str = "window_kind", entity_kind: str = "district") -> str:
     """``column`` equals ``$window_kind`` if that is one of ``WINDOW_KINDS``, else nothing.
 
     The variable is only ever compared with the whitelist inside a sub-query; the outer
     comparison is with the whitelisted value, which is NULL (no row) for any other text.
+    Entity kinds without the hopping window (agencies, sites, sensors) read their 1-hour
+    window when ``15m`` is selected: the closest rate they have, so the board's default
+    shows them too.
     """
     rows = ", ".join(f"({literal(kind)})" for kind in WINDOW_KINDS)
-    return f"{column} = (SELECT k FROM (VALUES {rows}) AS allowed(k) WHERE k = '$window_kind')"
+    chosen = "k"
+    if entity_kind not in windows.HOPPING_ENTITY_KINDS:
+        hop, hour = windows.WINDOW_KINDS[windows.HOP_SECONDS], entity_fallback_window()
+        chosen = f"CASE k WHEN {literal(hop)} THEN {literal(hour)} ELSE k END"
+    return (
+        f"{column} = (SELECT {chosen} FROM (VALUES {rows}) AS allowed(k) WHERE k = '$window_kind')"
+    )
+
+
+def entity_fallback_window() -> str:
+    """The window entity tables show while the board selects the hopping ``15m``."""
+    return windows.WINDOW_KINDS[windows.HOUR_SECONDS]
 
 
 def district_filter(column: str = "district") -> str:
@@ -93,7 +107,7 @@ def _where(kpis: Sequence[KpiDef], entity_kind: str, *, districts: bool = True) 
         "$__timeFilter(window_start)",
         kpi_test,
         f"entity_kind = {literal(entity_kind)}",
-        window_kind_filter(),
+        window_kind_filter(entity_kind=entity_kind),
     ]
     if districts:
         parts.append(district_filter())

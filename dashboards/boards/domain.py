@@ -90,7 +90,9 @@ def build_domain(domain: Domain, uid: str, entity: EntityTable, description: str
                 )
             ],
             flow.place(24, TABLE_HEIGHT + 4),
-            description=f"Latest window per {entity.entity_kind}, worst {sort.header} first.",
+            description=f"Latest window per {entity.entity_kind}, worst {sort.header} first "
+            f"(the {sql.entity_fallback_window()} window while 15m is selected: "
+            f"{entity.entity_kind} KPIs have no hopping window).",
             overrides=panels.column_overrides(columns),
         )
     )

@@ -109,7 +109,7 @@ def rows(
             for d_index, district in enumerate(District):
                 for k in CATALOG:
                     entities = [("district", district.value)]
-                    if recent:
+                    if recent and kind != "15m":  # entities have no hopping window
                         entities += [
                             (ek.value, f"{ENTITY_PREFIX[ek.value]}-{district.value}-{i}")
                             for ek in k.entity_kinds

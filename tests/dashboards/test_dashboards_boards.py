@@ -226,10 +226,15 @@ def test_template_variables_reach_sql_only_through_the_whitelists() -> None:
     """Cut the whitelisted filters out of every SQL target: no variable may be left."""
     queries = [q for spec in BOARDS for q in panel_queries(build.board_json(spec.build()))]
     guarded = 0
+    whitelists = [
+        sql.district_filter(),
+        *(sql.window_kind_filter(entity_kind=k) for k in ("district", "agency", "site", "sensor")),
+    ]
     for query in (q for q in queries if q.is_sql):
-        text = query.text
-        guarded += text.count(sql.window_kind_filter()) + text.count(sql.district_filter())
-        rest = text.replace(sql.window_kind_filter(), "").replace(sql.district_filter(), "")
+        rest = query.text
+        for whitelist in whitelists:
+            guarded += rest.count(whitelist)
+            rest = rest.replace(whitelist, "")
         assert not re.search(r"\$\{?(window_kind|district)\b", rest), query.label
     assert guarded >= 80
 
