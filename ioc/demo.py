@@ -1,11 +1,11 @@
 """``ioc demo``: the whole product on real local servers, end to end, in about two minutes.
 
-Steps: start the local servers, reset the product topics, migrate TimescaleDB, build the
-boards, start a worker and the sink, simulate three hours of the province (salinity
-intrusion in Long My, a cell-site outage in Phung Hiep, a few faults of every kind) as
-fast as the pipeline takes it, wait until every window is closed and written, then show
-the latest KPIs per district against their targets, the conservation line, a PNG of
-every board and where to look next.
+Steps: start the local servers, reset the product topics, migrate TimescaleDB (deleting
+earlier runs' KPI rows in the simulated period), build the boards, start a worker and the
+sink, simulate three hours of the province (salinity intrusion in Long My, a cell-site
+outage in Phung Hiep, a few faults of every kind) as fast as the pipeline takes it, wait
+until every window is closed and written, then show the latest KPIs per district against
+their targets, the conservation line, a PNG of every board and where to look next.
 
 The simulated hours are the latest office hours (07:00-17:00 Asia/Ho_Chi_Minh, Monday to
 Friday): now when the office has been open that long today, else up to 17:00 of the last
@@ -38,7 +38,7 @@ from common.metrics import scrape, total
 from dashboards.board import TIMEZONE
 from dashboards.build import write as build_boards
 from deploy.devstack import stack
-from ioc.summary import Period, latest_by_district, print_tables
+from ioc.summary import Period, clear_period, latest_by_district, print_tables
 from ioc.wall import write_board_pngs
 from schemas.topics import DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
 from sinks.migrate import migrate
@@ -212,6 +212,9 @@ def run(args: argparse.Namespace) -> int:
         console.print("2/7 fresh topics, database migrations, Grafana boards")
         asyncio.run(reset_topics(settings.kafka_bootstrap, settings.partitions))
         migrate(settings.database_url)
+        cleared = clear_period(settings.database_url, period)
+        if cleared:
+            console.print(f"    deleted {cleared:,} KPI rows of earlier runs in the period")
         boards = build_boards()
         stamp = time.strftime("%Y%m%d%H%M%S")
         env = {

@@ -62,6 +62,17 @@ class Period:
         return f"{start:%Y-%m-%d %H:%M}-{shown} ({TIMEZONE})"
 
 
+def clear_period(database_url: str, period: Period) -> int:
+    """Delete the KPI rows of earlier runs whose windows overlap ``period`` (the demo's
+    figures and boards then show its own rows only); the number of rows deleted."""
+    with psycopg.connect(database_url) as conn:
+        cursor = conn.execute(
+            "DELETE FROM kpi WHERE window_end > %s AND window_start < %s",
+            (period.start, period.end),
+        )
+        return cursor.rowcount
+
+
 def latest_by_district(
     database_url: str, period: Period
 ) -> dict[str, dict[str, tuple[float, str]]]:
