@@ -134,6 +134,11 @@ def register(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
         default=0.0,
         help="simulated time from the start until scenarios begin",
     )
+    world.add_argument(
+        "--scenario-start",
+        help="when the scenarios began instead: ISO time, now or now-80m (a scenario under "
+        "way when the simulation starts)",
+    )
 
     bad = parser.add_argument_group("faults (share of events, 0..1)")
     bad.add_argument(
@@ -177,9 +182,14 @@ class Plan:
     speed: float
 
 
-def _scenarios(args: argparse.Namespace, start_ms: int) -> tuple[Scenario, ...]:
+def _scenarios(args: argparse.Namespace, start_ms: int, now_ms: int) -> tuple[Scenario, ...]:
     scenarios = []
     begin = start_ms + int(args.scenario_after * 1000)
+    if args.scenario_start is not None:
+        try:
+            begin = parse_start(args.scenario_start, now_ms)
+        except ValueError as error:
+            raise UserError(str(error).replace("--start", "--scenario-start")) from None
     for spec in args.scenario:
         name, _, district_name = spec.partition("=")
         try:
@@ -231,7 +241,7 @@ def make_plan(args: argparse.Namespace, now_ms: int) -> Plan:
             seed=args.seed,
             topics=topics,
             sources=sources,
-            scenarios=_scenarios(args, start),
+            scenarios=_scenarios(args, start, now_ms),
             faults=faults,
             sent_from_ms=None if args.out is not None else now_ms,
         )
