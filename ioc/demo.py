@@ -23,7 +23,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -38,12 +37,13 @@ from common.metrics import scrape, total
 from dashboards.board import TIMEZONE
 from dashboards.build import write as build_boards
 from deploy.devstack import stack
+from ioc.live import LiveFigures, live_summary, print_live, run_live
+from ioc.processes import IOC, Children
 from ioc.summary import Period, clear_period, latest_by_district, print_tables
 from ioc.wall import write_board_pngs
 from schemas.topics import DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
 from sinks.migrate import migrate
 
-IOC: Final = str(Path(sys.executable).parent / "ioc")
 FAULTS: Final = (
     "--malformed=0.002",
     "--invalid=0.002",
@@ -79,46 +79,24 @@ def register(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
         "--keep", action="store_true", help="leave servers, worker and sink running"
     )
     parser.add_argument(
+        "--live",
+        action="store_true",
+        help="after the catch-up, run the province in real time until Ctrl-C and print the "
+        "alerts Alertmanager delivers",
+    )
+    parser.add_argument(
+        "--live-minutes",
+        type=float,
+        default=None,
+        help="with --live: stop after this many minutes instead of at Ctrl-C",
+    )
+    parser.add_argument(
         "--timeout", type=float, default=600.0, help="give up after this many seconds"
     )
     parser.add_argument(
         "--summary-json", type=Path, help="also write the printed figures to this file"
     )
     parser.set_defaults(handler=run)
-
-
-@dataclass
-class Children:
-    """Worker and sink processes started by the demo."""
-
-    log_dir: Path
-    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-
-    def start(self, name: str, argv: list[str], env: dict[str, str]) -> None:
-        log = (self.log_dir / f"{name}.log").open("ab")
-        self.procs[name] = subprocess.Popen(
-            argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        log.close()
-
-    def check(self) -> None:
-        """Fail with the log path when a child died."""
-        for name, proc in self.procs.items():
-            if proc.poll() is not None:
-                raise UserError(
-                    f"the {name} exited with code {proc.returncode}; "
-                    f"see its log: {self.log_dir / (name + '.log')}"
-                )
-
-    def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
 
 
 DEMO_APP_PREFIX = "ioc-demo-"
@@ -255,14 +233,7 @@ def run(args: argparse.Namespace) -> int:
         latest = latest_by_district(settings.database_url, period)
         print_tables(console, latest)
         figures = conservation(worker, sent)
-        console.print(
-            "[bold]Conservation:[/bold] "
-            f"sent {sent:,} · consumed {figures['consumed']:,} = windowed "
-            f"{figures['windowed']:,} + dead-lettered {figures['dead_lettered']:,} + late "
-            f"{figures['late']:,} + duplicates {figures['duplicates']:,} "
-            + ("[green]✓[/green]" if figures["balanced"] else "[bold red]✗[/bold red]")
-            + f" (re-read: {figures['redelivered']:,} redeliveries)"
-        )
+        print_conservation(console, figures)
         console.print(
             f"KPI rows emitted {total(worker, 'ioc_kpi_rows_emitted_total'):,.0f}, written "
             f"{total(sink, 'ioc_sink_rows_written_total'):,.0f}; "
@@ -278,6 +249,19 @@ def run(args: argparse.Namespace) -> int:
         for path, panels, with_data in pictures:
             console.print(f"    {path}  ({with_data} of {panels} panels with data)")
         where_next(console, settings, boards[0].parent if boards else None, args, run_dir, period)
+        live: LiveFigures | None = None
+        if args.live:
+            console.rule("Live: the province in real time (Ctrl-C stops)")
+            live = run_live(
+                console, settings, children, env, args.seed + 1, FAULTS, args.live_minutes
+            )
+            print_live(console, live)
+            sent += live.sent
+            worker, sink = wait_until_done(
+                console, settings, children, sent, time.monotonic() + args.timeout
+            )
+            figures = conservation(worker, sent)
+            print_conservation(console, figures)
         if args.summary_json is not None:
             summary = {
                 "period": {"start": period.start.isoformat(), "end": period.end.isoformat()},
@@ -287,6 +271,7 @@ def run(args: argparse.Namespace) -> int:
                 "boards": {
                     p.stem: {"png": str(p), "panels": n, "with_data": d} for p, n, d in pictures
                 },
+                "live": None if live is None else live_summary(live),
             }
             args.summary_json.write_text(json.dumps(summary, indent=2))
         return 0 if figures["balanced"] else 1
@@ -296,6 +281,18 @@ def run(args: argparse.Namespace) -> int:
             names = stack.recorded(started_servers)
             if names:
                 stack.down(names)
+
+
+def print_conservation(console: Console, figures: dict[str, Any]) -> None:
+    """The conservation line: sent = consumed = windowed + dead-lettered + late + duplicates."""
+    console.print(
+        "[bold]Conservation:[/bold] "
+        f"sent {figures['sent']:,} · consumed {figures['consumed']:,} = windowed "
+        f"{figures['windowed']:,} + dead-lettered {figures['dead_lettered']:,} + late "
+        f"{figures['late']:,} + duplicates {figures['duplicates']:,} "
+        + ("[green]✓[/green]" if figures["balanced"] else "[bold red]✗[/bold red]")
+        + f" (re-read: {figures['redelivered']:,} redeliveries)"
+    )
 
 
 def conservation(worker: dict[str, float], sent: int) -> dict[str, Any]:
