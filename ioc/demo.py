@@ -321,7 +321,7 @@ def where_next(
 ) -> None:
     """Print where to look next."""
     ports = settings.ports
-    keep = bool(args.keep)
+    keep = bool(args.keep or args.live)
     at = period.end.astimezone(ZoneInfo(TIMEZONE)).isoformat()
     console.rule("Where to look next")
     lines = [
