@@ -37,7 +37,7 @@ from common.metrics import scrape, total
 from dashboards.board import TIMEZONE
 from dashboards.build import write as build_boards
 from deploy.devstack import stack
-from ioc.live import LiveFigures, live_summary, print_live, run_live
+from ioc.live import LiveFigures, LiveRun, live_summary, print_live
 from ioc.processes import IOC, Children
 from ioc.summary import Period, clear_period, latest_by_district, print_tables
 from ioc.wall import write_board_pngs
@@ -186,6 +186,7 @@ def run(args: argparse.Namespace) -> int:
     for line in stack.status_lines()[0]:
         console.print(f"    {line}")
     children = Children(run_dir)
+    live = LiveRun(console, settings, children) if args.live else None
     try:
         console.print("2/7 fresh topics, database migrations, Grafana boards")
         asyncio.run(reset_topics(settings.kafka_bootstrap, settings.partitions))
@@ -229,6 +230,9 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"    sent {sent:,} events; waiting for every window to close and land")
         console.print("5/7 pipeline at work")
         worker, sink = wait_until_done(console, settings, children, sent, deadline)
+        if live is not None:
+            live.start(env, args.seed, FAULTS)
+            console.print("    --live: the province goes on in real time from now")
         console.print("6/7 latest KPIs per district (15-minute rolling windows)")
         latest = latest_by_district(settings.database_url, period)
         print_tables(console, latest)
@@ -249,14 +253,12 @@ def run(args: argparse.Namespace) -> int:
         for path, panels, with_data in pictures:
             console.print(f"    {path}  ({with_data} of {panels} panels with data)")
         where_next(console, settings, boards[0].parent if boards else None, args, run_dir, period)
-        live: LiveFigures | None = None
-        if args.live:
+        live_figures: LiveFigures | None = None
+        if live is not None:
             console.rule("Live: the province in real time (Ctrl-C stops)")
-            live = run_live(
-                console, settings, children, env, args.seed + 1, FAULTS, args.live_minutes
-            )
-            print_live(console, live)
-            sent += live.sent
+            live_figures = live.wait(args.live_minutes)
+            print_live(console, live_figures)
+            sent += live_figures.sent
             worker, sink = wait_until_done(
                 console, settings, children, sent, time.monotonic() + args.timeout
             )
@@ -271,11 +273,13 @@ def run(args: argparse.Namespace) -> int:
                 "boards": {
                     p.stem: {"png": str(p), "panels": n, "with_data": d} for p, n, d in pictures
                 },
-                "live": None if live is None else live_summary(live),
+                "live": None if live_figures is None else live_summary(live_figures),
             }
             args.summary_json.write_text(json.dumps(summary, indent=2))
         return 0 if figures["balanced"] else 1
     finally:
+        if live is not None:
+            live.stop()
         if not args.keep:
             children.stop()
             names = stack.recorded(started_servers)

@@ -117,9 +117,11 @@ class WebhookReceiver:
             self.console.print(delivery.line(), soft_wrap=True)
 
     def close(self) -> list[Delivery]:
-        """Stop listening; every delivery received."""
-        self.server.shutdown()
-        self.server.server_close()
+        """Stop listening (once); every delivery received."""
+        if self.thread.is_alive():
+            self.server.shutdown()
+            self.thread.join()
+            self.server.server_close()
         with self.lock:
             return list(self.deliveries)
 
@@ -155,55 +157,81 @@ def firing_alerts(alertmanager_port: int) -> int | None:
         return None
 
 
-def run_live(
-    console: Console,
-    settings: Settings,
-    children: Children,
-    env: dict[str, str],
-    seed: int,
-    faults: Sequence[str],
-    minutes: float | None,
-) -> LiveFigures:
-    """Simulate the province in real time until Ctrl-C (or ``minutes``), printing what
-    Alertmanager delivers; the simulator is stopped as Ctrl-C stops it."""
-    began = time.monotonic()
-    receiver = WebhookReceiver(console, settings.ports.webhook, began)
-    summary_path = children.log_dir / f"{LIVE_SIMULATOR}.json"
-    argv = [
-        IOC,
-        "simulate",
-        "--start=now",
-        f"--seed={seed}",
-        "--scenario=salinity-intrusion",
-        "--scenario=site-outage",
-        f"--scenario-start={SCENARIOS_BEGAN}",
-        f"--summary-json={summary_path}",
-        *faults,
-    ]
-    children.start(LIVE_SIMULATOR, argv, env)
-    pids = {name: proc.pid for name, proc in children.procs.items()} | {"demo": os.getpid()}
-    meter = _Meter(pids)
-    deadline = began + minutes * 60 if minutes else math.inf
-    next_status = began + STATUS_EVERY_SECONDS
-    try:
-        while time.monotonic() < deadline:
-            children.check()
-            time.sleep(1.0)
-            meter.sample()
-            if time.monotonic() >= next_status:
-                next_status += STATUS_EVERY_SECONDS
-                _status(console, settings, began, len(receiver.deliveries))
-    except KeyboardInterrupt:
-        console.print("Ctrl-C: stopping the live province")
-    finally:
-        meter.sample()
-        elapsed = time.monotonic() - began
-        children.interrupt(LIVE_SIMULATOR)
-        deliveries = receiver.close()
-    sent = 0
-    if summary_path.is_file():
-        sent = int(json.loads(summary_path.read_text())["totals"]["messages"])
-    return LiveFigures(elapsed, sent, deliveries, meter.figures(elapsed))
+class LiveRun:
+    """The province in real time: :meth:`start` right after the catch-up (every sensor
+    reports again within a minute, before FarmSensorSilent's 5 minutes run out), then
+    :meth:`wait` until Ctrl-C or the time given."""
+
+    def __init__(self, console: Console, settings: Settings, children: Children) -> None:
+        self.console = console
+        self.settings = settings
+        self.children = children
+        self.summary_path = children.log_dir / f"{LIVE_SIMULATOR}.json"
+        self.began = math.nan
+
+    def start(self, env: dict[str, str], seed: int, faults: Sequence[str]) -> None:
+        """Listen for webhooks and start the live simulator (same seed: same province)."""
+        self.began = time.monotonic()
+        self.receiver = WebhookReceiver(self.console, self.settings.ports.webhook, self.began)
+        argv = [
+            IOC,
+            "simulate",
+            "--start=now",
+            f"--seed={seed}",
+            "--scenario=salinity-intrusion",
+            "--scenario=site-outage",
+            f"--scenario-start={SCENARIOS_BEGAN}",
+            f"--summary-json={self.summary_path}",
+            *faults,
+        ]
+        self.children.start(LIVE_SIMULATOR, argv, env)
+        pids = {name: proc.pid for name, proc in self.children.procs.items()}
+        self.meter = _Meter(pids | {"demo": os.getpid()})
+
+    def wait(self, minutes: float | None) -> LiveFigures:
+        """Run until Ctrl-C (or ``minutes`` after the start), printing a status line every
+        minute; then stop the simulator as Ctrl-C stops it."""
+        deadline = self.began + minutes * 60 if minutes else math.inf
+        next_status = time.monotonic() + STATUS_EVERY_SECONDS
+        try:
+            while time.monotonic() < deadline:
+                self.children.check()
+                time.sleep(1.0)
+                self.meter.sample()
+                if time.monotonic() >= next_status:
+                    next_status += STATUS_EVERY_SECONDS
+                    self._status()
+        except KeyboardInterrupt:
+            self.console.print("Ctrl-C: stopping the live province")
+        finally:
+            self.meter.sample()
+            elapsed = time.monotonic() - self.began
+            self.children.interrupt(LIVE_SIMULATOR)
+            deliveries = self.receiver.close()
+        sent = 0
+        if self.summary_path.is_file():
+            sent = int(json.loads(self.summary_path.read_text())["totals"]["messages"])
+        return LiveFigures(elapsed, sent, deliveries, self.meter.figures(elapsed))
+
+    def stop(self) -> None:
+        """Stop the simulator and the receiver if still running (errors, Ctrl-C early)."""
+        if LIVE_SIMULATOR in self.children.procs:
+            self.children.interrupt(LIVE_SIMULATOR)
+        if hasattr(self, "receiver"):
+            self.receiver.close()
+
+    def _status(self) -> None:
+        ports = self.settings.ports
+        worker = scrape(ports.worker_metrics, names=["ioc_events_consumed_total"])
+        sink = scrape(ports.sink_metrics, names=["ioc_sink_rows_written_total"])
+        firing = firing_alerts(ports.alertmanager)
+        self.console.print(
+            f"  live {int((time.monotonic() - self.began) // 60)} min · events consumed "
+            f"{total(worker, 'ioc_events_consumed_total'):,.0f} · KPI rows written "
+            f"{total(sink, 'ioc_sink_rows_written_total'):,.0f} · alerts active "
+            f"{'?' if firing is None else firing} · notifications {len(self.receiver.deliveries)}",
+            highlight=False,
+        )
 
 
 class _Meter:
@@ -230,19 +258,6 @@ class _Meter:
                 share = (last.cpu_seconds - first.cpu_seconds) / elapsed
                 out[name] = (share, self.peak_rss[name])
         return out
-
-
-def _status(console: Console, settings: Settings, began: float, delivered: int) -> None:
-    worker = scrape(settings.ports.worker_metrics, names=["ioc_events_consumed_total"])
-    sink = scrape(settings.ports.sink_metrics, names=["ioc_sink_rows_written_total"])
-    firing = firing_alerts(settings.ports.alertmanager)
-    console.print(
-        f"  live {int((time.monotonic() - began) // 60)} min · events consumed "
-        f"{total(worker, 'ioc_events_consumed_total'):,.0f} · KPI rows written "
-        f"{total(sink, 'ioc_sink_rows_written_total'):,.0f} · alerts active "
-        f"{'?' if firing is None else firing} · notifications {delivered}",
-        highlight=False,
-    )
 
 
 def print_live(console: Console, figures: LiveFigures) -> None:
