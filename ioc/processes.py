@@ -41,10 +41,11 @@ class Children:
                 )
 
     def interrupt(self, name: str, timeout: float = 30.0) -> int | None:
-        """Stop child ``name`` as Ctrl-C would (SIGINT), killing it after ``timeout``."""
+        """Stop child ``name`` with SIGTERM, which ``ioc simulate`` takes as Ctrl-C (even
+        where SIGINT is ignored, as in a background job); kill it after ``timeout``."""
         proc = self.procs.pop(name)
         if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(signal.SIGTERM)
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:

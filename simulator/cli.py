@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -284,8 +285,13 @@ def execute(
         asyncio.run(produce(messages, bootstrap, summary, pacer, acks=acks, deadline=deadline))
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM (docker stop, ``ioc demo --live``) stops a run as Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
 def run(args: argparse.Namespace) -> int:
-    """Handler of ``ioc simulate``."""
+    """Handler of ``ioc simulate``; Ctrl-C or SIGTERM end it with its summary."""
     settings = config.load()
     now_ms = int(time.time() * 1000)
     plan = make_plan(args, now_ms)
@@ -298,6 +304,7 @@ def run(args: argparse.Namespace) -> int:
     summary = Summary()
     started = time.perf_counter()
     interrupted = False
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         execute(
             plan,
@@ -309,6 +316,8 @@ def run(args: argparse.Namespace) -> int:
         )
     except KeyboardInterrupt:
         interrupted = True
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     elapsed = time.perf_counter() - started
     document = _document(plan, summary, elapsed, interrupted, args)
     print(render_text(document))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 from rich.console import Console
 
 from ioc.live import LiveFigures, WebhookReceiver, print_live
-from ioc.processes import Children, Usage
+from ioc.processes import IOC, Children, Usage
 
 
 def _notification(status: str, alertname: str, severity: str) -> bytes:
@@ -80,14 +79,16 @@ def test_usage_reads_cpu_and_rss_of_a_process() -> None:
     assert Usage.of(2**22 + 12345) is None
 
 
-def test_interrupt_stops_a_child_as_ctrl_c_does(tmp_path: Path) -> None:
+def test_interrupt_stops_the_simulator_as_ctrl_c_does(tmp_path: Path) -> None:
+    """Even with SIGINT ignored (a background job), the simulator ends with its summary."""
     children = Children(tmp_path)
-    script = (
-        "import time\ntry:\n    time.sleep(60)\n"
-        "except KeyboardInterrupt:\n    raise SystemExit(130)"
-    )
-    children.start("sleeper", [sys.executable, "-c", script], dict(os.environ))
-    time.sleep(0.5)
+    summary = tmp_path / "summary.json"
+    argv = [IOC, "simulate", "--start=now", "--rate=50", f"--out={tmp_path / 'e.jsonl'}"]
+    argv.append(f"--summary-json={summary}")
+    children.start("simulator", argv, dict(os.environ))
+    time.sleep(3.0)
     started = time.monotonic()
-    assert children.interrupt("sleeper") == 130
-    assert time.monotonic() - started < 10 and "sleeper" not in children.procs
+    assert children.interrupt("simulator") == 130
+    assert time.monotonic() - started < 10 and "simulator" not in children.procs
+    document = json.loads(summary.read_text())
+    assert document["interrupted"] and document["totals"]["messages"] > 0
