@@ -16,7 +16,7 @@ from common.durations import duration_arg, format_duration
 from common.errors import UserError
 from schemas.topics import DEADLETTER_TOPIC, KPI_TOPIC
 from sinks import migrate as migrations
-from sinks.batch_loop import SinkStats
+from sinks.batch import SinkStats
 from sinks.db import UNAVAILABLE, describe, unreachable
 from sinks.options import SinkOptions
 from sinks.retention import TABLES, RetentionResult, drop_old_chunks
@@ -53,6 +53,12 @@ def register(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
         help=f"consumer group (default IOC_SINK_GROUP or {default_group()})",
     )
     p.add_argument("--batch-size", type=_positive_int, default=5000, help="rows per batch")
+    p.add_argument(
+        "--writers",
+        type=_positive_int,
+        default=2,
+        help="transactions writing each batch side by side, one per group of partitions (2)",
+    )
     p.add_argument(
         "--linger", type=float, default=0.1, help="seconds to wait for a batch to fill (0.1)"
     )
@@ -168,6 +174,7 @@ async def _sink_main(args: argparse.Namespace, settings: config.Settings) -> Sin
         deadletter_topic=args.deadletter_topic,
         database_url=_url(args),
         batch_size=args.batch_size,
+        writers=args.writers,
         linger=args.linger,
         until_idle=until_idle,
         archive_raw=args.archive_raw,

@@ -20,7 +20,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from common import metrics
 from common.config import Settings, load
-from sinks.batch_loop import BatchLoop, SinkStats
+from sinks.batch import SinkStats
+from sinks.batch_loop import BatchLoop
 from sinks.db import UNAVAILABLE, describe, unreachable
 from sinks.options import SinkOptions
 from sinks.retention import drop_old_chunks
@@ -77,7 +78,7 @@ async def run_sink(
         return SinkStats()
     await check_schema(url, migrate_first=options.migrate_first)
     stats = SinkStats()
-    pool = make_pool(url)
+    pool = make_pool(url, max_size=options.writers * (2 if options.archive_raw else 1) + 1)
     try:
         await pool.open(wait=True, timeout=10.0)
     except UNAVAILABLE as error:

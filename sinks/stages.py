@@ -10,7 +10,8 @@ from typing import Any, Final
 import psycopg
 
 from schemas.decode import Rejection, topic_models
-from sinks.batch_loop import Flushed, Record, SinkStats, Stage
+from sinks.batch import Flushed, Record, SinkStats, Stage
+from sinks.entities import EntityRegister
 from sinks.kpi_codec import BadMessage, decode_kpis
 from sinks.raw_archive import RawRecord, decode_raw, write_raw_events
 from sinks.writer import StoredRow, write_stored_rows
@@ -26,13 +27,14 @@ class KpiStage(Stage[StoredRow]):
 
     After a batch whose identities were already stored (redeliveries) the next
     ``COPY_RETRY_AFTER`` batches skip the COPY attempt, so that re-reading a backlog does
-    not pay for a failed COPY per batch.
+    not pay for a failed COPY per batch. The entities of the rows go into ``entity``.
     """
 
     table = "kpi"
 
     def __init__(self) -> None:
         self.upserts_before_copy = 0
+        self.entities = EntityRegister()
 
     def decode(self, record: Record) -> Sequence[StoredRow | BadMessage]:
         return decode_kpis(record.value)
@@ -49,6 +51,8 @@ class KpiStage(Stage[StoredRow]):
         else:
             self.upserts_before_copy -= 1
         refused = [(item.index, item.reason) for item in result.rejected]
+        rejected = {index for index, _ in refused}
+        await self.entities.store(conn, (r for i, r in enumerate(payloads) if i not in rejected))
         return Flushed(rows=result.rows, changed=result.changed, refused=refused)
 
     def account(self, stats: SinkStats, flushed: Flushed, messages: int) -> None:

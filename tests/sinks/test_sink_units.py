@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from aiokafka import TopicPartition
 from hypothesis import given
 from hypothesis import strategies as st
 from sink_support import kpi_row
 
 from schemas.decode import read_deadletter
+from sinks.batch import Batch, Item
 from sinks.deadletter import dead_letter
 from sinks.kpi_codec import BadMessage, decode_kpi, decode_kpis
 from sinks.migrate import MIGRATIONS_DIR, load_migrations
@@ -125,3 +127,14 @@ def test_decode_pack_of_windows_as_the_workers_send_them() -> None:
     empty = window_of(row.model_dump_json().encode(), [])
     (refused,) = decode_kpis(b"[" + empty + b"]")
     assert isinstance(refused, BadMessage) and refused.reason_kind == "invalid"
+
+
+def test_a_failed_batch_goes_again_in_front_of_the_newer_one() -> None:
+    tp, other = TopicPartition("t", 0), TopicPartition("t", 1)
+    older: Batch[str] = Batch(offsets={tp: 5}, stamps=[1], polled=2)
+    older.items = [Item(None, "a"), Item(None, "b")]  # type: ignore[arg-type]
+    newer: Batch[str] = Batch(offsets={tp: 9, other: 3}, stamps=[2], polled=1)
+    newer.items = [Item(None, "c")]  # type: ignore[arg-type]
+    older.absorb(newer)
+    assert [item.payload for item in older.items] == ["a", "b", "c"]
+    assert (older.offsets, older.stamps, older.polled) == ({tp: 9, other: 3}, [1, 2], 3)
