@@ -36,6 +36,7 @@ class Ports:
     alertmanager: int = 19093
     worker_metrics: int = 9464
     sink_metrics: int = 9465
+    webhook: int = 19095
 
 
 class Settings(BaseSettings):
@@ -69,6 +70,11 @@ class Settings(BaseSettings):
     alertmanager_port: int = Field(19093, description="port of the local Alertmanager (`ioc dev`)")
     metrics_port: int = Field(9464, description="worker `/metrics` port (scraped as job `worker`)")
     sink_metrics_port: int = Field(9465, description="sink `/metrics` port (scraped as job `sink`)")
+    webhook_port: int = Field(
+        19095,
+        description="port the local Alertmanager posts its webhooks to (`ioc demo --live` "
+        "listens there)",
+    )
     app_id: str = Field(
         "smartcity-ioc", description="Faust app id (consumer group and changelog topic prefix)"
     )
@@ -155,6 +161,7 @@ class Settings(BaseSettings):
             alertmanager=self.alertmanager_port,
             worker_metrics=self.metrics_port,
             sink_metrics=self.sink_metrics_port,
+            webhook=self.webhook_port,
         )
 
     def kafka_home_for(self, version: str) -> Path:

@@ -46,7 +46,14 @@ SINK_REGISTRY: Final = _process_registry()
 
 EVENTS_CONSUMED: Final = Counter(
     "ioc_events_consumed_total",
-    "Raw events read from Kafka by the workers.",
+    "Raw events read from Kafka by the workers, each once (re-reads are redeliveries).",
+    ["topic"],
+    registry=WORKER_REGISTRY,
+)
+EVENTS_REDELIVERED: Final = Counter(
+    "ioc_events_redelivered_total",
+    "Records read again at an offset already applied (stall repair, rebalance, restart); "
+    "not consumed events.",
     ["topic"],
     registry=WORKER_REGISTRY,
 )
@@ -70,7 +77,7 @@ EVENTS_LATE: Final = Counter(
 )
 EVENTS_DUPLICATE: Final = Counter(
     "ioc_events_duplicate_total",
-    "Events skipped as duplicates: kind=redelivery (offset already applied) or event_id.",
+    "Events skipped as duplicates of an event_id windowed before (kind=event_id).",
     ["topic", "kind"],
     registry=WORKER_REGISTRY,
 )
@@ -247,6 +254,11 @@ def scrape(port: int, host: str = "127.0.0.1", names: Sequence[str] = ()) -> dic
             text = reply.read().decode()
     except OSError:
         return {}
+    return samples_of(text)
+
+
+def samples_of(text: str) -> dict[str, float]:
+    """Samples of Prometheus exposition ``text`` as ``name{labels} -> value``."""
     return {
         _series(sample.name, sample.labels): sample.value
         for family in text_string_to_metric_families(text)

@@ -71,12 +71,33 @@ def register(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
             help=f"value of $window_kind (default {DEFAULT_WINDOW_KIND})",
         )
         action.add_argument(
+            "--at",
+            type=_moment,
+            default=None,
+            help="end of the time range of the TimescaleDB panels: an ISO time "
+            "(2026-12-07T17:00:00+07:00; UTC without offset) or now (default). "
+            "Prometheus panels show the pipeline now",
+        )
+        action.add_argument(
             "--district",
             action="append",
             choices=[d.value for d in District],
             help="value(s) of $district (repeatable; default All)",
         )
         action.set_defaults(handler=_check if name == "check" else _preview)
+
+
+def _moment(text: str) -> datetime:
+    """``now`` or an ISO time (UTC when it has no offset)."""
+    if text.strip() == "now":
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a time: use now or ISO, e.g. 2026-12-07T17:00:00+07:00"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -125,12 +146,13 @@ def _check(args: argparse.Namespace) -> int:
     database_url, prometheus_url = _urls(args)
     variables = _variables(args)
     now = datetime.now(UTC)
+    kpis_at = args.at or now
     failures = 0
     slowest = (0.0, "")
     with _connect(database_url) as conn:
         for spec in BOARDS:
             for query in panel_queries(board_json(spec.build())):
-                ctx = context(query, now, variables)
+                ctx = context(query, kpis_at if query.is_sql else now, variables)
                 try:
                     if query.is_sql:
                         frame = run_sql(conn, query, ctx)
@@ -157,7 +179,7 @@ def _preview(args: argparse.Namespace) -> int:
     database_url, prometheus_url = _urls(args)
     board = board_json(by_slug(args.board).build())
     with _connect(database_url) as conn:
-        fetched = render(board, args.out, conn, prometheus_url, _variables(args))
+        fetched = render(board, args.out, conn, prometheus_url, _variables(args), kpis_at=args.at)
     empty = sum(1 for data in fetched.values() if not any(f.size for f in data.frames))
     print(f"wrote {args.out}: {len(fetched)} panels, {empty} without data")
     return 0

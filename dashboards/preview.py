@@ -77,11 +77,12 @@ def _fetch(
     conn: psycopg.Connection[Any] | None,
     prometheus_url: str,
     now: datetime,
+    kpis_at: datetime,
     variables: Mapping[str, Sequence[str]],
 ) -> PanelData:
     frames: list[Frame] = []
     for query in queries:
-        ctx = context(query, now, variables)
+        ctx = context(query, kpis_at if query.is_sql else now, variables)
         try:
             if query.is_sql:
                 if conn is None:
@@ -324,9 +325,15 @@ def render(
     prometheus_url: str,
     variables: Mapping[str, Sequence[str]],
     now: datetime | None = None,
+    kpis_at: datetime | None = None,
 ) -> dict[int, PanelData]:
-    """Draw ``board`` into PNG ``out``; returns the data fetched per panel id."""
+    """Draw ``board`` into PNG ``out``; returns the data fetched per panel id.
+
+    Prometheus panels show ``now`` (default: the wall clock); TimescaleDB panels the time
+    range ending ``kpis_at`` (default ``now``), e.g. a simulated period in the past.
+    """
     moment = now or datetime.now(UTC)
+    kpis_moment = kpis_at or moment
     by_panel: dict[int, list[PanelQuery]] = {}
     for query in panel_queries(board):
         by_panel.setdefault(query.panel_id, []).append(query)
@@ -339,6 +346,8 @@ def render(
         f"{k}={'/'.join(v) if len(v) < 4 else 'All'}" for k, v in variables.items() if k in declared
     )
     local = moment.astimezone(ZoneInfo(TIMEZONE)).strftime("%Y-%m-%d %H:%M")
+    if kpis_moment != moment:
+        local = f"KPI {kpis_moment.astimezone(ZoneInfo(TIMEZONE)):%Y-%m-%d %H:%M} · now {local}"
     fig.text(
         GAP_PX / WIDTH_PX,
         1 - 30 / height,
@@ -401,7 +410,14 @@ def render(
             )
         )
         ax.set_facecolor(PANEL)
-        data = _fetch(by_panel.get(int(panel["id"]), []), conn, prometheus_url, moment, variables)
+        data = _fetch(
+            by_panel.get(int(panel["id"]), []),
+            conn,
+            prometheus_url,
+            moment,
+            kpis_moment,
+            variables,
+        )
         fetched[int(panel["id"])] = data
         kind = panel["type"]
         if kind == "timeseries":

@@ -26,6 +26,9 @@ EVENTS_LATE_BY_TOPIC: Final = f"sum by (topic) (rate(ioc_events_late_total{WORKE
 EVENTS_DUPLICATE_BY_KIND: Final = (
     f"sum by (topic, kind) (rate(ioc_events_duplicate_total{WORKER}{RATE}))"
 )
+EVENTS_REDELIVERED_BY_TOPIC: Final = (
+    f"sum by (topic) (rate(ioc_events_redelivered_total{WORKER}{RATE}))"
+)
 REJECTED_TOTAL: Final = f"sum(rate(ioc_events_invalid_total{WORKER}{RATE})) or vector(0)"
 LATE_TOTAL: Final = f"sum(rate(ioc_events_late_total{WORKER}{RATE})) or vector(0)"
 

@@ -1,11 +1,15 @@
 """``ioc demo``: the whole product on real local servers, end to end, in about two minutes.
 
-Steps: start the local servers, reset the product topics, migrate TimescaleDB, build the
-boards, start a worker and the sink, simulate three hours of the province (salinity
-intrusion in Long My, a cell-site outage in Phung Hiep, a few faults of every kind) as
-fast as the pipeline takes it, wait until every window is closed and written, then show
-the latest KPIs per district against their targets, the conservation line and where to
-look next.
+Steps: start the local servers, reset the product topics, migrate TimescaleDB (deleting
+earlier runs' KPI rows in the simulated period), build the boards, start a worker and the
+sink, simulate three hours of the province (salinity intrusion in Long My, a cell-site
+outage in Phung Hiep, a few faults of every kind) as fast as the pipeline takes it, wait
+until every window is closed and written, then show the latest KPIs per district against
+their targets, the conservation line, a PNG of every board and where to look next.
+
+The simulated hours are the latest office hours (07:00-17:00 Asia/Ho_Chi_Minh, Monday to
+Friday): now when the office has been open that long today, else up to 17:00 of the last
+working day, so the counters are staffed and dossiers complete. --end-now ends them now.
 """
 
 from __future__ import annotations
@@ -19,46 +23,27 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
-import psycopg
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from rich.console import Console
-from rich.table import Table
 
 from common.config import Settings, load
 from common.errors import UserError
 from common.metrics import scrape, total
+from dashboards.board import TIMEZONE
 from dashboards.build import write as build_boards
 from deploy.devstack import stack
-from schemas.places import DISTRICT_NAMES, District
+from ioc.live import LiveFigures, LiveRun, live_summary, print_live
+from ioc.processes import IOC, Children
+from ioc.summary import Period, clear_period, latest_by_district, print_tables
+from ioc.wall import write_board_pngs
 from schemas.topics import DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
 from sinks.migrate import migrate
-from streams.catalog import by_name
 
-IOC: Final = str(Path(sys.executable).parent / "ioc")
-SUMMARY_KPIS: Final[dict[str, tuple[str, ...]]] = {
-    "Dịch vụ công — public services": (
-        "portal.dossiers_received",
-        "portal.online_submission_rate",
-        "portal.on_time_rate",
-        "portal.rating_mean",
-    ),
-    "Viễn thông — network": (
-        "network.availability_ratio",
-        "network.latency_p95_ms",
-        "network.downlink_4g_mean_mbps",
-        "network.outage_minutes",
-    ),
-    "Nông nghiệp — agriculture": (
-        "farm.salinity_max_gl",
-        "farm.salinity_minutes_above_4",
-        "farm.soil_moisture_min_pct",
-        "farm.completeness_ratio",
-    ),
-}
 FAULTS: Final = (
     "--malformed=0.002",
     "--invalid=0.002",
@@ -68,7 +53,6 @@ FAULTS: Final = (
     "--out-of-order=0.01",
 )
 DEMO_IDLE_SECONDS: Final = 5.0
-COLOURS: Final = {"green": "green", "amber": "yellow", "red": "bold red"}
 
 
 def register(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
@@ -80,11 +64,31 @@ def register(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--hours", type=float, default=3.0, help="simulated hours, ending now (default 3)"
+        "--hours",
+        type=float,
+        default=3.0,
+        help="simulated hours, the latest office hours (default 3)",
+    )
+    parser.add_argument(
+        "--end-now",
+        action="store_true",
+        help="end the simulated hours now instead of in the latest office hours",
     )
     parser.add_argument("--seed", type=int, default=42, help="simulator seed (default 42)")
     parser.add_argument(
         "--keep", action="store_true", help="leave servers, worker and sink running"
+    )
+    parser.add_argument(
+        "--live",
+        action="store_true",
+        help="after the catch-up, run the province in real time until Ctrl-C and print the "
+        "alerts Alertmanager delivers",
+    )
+    parser.add_argument(
+        "--live-minutes",
+        type=float,
+        default=None,
+        help="with --live: stop after this many minutes instead of at Ctrl-C",
     )
     parser.add_argument(
         "--timeout", type=float, default=600.0, help="give up after this many seconds"
@@ -93,40 +97,6 @@ def register(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
         "--summary-json", type=Path, help="also write the printed figures to this file"
     )
     parser.set_defaults(handler=run)
-
-
-@dataclass
-class Children:
-    """Worker and sink processes started by the demo."""
-
-    log_dir: Path
-    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-
-    def start(self, name: str, argv: list[str], env: dict[str, str]) -> None:
-        log = (self.log_dir / f"{name}.log").open("ab")
-        self.procs[name] = subprocess.Popen(
-            argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        log.close()
-
-    def check(self) -> None:
-        """Fail with the log path when a child died."""
-        for name, proc in self.procs.items():
-            if proc.poll() is not None:
-                raise UserError(
-                    f"the {name} exited with code {proc.returncode}; "
-                    f"see its log: {self.log_dir / (name + '.log')}"
-                )
-
-    def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
 
 
 DEMO_APP_PREFIX = "ioc-demo-"
@@ -148,61 +118,6 @@ async def reset_topics(bootstrap: str, partitions: int) -> None:
         await admin.create_topics([NewTopic(n, partitions, 1) for n in names])
     finally:
         await admin.close()
-
-
-def latest_by_district(database_url: str) -> dict[str, dict[str, tuple[float, str]]]:
-    """Latest 15-minute district value of every summary KPI: kpi -> district -> (value, end)."""
-    kpis = [k for group in SUMMARY_KPIS.values() for k in group]
-    query = """
-        SELECT DISTINCT ON (kpi, entity_id) kpi, entity_id, value, window_end
-        FROM kpi
-        WHERE entity_kind = 'district' AND window_kind = '15m' AND kpi = ANY(%s)
-          AND window_end > now() - interval '1 day'
-        ORDER BY kpi, entity_id, window_end DESC
-    """
-    out: dict[str, dict[str, tuple[float, str]]] = {}
-    with psycopg.connect(database_url) as conn:
-        for kpi, district, value, end in conn.execute(query, (kpis,)):
-            out.setdefault(kpi, {})[district] = (float(value), end.isoformat())
-    return out
-
-
-def _cell(kpi_name: str, value: float | None) -> str:
-    if value is None:
-        return "[dim]–[/dim]"
-    kpi = by_name(kpi_name)
-    text = f"{value * 100:.1f} %" if kpi.unit == "percentunit" else f"{value:.{kpi.decimals}f}"
-    if kpi.target is None:
-        return text
-    return f"[{COLOURS[kpi.target.status(value)]}]{text}[/]"
-
-
-def _header(kpi_name: str) -> str:
-    kpi = by_name(kpi_name)
-    target = ""
-    if kpi.target is not None:
-        shown = (
-            f"{kpi.target.value * 100:g} %"
-            if kpi.unit == "percentunit"
-            else f"{kpi.target.value:g}"
-        )
-        target = f"\n[dim]target {kpi.target.op} {shown}[/dim]"
-    return f"{kpi.title_vi}\n[dim]{kpi.title_en}[/dim]{target}"
-
-
-def print_tables(console: Console, latest: dict[str, dict[str, tuple[float, str]]]) -> None:
-    """One table per domain: districts x KPIs, coloured red/amber/green by target."""
-    for title, kpis in SUMMARY_KPIS.items():
-        table = Table(title=title, title_justify="left", show_lines=False)
-        table.add_column("Huyện / district")
-        for kpi in kpis:
-            table.add_column(_header(kpi), justify="right")
-        for district in District:
-            cells = [
-                _cell(kpi, latest.get(kpi, {}).get(district.value, (None, ""))[0]) for kpi in kpis
-            ]
-            table.add_row(DISTRICT_NAMES[district], *cells)
-        console.print(table)
 
 
 def _progress(
@@ -263,17 +178,22 @@ def run(args: argparse.Namespace) -> int:
     deadline = started_at + args.timeout
     run_dir = Path(tempfile.mkdtemp(prefix="ioc-demo-"))
     started_servers = run_dir / "servers-started"
+    period = Period.choose(datetime.now(UTC), args.hours, args.end_now)
 
     console.rule("[bold]smartcity-ioc demo — Hậu Giang operations center")
-    console.print("1/6 local servers (ioc dev up)")
+    console.print("1/7 local servers (ioc dev up)")
     stack.up(record_to=started_servers)
     for line in stack.status_lines()[0]:
         console.print(f"    {line}")
     children = Children(run_dir)
+    live = LiveRun(console, settings, children) if args.live else None
     try:
-        console.print("2/6 fresh topics, database migrations, Grafana boards")
+        console.print("2/7 fresh topics, database migrations, Grafana boards")
         asyncio.run(reset_topics(settings.kafka_bootstrap, settings.partitions))
         migrate(settings.database_url)
+        cleared = clear_period(settings.database_url, period)
+        if cleared:
+            console.print(f"    deleted {cleared:,} KPI rows of earlier runs in the period")
         boards = build_boards()
         stamp = time.strftime("%Y%m%d%H%M%S")
         env = {
@@ -282,18 +202,18 @@ def run(args: argparse.Namespace) -> int:
             "IOC_SINK_GROUP": f"{DEMO_APP_PREFIX}sink-{stamp}",
             "IOC_IDLE_TIMEOUT_SECONDS": str(DEMO_IDLE_SECONDS),
         }
-        console.print("3/6 worker and sink")
+        console.print("3/7 worker and sink")
         children.start("worker", [IOC, "worker"], env)
         children.start("sink", [IOC, "sink"], env)
         summary_path = run_dir / "simulator.json"
         console.print(
-            f"4/6 simulating {args.hours:g} h of the province: salinity intrusion in Long Mỹ, "
-            "cell-site outage in Phụng Hiệp, a few faults of every kind"
+            f"4/7 simulating {args.hours:g} h of the province, {period.local()}: salinity "
+            "intrusion in Long Mỹ, cell-site outage in Phụng Hiệp, a few faults of every kind"
         )
         simulate = [
             IOC,
             "simulate",
-            f"--start=now-{args.hours:g}h",
+            f"--start={period.start.isoformat()}",
             f"--sim-duration={args.hours:g}h",
             f"--seed={args.seed}",
             "--scenario=salinity-intrusion",
@@ -308,31 +228,58 @@ def run(args: argparse.Namespace) -> int:
         sent_summary = json.loads(summary_path.read_text())
         sent = int(sent_summary["totals"]["messages"])
         console.print(f"    sent {sent:,} events; waiting for every window to close and land")
-        console.print("5/6 pipeline at work")
+        console.print("5/7 pipeline at work")
         worker, sink = wait_until_done(console, settings, children, sent, deadline)
-        console.print("6/6 latest KPIs per district (15-minute rolling windows)")
-        latest = latest_by_district(settings.database_url)
+        if live is not None:
+            live.start(env, args.seed, FAULTS)
+            console.print("    --live: the province goes on in real time from now")
+        console.print("6/7 latest KPIs per district (15-minute rolling windows)")
+        latest = latest_by_district(settings.database_url, period)
         print_tables(console, latest)
         figures = conservation(worker, sent)
-        console.print(
-            "[bold]Conservation:[/bold] "
-            f"sent {sent:,} · consumed {figures['consumed']:,} = windowed "
-            f"{figures['windowed']:,} + dead-lettered {figures['dead_lettered']:,} + late "
-            f"{figures['late']:,} + duplicates {figures['duplicates']:,} "
-            + ("[green]✓[/green]" if figures["balanced"] else "[bold red]✗[/bold red]")
-        )
+        print_conservation(console, figures)
         console.print(
             f"KPI rows emitted {total(worker, 'ioc_kpi_rows_emitted_total'):,.0f}, written "
             f"{total(sink, 'ioc_sink_rows_written_total'):,.0f}; "
             f"wall time {time.monotonic() - started_at:.0f} s"
         )
-        where_next(console, settings, boards[0].parent if boards else None, args.keep, run_dir)
-        if args.summary_json is not None:
-            args.summary_json.write_text(
-                json.dumps({"sent": sent, "conservation": figures, "latest": latest}, indent=2)
+        console.print("7/7 the boards as pictures")
+        pictures = write_board_pngs(
+            run_dir,
+            settings.database_url,
+            f"http://127.0.0.1:{settings.ports.prometheus}",
+            period.end,
+        )
+        for path, panels, with_data in pictures:
+            console.print(f"    {path}  ({with_data} of {panels} panels with data)")
+        where_next(console, settings, boards[0].parent if boards else None, args, run_dir, period)
+        live_figures: LiveFigures | None = None
+        if live is not None:
+            console.rule("Live: the province in real time (Ctrl-C stops)")
+            live_figures = live.wait(args.live_minutes)
+            print_live(console, live_figures)
+            sent += live_figures.sent
+            worker, sink = wait_until_done(
+                console, settings, children, sent, time.monotonic() + args.timeout
             )
+            figures = conservation(worker, sent)
+            print_conservation(console, figures)
+        if args.summary_json is not None:
+            summary = {
+                "period": {"start": period.start.isoformat(), "end": period.end.isoformat()},
+                "sent": sent,
+                "conservation": figures,
+                "latest": latest,
+                "boards": {
+                    p.stem: {"png": str(p), "panels": n, "with_data": d} for p, n, d in pictures
+                },
+                "live": None if live_figures is None else live_summary(live_figures),
+            }
+            args.summary_json.write_text(json.dumps(summary, indent=2))
         return 0 if figures["balanced"] else 1
     finally:
+        if live is not None:
+            live.stop()
         if not args.keep:
             children.stop()
             names = stack.recorded(started_servers)
@@ -340,14 +287,28 @@ def run(args: argparse.Namespace) -> int:
                 stack.down(names)
 
 
+def print_conservation(console: Console, figures: dict[str, Any]) -> None:
+    """The conservation line: sent = consumed = windowed + dead-lettered + late + duplicates."""
+    console.print(
+        "[bold]Conservation:[/bold] "
+        f"sent {figures['sent']:,} · consumed {figures['consumed']:,} = windowed "
+        f"{figures['windowed']:,} + dead-lettered {figures['dead_lettered']:,} + late "
+        f"{figures['late']:,} + duplicates {figures['duplicates']:,} "
+        + ("[green]✓[/green]" if figures["balanced"] else "[bold red]✗[/bold red]")
+        + f" (re-read: {figures['redelivered']:,} redeliveries)"
+    )
+
+
 def conservation(worker: dict[str, float], sent: int) -> dict[str, Any]:
-    """The conservation figures of a worker's counters."""
+    """The conservation figures of a worker's counters (re-read records are redeliveries,
+    outside the balance)."""
     figures = {
         "consumed": int(total(worker, "ioc_events_consumed_total")),
         "windowed": int(total(worker, "ioc_events_windowed_total")),
         "dead_lettered": int(total(worker, "ioc_events_invalid_total")),
         "late": int(total(worker, "ioc_events_late_total")),
         "duplicates": int(total(worker, "ioc_events_duplicate_total")),
+        "redelivered": int(total(worker, "ioc_events_redelivered_total")),
     }
     parts = figures["windowed"] + figures["dead_lettered"] + figures["late"]
     balanced = figures["consumed"] == sent and parts + figures["duplicates"] == sent
@@ -355,18 +316,25 @@ def conservation(worker: dict[str, float], sent: int) -> dict[str, Any]:
 
 
 def where_next(
-    console: Console, settings: Settings, boards: Path | None, keep: bool, run_dir: Path
+    console: Console,
+    settings: Settings,
+    boards: Path | None,
+    args: argparse.Namespace,
+    run_dir: Path,
+    period: Period,
 ) -> None:
     """Print where to look next."""
     ports = settings.ports
+    keep = bool(args.keep or args.live)
+    at = period.end.astimezone(ZoneInfo(TIMEZONE)).isoformat()
     console.rule("Where to look next")
     lines = [
         f"worker metrics   http://127.0.0.1:{ports.worker_metrics}/metrics"
         + ("" if keep else "  (with --keep)"),
         f"Prometheus       http://127.0.0.1:{ports.prometheus}/alerts",
         f"Alertmanager     http://127.0.0.1:{ports.alertmanager}/",
-        f"Grafana boards   {boards or 'deploy/grafana/dashboards'} "
-        "(ioc dashboards preview overview --out overview.png)",
+        f"Grafana boards   {boards or 'deploy/grafana/dashboards'} (time range "
+        f"{period.local()}; ioc dashboards preview overview --at {at} --out overview.png)",
         f"KPI table        psql {settings.database_url} -c 'SELECT * FROM kpi_latest LIMIT 20'",
         "Grafana + all    docker compose up (production stack, see README)",
         f"logs             {run_dir}",

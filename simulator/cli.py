@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -134,6 +135,11 @@ def register(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
         default=0.0,
         help="simulated time from the start until scenarios begin",
     )
+    world.add_argument(
+        "--scenario-start",
+        help="when the scenarios began instead: ISO time, now or now-80m (a scenario under "
+        "way when the simulation starts)",
+    )
 
     bad = parser.add_argument_group("faults (share of events, 0..1)")
     bad.add_argument(
@@ -177,9 +183,14 @@ class Plan:
     speed: float
 
 
-def _scenarios(args: argparse.Namespace, start_ms: int) -> tuple[Scenario, ...]:
+def _scenarios(args: argparse.Namespace, start_ms: int, now_ms: int) -> tuple[Scenario, ...]:
     scenarios = []
     begin = start_ms + int(args.scenario_after * 1000)
+    if args.scenario_start is not None:
+        try:
+            begin = parse_start(args.scenario_start, now_ms)
+        except ValueError as error:
+            raise UserError(str(error).replace("--start", "--scenario-start")) from None
     for spec in args.scenario:
         name, _, district_name = spec.partition("=")
         try:
@@ -231,8 +242,9 @@ def make_plan(args: argparse.Namespace, now_ms: int) -> Plan:
             seed=args.seed,
             topics=topics,
             sources=sources,
-            scenarios=_scenarios(args, start),
+            scenarios=_scenarios(args, start, now_ms),
             faults=faults,
+            sent_from_ms=None if args.out is not None else now_ms,
         )
     except ValueError as error:
         raise UserError(str(error)) from None
@@ -273,8 +285,13 @@ def execute(
         asyncio.run(produce(messages, bootstrap, summary, pacer, acks=acks, deadline=deadline))
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM (docker stop, ``ioc demo --live``) stops a run as Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
 def run(args: argparse.Namespace) -> int:
-    """Handler of ``ioc simulate``."""
+    """Handler of ``ioc simulate``; Ctrl-C or SIGTERM end it with its summary."""
     settings = config.load()
     now_ms = int(time.time() * 1000)
     plan = make_plan(args, now_ms)
@@ -287,6 +304,7 @@ def run(args: argparse.Namespace) -> int:
     summary = Summary()
     started = time.perf_counter()
     interrupted = False
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         execute(
             plan,
@@ -298,6 +316,8 @@ def run(args: argparse.Namespace) -> int:
         )
     except KeyboardInterrupt:
         interrupted = True
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     elapsed = time.perf_counter() - started
     document = _document(plan, summary, elapsed, interrupted, args)
     print(render_text(document))

@@ -139,8 +139,9 @@ def invalid(source: str, value: bytes, rng: random.Random) -> tuple[bytes, Reaso
 def future(value: bytes, occurred_ms: int, rng: random.Random) -> tuple[bytes, ReasonKind]:
     """The same event dated 1-6 hours after ``occurred_ms`` (a device with a wrong clock).
 
-    The generator passes the end of the simulated period when it has one: a backfill sent
-    now must still carry times in the future of its record timestamps to be refused.
+    The generator passes the latest of the event's time, the end of the simulated period
+    and the wall clock of sending: a past period sent now must still carry times in the
+    future of its record timestamps to be refused.
     """
     event: dict[str, Any] = orjson.loads(value)
     event["occurred_at"] = iso(occurred_ms + int(HOUR_MS * rng.uniform(1.0, 6.0)))

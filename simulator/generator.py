@@ -84,6 +84,9 @@ class SimConfig:
     sources: tuple[str, ...] = SOURCES
     scenarios: tuple[Scenario, ...] = ()
     faults: FaultRates = field(default_factory=FaultRates)
+    sent_from_ms: int | None = None
+    """Wall clock when sending starts (to Kafka: the least record timestamp), if known;
+    future faults are dated ahead of it too, so that a past period's are refused."""
 
     def __post_init__(self) -> None:
         unknown = set(self.sources) - set(SOURCES)
@@ -115,7 +118,7 @@ class _Injector:
         self.sources = sources
         self.held: list[tuple[int, int, Message]] = []
         self.sequence = 0
-        self.period_end_ms = config.end_ms
+        self.not_before_ms = max(config.end_ms or 0, config.sent_from_ms or 0)
         rates = config.faults
         self.cuts = (
             rates.malformed,
@@ -143,7 +146,7 @@ class _Injector:
                 bad_value, expect = faults.invalid(self.sources[index], value, rng)
                 return Message(topic, key, bad_value, "invalid", expect, None, at)
             if draw < future_cut:
-                ahead_of = at if self.period_end_ms is None else max(at, self.period_end_ms)
+                ahead_of = max(at, self.not_before_ms)
                 bad_value, expect = faults.future(value, ahead_of, rng)
                 return Message(topic, key, bad_value, "future", expect, None, at)
             low, high = LATE_DELAY_MS if draw < late_cut else OUT_OF_ORDER_DELAY_MS

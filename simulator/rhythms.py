@@ -166,3 +166,25 @@ def from_working_ms(work: int) -> int:
 def add_working(ms: int, duration_ms: int) -> int:
     """``ms`` plus ``duration_ms`` of working time (lands inside working hours)."""
     return from_working_ms(working_ms(ms) + duration_ms)
+
+
+OFFICE_OPENS_MS: Final = 7 * HOUR_MS
+OFFICE_CLOSES_MS: Final = 17 * HOUR_MS
+
+
+def office_period_end(now_ms: int, hours: float) -> int:
+    """End of the latest ``hours`` of weekday office hours (07:00-17:00 local) up to now.
+
+    Now itself when that many office hours of today lie behind it, else 17:00 of the
+    latest weekday that has them (periods over 10 h start before 07:00). Whole minutes.
+    """
+    local = now_ms + LOCAL_OFFSET_MS
+    local -= local % MINUTE_MS
+    needed = min(int(hours * HOUR_MS), OFFICE_CLOSES_MS - OFFICE_OPENS_MS)
+    today = local - local % DAY_MS
+    for back in range(8):
+        day = today - back * DAY_MS
+        if weekday(day - LOCAL_OFFSET_MS) >= 5 or local < day + OFFICE_OPENS_MS + needed:
+            continue
+        return min(local, day + OFFICE_CLOSES_MS) - LOCAL_OFFSET_MS
+    raise AssertionError("every week has a weekday")  # pragma: no cover

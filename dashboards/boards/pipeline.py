@@ -65,6 +65,7 @@ CHARTS: Final = (
             PromQuery(promql.EVENTS_INVALID_BY_TOPIC, "không hợp lệ {{topic}}"),
             PromQuery(promql.EVENTS_LATE_BY_TOPIC, "đến trễ {{topic}}"),
             PromQuery(promql.EVENTS_DUPLICATE_BY_KIND, "trùng lặp {{kind}} {{topic}}"),
+            PromQuery(promql.EVENTS_REDELIVERED_BY_TOPIC, "đọc lại {{topic}}"),
         ],
         Look("ops", 2),
     ),

@@ -59,6 +59,21 @@ DEFAULT_PORTS = {
 }
 
 
+WEBHOOK_URL = "http://127.0.0.1:{port}/"
+"""Where deploy/alertmanager/alertmanager.yml posts every receiver's webhook."""
+
+
+def alertmanager_config(ports: Ports) -> Path:
+    """deploy/alertmanager/alertmanager.yml, or a copy posting to ``ports.webhook``."""
+    default = WEBHOOK_URL.format(port=Ports().webhook)
+    if ports.webhook == Ports().webhook:
+        return ALERTMANAGER_CONFIG
+    rendered = dev_dir() / "alertmanager.yml"
+    text = ALERTMANAGER_CONFIG.read_text()
+    rendered.write_text(text.replace(default, WEBHOOK_URL.format(port=ports.webhook)))
+    return rendered
+
+
 def prometheus_config(ports: Ports) -> Path:
     """The scrape config: deploy/prometheus/prometheus.yml, or a copy with the env's ports.
 
@@ -123,6 +138,10 @@ class Alertmanager(_HttpServer):
     program = "prometheus-alertmanager"
     port_env = "IOC_ALERTMANAGER_PORT"
 
+    def __init__(self, port: int, ports: Ports) -> None:
+        super().__init__(port)
+        self.ports = ports
+
     def version(self) -> str:
         """From /api/v2/status."""
         data = _json(f"http://{self.address}/api/v2/status")
@@ -134,7 +153,7 @@ class Alertmanager(_HttpServer):
         storage.mkdir(parents=True, exist_ok=True)
         return [
             _binary("prometheus-alertmanager"),
-            f"--config.file={ALERTMANAGER_CONFIG}",
+            f"--config.file={alertmanager_config(self.ports)}",
             f"--web.listen-address={self.address}",
             f"--storage.path={storage}",
             "--cluster.listen-address=",

@@ -26,7 +26,7 @@ def servers(only: Iterable[str] | None = None) -> list[Server]:
         Kafka(ports.kafka, ports.kafka_controller),
         Postgres(ports.postgres),
         Prometheus(ports.prometheus, ports),
-        Alertmanager(ports.alertmanager),
+        Alertmanager(ports.alertmanager, ports),
     ]
     if only is None:
         return every

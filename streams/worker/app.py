@@ -17,9 +17,10 @@ from common import metrics
 from common.config import Settings, load
 from schemas.topics import DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
 from streams.catalog import ALERTABLE
-from streams.pipeline import Record, StateWrite, TopicPipeline, kpi_packs
+from streams.pipeline import Applied, Record, StateWrite, TopicPipeline, kpi_packs
 from streams.windows import PANE_SECONDS, WINDOW_KINDS, Closing
 from streams.worker import garbage
+from streams.worker.counting import count_applied
 from streams.worker.faust_host import FaustHost
 
 log = logging.getLogger("streams.worker.app")
@@ -258,17 +259,8 @@ class Worker:
     def _count_partitions(self) -> None:
         metrics.PARTITIONS_HELD.set(sum(len(p.partitions) for p in self.pipelines.values()))
 
-    def _count(self, topic: str, records: list[Record], applied: Any) -> None:
-        metrics.EVENTS_CONSUMED.labels(topic=topic).inc(applied.consumed)
-        for outcome, n in applied.outcomes.items():
-            if outcome == "windowed":
-                metrics.EVENTS_WINDOWED.labels(topic=topic).inc(n)
-            elif outcome == "late":
-                metrics.EVENTS_LATE.labels(topic=topic).inc(n)
-            else:
-                metrics.EVENTS_DUPLICATE.labels(topic=topic, kind=outcome).inc(n)
-        for reason, n in applied.invalid.items():
-            metrics.EVENTS_INVALID.labels(topic=topic, reason=reason).inc(n)
+    def _count(self, topic: str, records: list[Record], applied: Applied) -> None:
+        count_applied(topic, applied)
         for (sensor_id, district), seen in applied.sensors_seen.items():
             if self.sensor_labels.admit((sensor_id, district)):
                 metrics.SENSOR_LAST_SEEN.labels(sensor_id=sensor_id, district=district).set(seen)

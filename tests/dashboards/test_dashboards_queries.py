@@ -109,6 +109,31 @@ def test_preview_renders_every_board(
         assert all(any(f.size for f in fetched[pid].frames) for pid in sql_panels)
 
 
+def test_preview_at_a_past_period_shows_its_kpis(
+    kpi_database: str, prometheus_url: str, synthetic_now: datetime, tmp_path: Path
+) -> None:
+    """The demo's period may lie days back: KPI panels read the range ending ``kpis_at``."""
+    from dashboards.preview import render
+
+    board = board_json(next(s for s in BOARDS if s.slug == "services").build())
+    variables = {"district": ALL_DISTRICTS, "window_kind": ["15m"]}
+    later = synthetic_now + timedelta(days=3)
+    sql_panels = {q.panel_id for q in panel_queries(board) if q.is_sql}
+    with psycopg.connect(kpi_database, autocommit=True) as connection:
+        today = render(board, tmp_path / "a.png", connection, prometheus_url, variables, now=later)
+        past = render(
+            board,
+            tmp_path / "b.png",
+            connection,
+            prometheus_url,
+            variables,
+            now=later,
+            kpis_at=synthetic_now,
+        )
+    assert not any(f.size for pid in sql_panels for f in today[pid].frames)
+    assert all(any(f.size for f in past[pid].frames) for pid in sql_panels)
+
+
 HOSTILE = (
     "1m' OR '1'='1",
     "1m') OR ('1'='1",

@@ -55,6 +55,17 @@ def test_prometheus_config_follows_moved_ports(
     assert f"{prom.PROMETHEUS_CONFIG.parent}/rules/*.yml" in text
 
 
+def test_alertmanager_config_posts_to_the_webhook_port(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IOC_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("IOC_WEBHOOK_PORT", raising=False)
+    assert prom.alertmanager_config(load().ports) == prom.ALERTMANAGER_CONFIG
+    monkeypatch.setenv("IOC_WEBHOOK_PORT", "29095")
+    text = prom.alertmanager_config(load().ports).read_text()
+    assert text.count("url: http://127.0.0.1:29095/") == 5 and ":19095/" not in text
+
+
 def test_pidfile_alive_checks_program() -> None:
     me = Path(f"/proc/{os.getpid()}/cmdline").read_bytes().split(b"\0")[0].decode()
     assert process.PidFile(os.getpid(), Path(me).name).alive()

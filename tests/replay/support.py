@@ -133,7 +133,10 @@ def wait_settled(
     last_kpi, stable_since = -1, time.monotonic()
     while True:
         samples = worker.metrics()
-        consumed = metric_sum(samples, "ioc_events_consumed_total")
+        # a restarted worker may only re-read what it applied before: redeliveries
+        consumed = metric_sum(samples, "ioc_events_consumed_total") + metric_sum(
+            samples, "ioc_events_redelivered_total"
+        )
         lag = metric_sum(samples, "ioc_consumer_lag")
         lags = sum(1 for k in samples if k.startswith("ioc_consumer_lag_messages{"))
         held = samples.get("ioc_worker_partitions", 0)
@@ -147,7 +150,7 @@ def wait_settled(
             return
         if now > deadline:
             raise AssertionError(
-                f"worker not settled after {timeout}s: consumed {consumed}, lag {lag} over "
+                f"worker not settled after {timeout}s: read {consumed}, lag {lag} over "
                 f"{lags} partitions, {held} held, kpi records {kpi_end}"
             )
         time.sleep(0.5)

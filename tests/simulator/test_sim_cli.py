@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
+from common.errors import UserError
 from ioc.cli import build_parser, main
 from schemas.decode import Rejection, decode
 from simulator.cli import make_plan, parse_start
@@ -144,6 +145,25 @@ def test_default_start_ends_the_run_about_now() -> None:
     )
     (only,) = scenario.sim.scenarios
     assert only.district.value == "vi-thuy" and only.start_ms == now + 600_000
+
+
+def test_a_scenario_may_be_under_way_when_the_simulation_starts() -> None:
+    now = 1_800_000_000_000
+    plan = make_plan(
+        _args(
+            "--start=now",
+            "--scenario=site-outage",
+            "--scenario=salinity-intrusion",
+            "--scenario-start=now-80m",
+        ),
+        now,
+    )
+    outage, salinity = plan.sim.scenarios
+    assert outage.start_ms == salinity.start_ms == now - 80 * 60_000
+    assert outage.active(now) and not outage.active(now + 10 * 60_000)
+    assert salinity.ramp(now, 30 * 60_000) == 1.0
+    with pytest.raises(UserError, match="--scenario-start"):
+        make_plan(_args("--scenario=site-outage", "--scenario-start=yesterday"), now)
 
 
 class FakeClock:

@@ -65,6 +65,22 @@ def test_every_fault_is_rejected_with_its_reason_or_decodes() -> None:
         assert kinds[(fault, None)] > 0
 
 
+def test_future_faults_of_a_past_period_are_ahead_of_the_wall_clock_of_sending() -> None:
+    """A period that ended a day ago, sent now: record timestamps are about now, so a
+    future fault dated 1-6 h after the period would be accepted and move the watermark."""
+    sent_from = START_MS + 24 * 60 * MINUTE
+    messages = _messages(15, seed=3, faults=FAULTY, sent_from_ms=sent_from)
+    future = [m for m in messages if m.fault == "future"]
+    assert future
+    for message in future:
+        result = decode(message.topic, message.value, produced_at_ms=sent_from)
+        assert isinstance(result, Rejection) and result.reason_kind == "future", result
+    clean = [m for m in messages if m.fault is None]
+    assert all(
+        not isinstance(decode(m.topic, m.value, produced_at_ms=sent_from), Rejection) for m in clean
+    )
+
+
 def test_delays_and_duplicates_keep_bytes_and_shift_the_send_time() -> None:
     messages = _messages(40, seed=4, faults=FAULTY, sources=("farm",))
     first_sent: dict[bytes | None, int] = {}

@@ -1,0 +1,33 @@
+"""The worker's event counters: what one applied batch adds to each.
+
+A record read again at an offset its partition already applied (after a stall repair, a
+rebalance or a restart that re-reads past the last commit) is a redelivery: it is counted
+in ``ioc_events_redelivered_total`` only, never as consumed, so that for the events sent
+``consumed = windowed + dead-lettered + late + duplicates`` holds however often the
+worker re-reads.
+"""
+
+from __future__ import annotations
+
+from common import metrics
+from streams.pipeline import Applied
+from streams.windows import Outcome
+
+REDELIVERY = Outcome.REDELIVERY.value
+
+
+def count_applied(topic: str, applied: Applied) -> None:
+    """Add one applied batch of ``topic`` to the event counters."""
+    redelivered = applied.outcomes.get(REDELIVERY, 0)
+    metrics.EVENTS_CONSUMED.labels(topic=topic).inc(applied.consumed - redelivered)
+    if redelivered:
+        metrics.EVENTS_REDELIVERED.labels(topic=topic).inc(redelivered)
+    for outcome, n in applied.outcomes.items():
+        if outcome == Outcome.WINDOWED.value:
+            metrics.EVENTS_WINDOWED.labels(topic=topic).inc(n)
+        elif outcome == Outcome.LATE.value:
+            metrics.EVENTS_LATE.labels(topic=topic).inc(n)
+        elif outcome != REDELIVERY:
+            metrics.EVENTS_DUPLICATE.labels(topic=topic, kind=outcome).inc(n)
+    for reason, n in applied.invalid.items():
+        metrics.EVENTS_INVALID.labels(topic=topic, reason=reason).inc(n)
