@@ -33,9 +33,9 @@ from tests.streams.support import (  # noqa: E402
     PrivateBroker,
     WorkerProcess,
     metric_sum,
-    produce,
     read_jsonl,
 )
+from tests.support.kafka import produce  # noqa: E402
 
 PARTITIONS = 8
 TICKS = os.sysconf("SC_CLK_TCK")

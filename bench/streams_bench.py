@@ -40,9 +40,9 @@ from tests.streams.support import (  # noqa: E402
     PrivateBroker,
     WorkerProcess,
     metric_sum,
-    produce,
     read_jsonl,
 )
+from tests.support.kafka import produce  # noqa: E402
 
 
 def say(text: str) -> None:
