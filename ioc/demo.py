@@ -34,7 +34,7 @@ from common.metrics import scrape, total
 from dashboards.build import write as build_boards
 from deploy.devstack import stack
 from schemas.places import DISTRICT_NAMES, District
-from schemas.topics import DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
+from schemas.topics import CLOCK_TOPIC, DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
 from sinks.migrate import migrate
 from streams.catalog import by_name
 
@@ -136,7 +136,7 @@ DEMO_APP_PREFIX = "ioc-demo-"
 async def reset_topics(bootstrap: str, partitions: int) -> None:
     """Delete and re-create the product topics so the demo counts only its own events, and
     delete earlier demos' window-state changelogs (Kafka keeps topics across restarts)."""
-    names = [*RAW_TOPICS, KPI_TOPIC, DEADLETTER_TOPIC, LATE_TOPIC]
+    names = [*RAW_TOPICS, KPI_TOPIC, DEADLETTER_TOPIC, LATE_TOPIC, CLOCK_TOPIC]
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:

@@ -52,6 +52,7 @@ from streams.catalog import (
     fold,
     kpis_for_topic,
 )
+from streams.clocknotes import ClockNotes
 from streams.dedup import DEFAULT_HORIZON_SECONDS, EventIdIndex
 from streams.routing import EntityRegistry, district_partition, entity_reason, misrouted_reason
 
@@ -248,7 +249,8 @@ def registry_store_key(partition: int) -> bytes:
 
 def parse_store_key(raw: bytes) -> tuple[str, int, int]:
     """(kind, partition, seq) of a state-table key: kind "c" clock, "r" entity registry,
-    "s" pane segment, "i" event-id segment; seq is -1 where the key has none."""
+    "s" pane segment, "i" event-id segment, "n" clock notes; seq is -1 where the key has
+    none."""
     parts = raw.decode().split("|")
     return parts[0], int(parts[1]), int(parts[2]) if len(parts) > 2 else -1
 
@@ -357,6 +359,9 @@ class PartitionWindows:
         self.clock = Clock()
         self.ids = EventIdIndex(dedup_horizon_seconds)
         self.registry = EntityRegistry()
+        self.notes = ClockNotes()
+        """Wall-clock times records above the durable clock were judged by
+        (:mod:`streams.clocknotes`); replay sets the worker's."""
         self._home = (
             {d.value: district_partition(d.value, partitions) == partition for d in District}
             if partitions
@@ -397,6 +402,9 @@ class PartitionWindows:
                 segments.append((seq, raw_value))
             elif kind == "i":
                 id_segments.append((seq, raw_value))
+            elif kind == "n":
+                self.notes = ClockNotes.decode(raw_value)
+        self.notes.forget_through(self.clock.processed_offset)
         self.ids.load(id_segments, self.clock.watermark, self.clock.processed_offset)
         segments.sort()
         for seq, raw_value in segments:
@@ -720,6 +728,7 @@ class PartitionWindows:
         records they came from are read again.
         """
         self.clock_dirty = False
+        self.notes.forget_through(self.clock.processed_offset)
         out = self.ids.take_writes(self.partition)
         if self.registry.dirty:
             out.append((registry_store_key(self.partition), self.registry.encode()))

@@ -17,8 +17,9 @@ import faust
 
 from common import metrics
 from common.config import Settings, load
-from schemas.topics import DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
+from schemas.topics import CLOCK_TOPIC, DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
 from streams.catalog import ALERTABLE
+from streams.clocknotes import note_records
 from streams.pipeline import Record, StateWrite, TopicPipeline, kpi_packs
 from streams.windows import PANE_SECONDS, WINDOW_KINDS, Closing
 from streams.worker import faust_patches, garbage
@@ -149,6 +150,9 @@ class Worker:
             for partition in applied.touched:
                 self.last_event_wall[(topic, partition)] = now
                 self._note_arrival(topic, partition, now)
+            if applied.clock_notes:
+                await self._write(topic, pipeline.note_writes(applied), wait=True)
+                await self._produce(CLOCK_TOPIC, note_records(topic, applied.clock_notes))
             await self._produce(DEADLETTER_TOPIC, applied.deadletters)
             await self._produce(LATE_TOPIC, applied.lates)
             await self._finish(topic, applied.touched)
@@ -269,8 +273,9 @@ class Worker:
             if n:
                 metrics.KPI_ROWS_EMITTED.labels(window=WINDOW_KINDS[size]).inc(n)
 
-    async def _write(self, topic: str, writes: list[StateWrite]) -> None:
-        """Apply state writes to the table and produce them to its changelog in bulk.
+    async def _write(self, topic: str, writes: list[StateWrite], *, wait: bool = False) -> None:
+        """Apply state writes to the table and produce them to its changelog in bulk;
+        with ``wait``, return once the broker has them all.
 
         The records go straight to the Kafka producer (which keeps per-partition order and
         is flushed by Faust before every offset commit) instead of Faust's one-by-one
@@ -281,12 +286,17 @@ class Worker:
         table = self.tables[topic]
         changelog = self.changelogs[topic]
         send = self.app.producer.send
+        futures: list[Any] = []
         for write in writes:
             if write.value is None:
                 table.data.pop(write.key, None)
             else:
                 table.data[write.key] = write.value
-            await send(changelog, write.key, write.value, write.partition, None, None)
+            futures.append(
+                await send(changelog, write.key, write.value, write.partition, None, None)
+            )
+        if wait:
+            await asyncio.gather(*futures)
 
     def _load(self, topic: str, partition: int) -> None:
         table = self.tables[topic]
