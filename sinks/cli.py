@@ -16,9 +16,11 @@ from common.durations import duration_arg, format_duration
 from common.errors import UserError
 from schemas.topics import DEADLETTER_TOPIC, KPI_TOPIC
 from sinks import migrate as migrations
+from sinks.batch_loop import SinkStats
 from sinks.db import UNAVAILABLE, describe, unreachable
+from sinks.options import SinkOptions
 from sinks.retention import TABLES, RetentionResult, drop_old_chunks
-from sinks.sink import Backoff, SinkStats, default_group, run_sink
+from sinks.sink import default_group, run_sink
 
 
 def register(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
@@ -160,9 +162,7 @@ async def _sink_main(args: argparse.Namespace, settings: config.Settings) -> Sin
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     until_idle = 3.0 if args.once else args.until_idle
-    return await run_sink(
-        settings,
-        stop=stop,
+    options = SinkOptions(
         group_id=args.group,
         topic=args.topic,
         deadletter_topic=args.deadletter_topic,
@@ -173,8 +173,8 @@ async def _sink_main(args: argparse.Namespace, settings: config.Settings) -> Sin
         archive_raw=args.archive_raw,
         retention=args.retention,
         migrate_first=args.migrate,
-        backoff=Backoff(),
     )
+    return await run_sink(settings, options, stop=stop)
 
 
 def _retention(args: argparse.Namespace) -> int:

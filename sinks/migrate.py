@@ -96,6 +96,15 @@ def applied_versions(conn: psycopg.Connection[TupleRow]) -> dict[int, tuple[str,
     return {int(v): (str(n), str(c)) for v, n, c in rows}
 
 
+def current_version(database_url: str) -> int:
+    """The newest schema version applied to ``database_url`` (0 for an empty database)."""
+    try:
+        with psycopg.connect(database_url, autocommit=True, connect_timeout=10) as conn:
+            return max(applied_versions(conn), default=0)
+    except UNAVAILABLE as error:
+        raise unreachable(database_url, error) from error
+
+
 def _check_history(applied: dict[int, tuple[str, str]], known: list[Migration], where: str) -> None:
     known_by_version = {m.version: m for m in known}
     newest_known = known[-1].version if known else 0

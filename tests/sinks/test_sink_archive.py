@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 
 import psycopg
@@ -14,6 +15,7 @@ from common.config import Settings
 from schemas.events import ProbeEvent, SensorKind, SensorReading, Technology
 from schemas.places import District
 from sinks.migrate import migrate
+from sinks.options import SinkOptions
 from sinks.sink import run_sink
 from tests.support.kafka import on, produce
 
@@ -65,20 +67,20 @@ async def test_archive_raw_stores_validated_events(
         settings.kafka_bootstrap,
         on(network, [(b"nga-bay", p.model_dump_json().encode()) for p in probes]),
     )
-    common = {
-        "topic": kpi,
-        "deadletter_topic": dead,
-        "database_url": url,
-        "until_idle": 2.0,
-        "session_timeout_ms": SESSION_MS,
-        "archive_raw": True,
-        "raw_topics": (portal, network, farm),
-        "group_id": f"g-{kpi}",
-    }
+    options = SinkOptions(
+        topic=kpi,
+        deadletter_topic=dead,
+        database_url=url,
+        until_idle=2.0,
+        session_timeout_ms=SESSION_MS,
+        archive_raw=True,
+        raw_topics=(portal, network, farm),
+        group_id=f"g-{kpi}",
+    )
     # Two groups archive the same records at once: every position is stored exactly once.
     first, second = await asyncio.gather(
-        run_sink(settings, **common),  # type: ignore[arg-type]
-        run_sink(settings, **{**common, "group_id": f"h-{kpi}"}),  # type: ignore[arg-type]
+        run_sink(settings, options),
+        run_sink(settings, replace(options, group_id=f"h-{kpi}")),
     )
 
     for stats in (first, second):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 from sink_support import SESSION_MS, count_rows, expected_table, kpi_row, message
@@ -12,6 +13,7 @@ from sink_support import SESSION_MS, count_rows, expected_table, kpi_row, messag
 from common.config import Settings
 from schemas.decode import read_deadletter
 from sinks.migrate import migrate
+from sinks.options import SinkOptions
 from sinks.sink import run_sink
 from tests.support.kafka import committed_offsets, on, produce, read_topic
 from tests.support.tables import kpi_table_from_database
@@ -39,8 +41,7 @@ async def test_sink_writes_dead_letters_and_commits(
     group = f"g-{topic}"
 
     started = time.monotonic()
-    stats = await run_sink(
-        settings,
+    options = SinkOptions(
         topic=topic,
         deadletter_topic=dead,
         database_url=url,
@@ -49,6 +50,7 @@ async def test_sink_writes_dead_letters_and_commits(
         until_idle=2.0,
         session_timeout_ms=SESSION_MS,
     )
+    stats = await run_sink(settings, options)
     elapsed = time.monotonic() - started
 
     assert stats.messages == len(messages)
@@ -79,16 +81,16 @@ async def test_second_group_replaying_everything_changes_nothing(
     migrate(url)
     rows = [kpi_row(i) for i in range(600)]
     await produce(settings.kafka_bootstrap, on(topic, [message(r) for r in rows]))
-    common = {
-        "topic": topic,
-        "deadletter_topic": dead,
-        "database_url": url,
-        "until_idle": 2.0,
-        "session_timeout_ms": SESSION_MS,
-    }
+    common = SinkOptions(
+        topic=topic,
+        deadletter_topic=dead,
+        database_url=url,
+        until_idle=2.0,
+        session_timeout_ms=SESSION_MS,
+    )
     first, second = await asyncio.gather(
-        run_sink(settings, group_id=f"a-{topic}", **common),  # type: ignore[arg-type]
-        run_sink(settings, group_id=f"b-{topic}", batch_size=64, **common),  # type: ignore[arg-type]
+        run_sink(settings, replace(common, group_id=f"a-{topic}")),
+        run_sink(settings, replace(common, group_id=f"b-{topic}", batch_size=64)),
     )
     assert first.messages == second.messages == 600
     assert count_rows(url) == 600

@@ -15,6 +15,7 @@ from sink_support import SESSION_MS, TcpProxy, count_rows, expected_table, kpi_r
 from common.config import Settings
 from common.metrics import SINK_REGISTRY
 from sinks.migrate import migrate
+from sinks.options import SinkOptions
 from sinks.sink import run_sink
 from tests.support.kafka import committed_offsets, on, produce
 from tests.support.tables import kpi_table_from_database
@@ -58,13 +59,15 @@ async def test_database_outage_loses_and_duplicates_nothing(
     sink = asyncio.create_task(
         run_sink(
             settings,
+            SinkOptions(
+                topic=topic,
+                deadletter_topic=dead,
+                database_url=proxy.url(url),
+                group_id=group,
+                batch_size=400,
+                session_timeout_ms=SESSION_MS,
+            ),
             stop=stop,
-            topic=topic,
-            deadletter_topic=dead,
-            database_url=proxy.url(url),
-            group_id=group,
-            batch_size=400,
-            session_timeout_ms=SESSION_MS,
         )
     )
     try:
@@ -115,12 +118,14 @@ async def test_a_sink_started_while_the_database_is_down_waits_for_it(
     sink = asyncio.create_task(
         run_sink(
             settings,
+            SinkOptions(
+                topic=topic,
+                deadletter_topic=dead,
+                database_url=proxy.url(url),
+                group_id=f"g-{topic}",
+                session_timeout_ms=SESSION_MS,
+            ),
             stop=stop,
-            topic=topic,
-            deadletter_topic=dead,
-            database_url=proxy.url(url),
-            group_id=f"g-{topic}",
-            session_timeout_ms=SESSION_MS,
         )
     )
     try:

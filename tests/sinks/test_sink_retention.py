@@ -13,6 +13,7 @@ from sink_support import SESSION_MS, count_rows, kpi_row
 from common.config import Settings
 from ioc.cli import main as ioc_main
 from sinks.migrate import migrate
+from sinks.options import SinkOptions
 from sinks.sink import run_sink
 from sinks.writer import write_kpi_rows
 
@@ -99,8 +100,7 @@ async def test_sink_runs_retention_while_consuming(
     url = new_database("sink_retention_task")
     await asyncio.to_thread(migrate, url)
     await asyncio.to_thread(seed, url)
-    stats = await run_sink(
-        settings,
+    options = SinkOptions(
         topic=topic,
         deadletter_topic=dead,
         database_url=url,
@@ -109,5 +109,6 @@ async def test_sink_runs_retention_while_consuming(
         retention=timedelta(days=30),
         session_timeout_ms=SESSION_MS,
     )
+    stats = await run_sink(settings, options)
     assert stats.chunks_dropped == 3
     assert await asyncio.to_thread(ages_left, url) == [29, 2, 0]

@@ -12,7 +12,7 @@ from schemas.decode import read_deadletter
 from sinks.deadletter import dead_letter
 from sinks.kpi_codec import BadMessage, decode_kpi, decode_kpis
 from sinks.migrate import MIGRATIONS_DIR, load_migrations
-from sinks.sink import Backoff
+from sinks.options import Backoff
 from sinks.writer import window_kind
 
 

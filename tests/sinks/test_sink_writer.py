@@ -126,3 +126,39 @@ async def test_two_batches_inside_one_caller_transaction(db: str) -> None:
         await write_kpi_rows(c, [kpi_row(1, value=5.0)])
         await c.commit()
     assert kpi_table_from_database(db) == expected_table([kpi_row(2), kpi_row(1, value=5.0)])
+
+
+async def test_new_rows_are_copied_straight_and_a_known_identity_takes_the_upsert(
+    conn: psycopg.AsyncConnection[Any], db: str
+) -> None:
+    fresh = await write_kpi_rows(conn, [kpi_row(i) for i in range(50)])
+    assert fresh.copied and (fresh.rows, fresh.changed) == (50, 50)
+    # One stored identity among new ones: the COPY fails as a whole, nothing of it stays,
+    # and the upsert writes the batch (the stored row changes, the new ones are inserted).
+    mixed = [kpi_row(i) for i in range(50, 80)] + [kpi_row(7, value=42.0, last_offset=77)]
+    result = await write_kpi_rows(conn, mixed)
+    assert not result.copied and (result.rows, result.changed) == (31, 31)
+    expected = [kpi_row(i) for i in range(80) if i != 7] + [mixed[-1]]
+    assert kpi_table_from_database(db) == expected_table(expected)
+
+
+async def test_copy_first_gives_way_to_in_batch_duplicates_and_refused_rows(
+    conn: psycopg.AsyncConnection[Any], db: str
+) -> None:
+    twice = await write_kpi_rows(conn, [kpi_row(1, value=1.0), kpi_row(1, value=2.0)])
+    assert not twice.copied and twice.rows == 1
+    refused = await write_kpi_rows(conn, [kpi_row(2), kpi_row(3, value=float("nan"))])
+    assert not refused.copied and [r.index for r in refused.rejected] == [1]
+    assert kpi_table_from_database(db) == expected_table([kpi_row(1, value=2.0), kpi_row(2)])
+
+
+async def test_copy_first_writes_the_audit_table_under_its_replay_id(
+    conn: psycopg.AsyncConnection[Any],
+) -> None:
+    rows = [kpi_row(i) for i in range(5)]
+    first = await write_kpi_rows(conn, rows, table="kpi_audit", replay_id="r1")
+    other = await write_kpi_rows(conn, rows, table="kpi_audit", replay_id="r2")
+    again = await write_kpi_rows(conn, rows, table="kpi_audit", replay_id="r2")
+    assert (first.copied, other.copied, again.copied) == (True, True, False)
+    cur = await conn.execute("SELECT replay_id, count(*) FROM kpi_audit GROUP BY 1 ORDER BY 1")
+    assert await cur.fetchall() == [("r1", 5), ("r2", 5)]

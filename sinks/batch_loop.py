@@ -1,0 +1,320 @@
+"""One consumer group's batch loop: poll, batch, write with retries, then commit offsets.
+
+Per batch: decode (unreadable messages go to the dead-letter topic), write all rows in one
+database transaction (a :class:`Stage`), dead-letter the rows the database refused, and only
+then commit the Kafka offsets. When the database is unreachable the batch stays in memory,
+the partitions are paused, and the write is retried with capped exponential back-off; the
+state change (ok -> retrying -> ok) is logged once each way. Redelivery after a crash
+between the database commit and the offset commit is harmless: the writes are idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Generic, Protocol, TypeVar
+
+import psycopg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError
+from psycopg_pool import AsyncConnectionPool
+
+from common import metrics
+from common.errors import UserError
+from sinks.db import UNAVAILABLE
+from sinks.deadletter import DATABASE, dead_letter
+from sinks.kpi_codec import BadMessage
+from sinks.options import SinkOptions
+
+log = logging.getLogger("sinks.sink")
+
+POLL_MS: Final = 500
+
+Payload = TypeVar("Payload")
+
+
+class Record(Protocol):
+    """The fields of an aiokafka ConsumerRecord the sink reads."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass
+class SinkStats:
+    """What a sink run did; times are ``time.monotonic()`` values."""
+
+    messages: int = 0
+    batches: int = 0
+    rows_written: int = 0
+    rows_changed: int = 0
+    invalid: int = 0
+    rejected: int = 0
+    raw_messages: int = 0
+    raw_written: int = 0
+    raw_skipped: int = 0
+    outages: int = 0
+    retries: int = 0
+    chunks_dropped: int = 0
+    outage_started: list[float] = field(default_factory=list)
+    recovered: list[float] = field(default_factory=list)
+    batch_seconds: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
+    """Write time of the latest batches (COPY + upsert + commit), newest last."""
+
+
+@dataclass
+class Item(Generic[Payload]):
+    record: Record
+    payload: Payload
+
+
+@dataclass(frozen=True)
+class Flushed:
+    rows: int
+    changed: int
+    refused: list[tuple[int, str]]
+
+
+class Stage(Generic[Payload]):
+    """How one consumer group turns records into rows: decode, write, account."""
+
+    table: str = ""
+
+    def decode(self, record: Record) -> Sequence[Payload | BadMessage]:
+        """Payloads to write and BadMessages to dead-letter (empty: skip silently)."""
+        raise NotImplementedError
+
+    async def write(
+        self, conn: psycopg.AsyncConnection[Any], payloads: Sequence[Payload]
+    ) -> Flushed:
+        """Write payloads in one transaction; refused = [(index, database reason)]."""
+        raise NotImplementedError
+
+    def account(self, stats: SinkStats, flushed: Flushed, messages: int) -> None:
+        """Add a flushed batch to the run's statistics."""
+        raise NotImplementedError
+
+
+class BatchLoop(Generic[Payload]):
+    """One consumer group: poll, batch, write with retries, then commit offsets."""
+
+    def __init__(
+        self,
+        stage: Stage[Payload],
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+        pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]],
+        options: SinkOptions,
+        *,
+        stats: SinkStats,
+        stop: asyncio.Event,
+        where: str,
+    ) -> None:
+        self.stage = stage
+        self.consumer = consumer
+        self.producer = producer
+        self.pool = pool
+        self.stats = stats
+        self.stop = stop
+        self.deadletter_topic = options.deadletter_topic
+        self.batch_size = options.batch_size
+        self.linger = options.linger
+        self.until_idle = options.until_idle
+        self.backoff = options.backoff
+        self.where = where
+        self.items: list[Item[Payload]] = []
+        self.offsets: dict[TopicPartition, int] = {}
+        self.polled = 0
+        self.dead_sent: list[asyncio.Future[Any]] = []
+        self.up = True
+        self.attempt = 0
+
+    async def run(self) -> None:
+        """Until ``stop`` is set (or idle long enough): fetch, flush, repeat."""
+        idle_since = time.monotonic()
+        while not self.stop.is_set():
+            if self.up and len(self.items) < self.batch_size:
+                got = await self._fill()
+                if got or not self.consumer.assignment():
+                    idle_since = time.monotonic()
+            if not self.offsets:
+                if self.until_idle is not None and time.monotonic() - idle_since >= self.until_idle:
+                    log.info(
+                        "%s: no new message for %.1f s, stopping", self.stage.table, self.until_idle
+                    )
+                    return
+                continue
+            try:
+                await self._flush()
+            except psycopg.errors.TransactionRollback as error:
+                # deadlock or serialization failure against another writer: just retry
+                metrics.SINK_ERRORS.labels(kind="transaction_retry").inc()
+                log.warning("%s: batch rolled back (%s), retrying", self.stage.table, error)
+                await asyncio.sleep(self.backoff.minimum)
+                continue
+            except UNAVAILABLE as error:
+                await self._on_unavailable(error)
+                continue
+            except psycopg.Error as error:
+                raise UserError(
+                    f"TimescaleDB at {self.where} refused a {self.stage.table} batch: "
+                    f"{str(error).strip()}. Is the schema current (`ioc migrate`)?"
+                ) from error
+            if not self.up:
+                self._on_recovered()
+            idle_since = time.monotonic()
+
+    async def _fill(self) -> int:
+        """Poll once (up to POLL_MS), then keep polling for ``linger`` s while records flow."""
+        got = await self._poll(POLL_MS)
+        if got:
+            deadline = time.monotonic() + self.linger
+            while len(self.items) < self.batch_size:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                more = await self._poll(max(1, int(remaining * 1000)))
+                if not more:
+                    break
+                got += more
+        return got
+
+    async def _poll(self, timeout_ms: int) -> int:
+        fetched = await self.consumer.getmany(
+            timeout_ms=timeout_ms, max_records=max(1, min(100, self.batch_size - len(self.items)))
+        )
+        count = 0
+        for tp, records in fetched.items():
+            for record in records:
+                self._accept(record)
+            if records:
+                count += len(records)
+                self.offsets[tp] = max(self.offsets.get(tp, 0), records[-1].offset + 1)
+        self.polled += count
+        return count
+
+    def _accept(self, record: Record) -> None:
+        for decoded in self.stage.decode(record):
+            if isinstance(decoded, BadMessage):
+                self.stats.invalid += 1
+                metrics.SINK_ERRORS.labels(kind="invalid_message").inc()
+                self._send_dead(record, decoded.reason_kind, decoded.reason)
+            else:
+                self.items.append(Item(record, decoded))
+
+    def _send_dead(self, record: Record, reason_kind: str, reason: str) -> None:
+        value = dead_letter(
+            reason_kind,
+            reason,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value,
+        )
+        sent = asyncio.ensure_future(
+            self.producer.send_and_wait(self.deadletter_topic, value=value, key=record.key)
+        )
+        self.dead_sent.append(sent)
+
+    async def _flush(self) -> None:
+        """Write the held batch, dead-letter refused rows, then commit the offsets."""
+        if self.items:
+            payloads = [item.payload for item in self.items]
+            started = time.perf_counter()
+            async with self.pool.connection() as conn:
+                flushed = await self.stage.write(conn, payloads)
+            elapsed = time.perf_counter() - started
+            metrics.SINK_BATCH_SECONDS.observe(elapsed)
+            metrics.SINK_BATCH_ROWS.observe(len(payloads))
+            metrics.SINK_ROWS_WRITTEN.labels(table=self.stage.table).inc(flushed.rows)
+            self.stats.batch_seconds.append(elapsed)
+            self.stats.batches += 1
+            for index, reason in flushed.refused:
+                metrics.SINK_ROWS_REJECTED.inc()
+                metrics.SINK_ERRORS.labels(kind="rejected_row").inc()
+                self._send_dead(self.items[index].record, DATABASE, reason)
+        else:
+            flushed = Flushed(rows=0, changed=0, refused=[])
+        if self.dead_sent:
+            await asyncio.gather(*self.dead_sent)
+        self.stage.account(self.stats, flushed, self.polled)
+        await self._commit(self.offsets)
+        self.items, self.offsets, self.dead_sent, self.polled = [], {}, [], 0
+
+    async def _commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+        assigned = self.consumer.assignment()
+        mine = {tp: offset for tp, offset in offsets.items() if tp in assigned}
+        if len(mine) < len(offsets):
+            log.warning(
+                "%s: partitions %s were revoked while their batch was written; their new owner "
+                "re-delivers those rows (the upsert makes that harmless)",
+                self.stage.table,
+                sorted(f"{tp.topic}[{tp.partition}]" for tp in offsets if tp not in assigned),
+            )
+        if not mine:
+            return
+        try:
+            await self.consumer.commit(mine)
+        except (CommitFailedError, IllegalStateError) as error:
+            metrics.SINK_ERRORS.labels(kind="offset_commit").inc()
+            log.warning(
+                "%s: offset commit refused (%s); rows will be re-delivered", self.stage.table, error
+            )
+
+    async def _on_unavailable(self, error: Exception) -> None:
+        metrics.SINK_ERRORS.labels(kind="database_unavailable").inc()
+        if self.up:
+            self.up = False
+            metrics.SINK_UP.set(0)
+            self.stats.outages += 1
+            self.stats.outage_started.append(time.monotonic())
+            detail = (
+                str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            )
+            log.warning(
+                "%s: TimescaleDB at %s unreachable (%s): consumption paused, holding %d rows, "
+                "retrying with back-off %.1f-%.0f s",
+                self.stage.table,
+                self.where,
+                detail,
+                len(self.items),
+                self.backoff.minimum,
+                self.backoff.maximum,
+            )
+        self.stats.retries += 1
+        delay = self.backoff.delay(self.attempt)
+        self.attempt += 1
+        await self._hold(delay)
+
+    async def _hold(self, seconds: float) -> None:
+        """Wait ``seconds`` with every partition paused, still polling to stay in the group."""
+        deadline = time.monotonic() + seconds
+        while not self.stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self.consumer.pause(*self.consumer.assignment())
+            await self._poll(max(1, int(min(remaining, 1.0) * 1000)))
+
+    def _on_recovered(self) -> None:
+        self.up = True
+        self.attempt = 0
+        metrics.SINK_UP.set(1)
+        now = time.monotonic()
+        self.stats.recovered.append(now)
+        began = self.stats.outage_started[-1] if self.stats.outage_started else now
+        self.consumer.resume(*self.consumer.paused())
+        log.warning(
+            "%s: TimescaleDB at %s reachable again after %.1f s: batch written, resuming",
+            self.stage.table,
+            self.where,
+            now - began,
+        )
