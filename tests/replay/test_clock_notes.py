@@ -10,6 +10,7 @@ clock per record.
 from __future__ import annotations
 
 import datetime as dt
+import random
 from collections import Counter
 
 import orjson
@@ -18,9 +19,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from common.errors import UserError
+from schemas.decode import read_deadletter
 from schemas.topics import FARM_TOPIC
 from streams.clocknotes import ClockNotes, NoteBook, note_records
-from streams.pipeline import Applied, SourceRecord, TopicPipeline, rows_of
+from streams.pipeline import Applied, SourceRecord, StateWrite, TopicPipeline, rows_of
 from streams.replay.recompute import Recomputer
 from streams.replay.selection import Selection
 from streams.windows import KpiResult
@@ -259,3 +261,93 @@ def test_clock_notes_round_trip() -> None:
 def test_a_record_that_is_no_clock_note_is_an_error_a_user_can_act_on(value: bytes) -> None:
     with pytest.raises(UserError, match="not a clock note"):
         NoteBook().add_record(value)
+
+
+def _persist(store: dict[bytes, bytes], writes: list[StateWrite]) -> None:
+    for write in writes:
+        if write.value is None:
+            store.pop(write.key, None)
+        else:
+            store[write.key] = write.value
+
+
+def _verdicts(applied: Applied) -> dict[int, str]:
+    """Offset -> dead letter reason or "late", of one batch's outputs."""
+    out = {
+        d.origin_offset: d.reason_kind
+        for d in map(read_deadletter, (v for _, v in applied.deadletters))
+    }
+    out.update((int(orjson.loads(v)["origin"]["offset"]), "late") for _, v in applied.lates)
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), crashes=st.lists(st.integers(1, 199), max_size=4))
+def test_a_worker_crashing_anywhere_takes_one_decision_per_record_and_replay_takes_it_too(
+    seed: int, crashes: list[int]
+) -> None:
+    """Write like the worker (notes awaited, then city.clock.v1, dead letters and lates,
+    panes, rows, clock, tombstones), crash anywhere, lose an unflushed suffix of the
+    state writes, restart later (a later wall clock) from an older committed offset.
+    Every attempt judges a record alike, and replay with the notes gives the rows."""
+    rng = random.Random(seed)
+    arrival, records = T0, []
+    for offset in range(200):
+        arrival += rng.uniform(0, 20)
+        stamp, t = arrival, arrival - rng.uniform(0, 20)
+        if rng.random() < 0.25:  # forged up to an hour ahead
+            stamp = arrival + rng.uniform(0.001, HOUR)
+            t = rng.choice([arrival, stamp]) + rng.uniform(-60, 400)
+        value = reading(offset, t, 0, rng.randrange(3))
+        records.append(SourceRecord(FARM_TOPIC, 0, offset, int(stamp * 1000), None, value))
+    arrivals = [r.timestamp / 1000 for r in records]  # upper bound of the honest arrivals
+
+    store: dict[bytes, bytes] = {}
+    clock_topic: list[bytes] = []
+    kpi_rows: dict[tuple[str, str, str, int, int], KpiResult] = {}
+    verdicts: dict[int, set[str]] = {}
+    pipeline = TopicPipeline(FARM_TOPIC, GRACE, SKEW, PARTITIONS)
+    pipeline.load(0, [])
+    wall, committed, offset = T0, 0, 0
+    crash_points = sorted(set(crashes))
+    while offset < len(records):
+        batch = records[offset : offset + rng.randint(1, 30)]
+        end = batch[-1].offset + 1
+        wall = max(wall, min(arrivals[end - 1], wall + 30)) + rng.uniform(0, 3)
+        applied = pipeline.apply(batch, wall)
+        stages: list[list[StateWrite]] = [pipeline.note_writes(applied)]
+        closings = pipeline.close(applied.touched)
+        stages.append(pipeline.pane_writes(applied.touched, closings))
+        stages.append(pipeline.clock_writes(applied.touched))
+        stages.append(pipeline.retire(closings))
+        crash = crash_points and end > crash_points[0]
+        stop = rng.randint(0, 4) if crash else 5
+        for step, writes in enumerate(stages):
+            if step == stop:
+                _persist(store, writes[: rng.randint(0, len(writes))])
+                break
+            _persist(store, writes)
+            if step == 0:  # then city.clock.v1, dead letters and lates
+                clock_topic += [v for _, v in note_records(FARM_TOPIC, applied.clock_notes)]
+                for at, kind in _verdicts(applied).items():
+                    verdicts.setdefault(at, set()).add(kind)
+            if step == 1:
+                for row in rows_of(closings):
+                    kpi_rows[row.identity()] = row
+        if crash:
+            crash_points.pop(0)
+            wall += rng.uniform(0, 900)  # the restarted worker's clock is later
+            pipeline = TopicPipeline(FARM_TOPIC, GRACE, SKEW, PARTITIONS)
+            pipeline.load(0, store.items())
+            offset = rng.randint(min(committed, offset), offset)
+            continue
+        committed = offset = end
+
+    assert all(len(kinds) == 1 for kinds in verdicts.values()), verdicts
+    recomputer = run_replay(records, clock_topic, rng.randint(1, 200))
+    result = recomputer.finish()
+    counts = replay_counts(recomputer)
+    assert counts - Counter({"windowed": counts["windowed"]}) == Counter(
+        kind for kinds in verdicts.values() for kind in kinds
+    )
+    assert {i: kpi_rows[i] for i in result.rows} == result.rows
