@@ -327,6 +327,9 @@ class Worker:
                 metrics.EVENTS_DUPLICATE.labels(topic=topic, kind=outcome).inc(n)
         for reason, n in applied.invalid.items():
             metrics.EVENTS_INVALID.labels(topic=topic, reason=reason).inc(n)
+        if applied.clock_notes:
+            noted = sum(len(at) for at in applied.clock_notes.values())
+            metrics.EVENTS_CLOCK_NOTED.labels(topic=topic).inc(noted)
         for (sensor_id, district), seen in applied.sensors_seen.items():
             if self.sensor_labels.admit((sensor_id, district)):
                 metrics.SENSOR_LAST_SEEN.labels(sensor_id=sensor_id, district=district).set(seen)

@@ -126,6 +126,7 @@ def test_replay_takes_the_workers_decisions_on_forged_record_times(
     report = orjson.loads(report_path.read_bytes())
     assert [d.reason_kind for d in letters] == ["future"]
     assert metric_sum(samples, "ioc_events_invalid_total") == 1
+    assert metric_sum(samples, "ioc_events_clock_noted_total") == 2
     noted = sorted(o for note in notes for o in note["offsets"])
     assert noted == [240, 241], notes
     assert report["reading"]["clock_notes"] == 2
