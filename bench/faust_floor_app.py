@@ -25,7 +25,7 @@ TARGET = int(os.environ["BENCH_EVENTS"])
 DONE_FILE = os.environ["BENCH_DONE_FILE"]
 
 settings = load()
-faust_patches.apply(settings.kafka_bootstrap)
+faust_patches.apply()
 app = faust.App(os.environ.get("BENCH_APP_ID", "bench-floor"), **app_options(settings))
 seen = {"n": 0, "start": 0.0}
 

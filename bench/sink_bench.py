@@ -42,7 +42,7 @@ from common import config  # noqa: E402
 from deploy.devstack.urls import admin_url, with_database  # noqa: E402
 from schemas.kpi import EntityKind, KpiRow  # noqa: E402
 from sinks.migrate import migrate  # noqa: E402
-from sinks.writer import COLUMNS, STAGE_TYPES, _values, window_kind, write_kpi_rows  # noqa: E402
+from sinks.writer import COLUMNS, STAGE_TYPES, stored_row, write_kpi_rows  # noqa: E402
 
 KPIS = (
     "farm.salinity_mean_gl",
@@ -129,9 +129,9 @@ async def raw_copy(
     async with conn.transaction(), conn.cursor() as cur, cur.copy(statement) as copy:
         copy.set_types(STAGE_TYPES[2:])
         for row in rows:
-            kind = window_kind(row)
-            assert kind is not None
-            await copy.write_row(_values(row, kind))
+            stored = stored_row(row)
+            assert stored is not None
+            await copy.write_row(stored)
     return time.perf_counter() - started, _spent(cpu, cpu0)
 
 

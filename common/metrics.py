@@ -192,6 +192,14 @@ SINK_BATCH_SECONDS: Final = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
     registry=SINK_REGISTRY,
 )
+SINK_VISIBLE_DELAY: Final = Histogram(
+    "ioc_sink_visible_delay_seconds",
+    "From a message's Kafka timestamp (a KPI message: when the worker closed its windows) "
+    "to the commit that made its rows visible in TimescaleDB.",
+    ["table"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0),
+    registry=SINK_REGISTRY,
+)
 SINK_BATCH_ROWS: Final = Histogram(
     "ioc_sink_batch_rows",
     "Rows per sink batch.",

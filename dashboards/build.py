@@ -7,6 +7,7 @@ trailing newline; the same code gives the same bytes. Layout under ``root``
     dashboards/<slug>.json                 one file per board
     provisioning/datasources/ioc.yml       TimescaleDB (read-only role) and Prometheus
     provisioning/dashboards/ioc.yml        file provider reading the boards
+    maps/hau-giang-districts.geojson       district outlines of the map panels (schemas.geo)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from grafanalib._gen import DashboardEncoder
 
 from dashboards.boards import BOARDS
 from dashboards.datasources import provisioning_yaml
+from dashboards.geomap import OUTLINES_FILE, outlines_geojson
 
 DEFAULT_ROOT: Final = Path(__file__).resolve().parents[1] / "deploy" / "grafana"
 CONTAINER_DASHBOARDS_DIR: Final = "/var/lib/grafana/dashboards/ioc"
@@ -67,6 +69,7 @@ def outputs() -> dict[str, bytes]:
     files = {f"dashboards/{spec.slug}.json": render(spec.build()) for spec in BOARDS}
     files["provisioning/datasources/ioc.yml"] = provisioning_yaml().encode()
     files["provisioning/dashboards/ioc.yml"] = dashboard_provider_yaml().encode()
+    files[f"maps/{OUTLINES_FILE}"] = outlines_geojson()
     return files
 
 

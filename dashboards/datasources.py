@@ -37,6 +37,9 @@ COMPOSE_DB_NAME: Final = "ioc"
 COMPOSE_PROMETHEUS_URL: Final = "http://prometheus:9090"
 DB_PASSWORD_ENV: Final = "IOC_GRAFANA_DB_PASSWORD"
 GRAFANA_DB_ROLE: Final = "ioc_grafana"
+PROMETHEUS_SCRAPE_INTERVAL: Final = "5s"
+"""``scrape_interval`` of deploy/prometheus/prometheus.yml: Grafana's ``timeInterval`` of the
+Prometheus data source, from which it derives ``$__rate_interval``."""
 
 
 def provisioning_yaml() -> str:
@@ -80,5 +83,5 @@ datasources:
     editable: false
     jsonData:
       httpMethod: POST
-      timeInterval: 15s
+      timeInterval: {PROMETHEUS_SCRAPE_INTERVAL}
 """

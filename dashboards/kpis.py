@@ -18,7 +18,8 @@ AMBER: Final = "orange"
 RED: Final = "red"
 NEUTRAL: Final = "blue"
 
-_CUSTOM_UNITS: Final = {"gL": "suffix: g/L", "cm": "suffix: cm"}
+_CUSTOM_UNITS: Final = {"gL": "suffix:g/L", "cm": "suffix:cm"}
+"""Grafana puts one space before a custom suffix itself (``suffix: g/L`` would show two)."""
 
 ADDITIVE: Final = frozenset({"count", "sum"})
 WEIGHTED: Final = frozenset({"mean", "mean_x_window_minutes", "per_key_completeness"})

@@ -148,7 +148,7 @@ def kpi_stat(k: KpiDef, pos: g.GridPos) -> g.Stat:
     """Big number of one KPI over the selected districts, coloured by its target."""
     return stat(
         k.title_vi,
-        [SqlQuery(sql.province_series(k, k.title_vi))],
+        [SqlQuery(sql.province_by_window(k, k.title_vi))],
         Look.of(k),
         pos,
         description=_describe(k),

@@ -7,7 +7,6 @@ A panel whose query fails or returns nothing says so instead of breaking the pic
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,7 +24,9 @@ import psycopg
 
 from common.errors import UserError
 from dashboards.board import TIMEZONE
+from dashboards.display import format_value, mapped, unit_suffix
 from dashboards.kpis import step_color
+from dashboards.preview_map import draw_map
 from dashboards.queries import (
     Frame,
     PanelQuery,
@@ -36,6 +37,7 @@ from dashboards.queries import (
     run_sql,
     walk_panels,
 )
+from dashboards.shown import stat_texts
 
 WIDTH_PX = 1920
 ROW_PX = 30
@@ -55,33 +57,11 @@ COLORS = {
 }
 PALETTE = ("#73BF69", "#F2CC0C", "#5794F2", "#FF780A", "#F2495C", "#B877D9", "#8AB8FF", "#FADE2A")
 NO_DATA = "Không có dữ liệu"
-_SUFFIX = {
-    "percent": "%",
-    "ms": " ms",
-    "h": " h",
-    "m": " min",
-    "s": " s",
-    "Mbits": " Mb/s",
-    "celsius": " °C",
-    "ops": "/s",
-}
 
 
 def color_hex(name: str) -> str:
     """Hex colour of a Grafana colour name (hex strings pass through)."""
     return COLORS.get(name, name if name.startswith("#") else TEXT)
-
-
-def format_value(value: float | None, unit: str, decimals: int | None) -> str:
-    """``value`` as Grafana would print it with ``unit`` and ``decimals``."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    places = 2 if decimals is None else decimals
-    if unit == "percentunit":
-        return f"{value * 100:.{places}f}%"
-    if unit.startswith("suffix:"):
-        return f"{value:.{places}f} {unit.removeprefix('suffix:').strip()}"
-    return f"{value:.{places}f}{_SUFFIX.get(unit, '')}"
 
 
 @dataclass
@@ -205,11 +185,7 @@ def _draw_stat(ax: Any, panel: Mapping[str, Any], data: PanelData, width_px: flo
         xs = [i / (len(values) - 1) for i in range(len(values))]
         ys = [0.05 + 0.35 * (v - low) / span for v in values]
         ax.fill_between(xs, 0, ys, color="white", alpha=0.18, transform=ax.transAxes)
-    text = format_value(value, str(defaults.get("unit", "none")), defaults.get("decimals"))
-    for mapping in defaults.get("mappings", []):
-        option = mapping.get("options", {}).get(f"{value:g}")
-        if option:
-            text = option.get("text", text)
+    text = stat_texts(panel, data.frames)[0]
     size = min(30.0, 0.9 * width_px / max(1, len(text)))
     ax.text(
         0.5,
@@ -253,9 +229,9 @@ def _draw_timeseries(ax: Any, panel: Mapping[str, Any], data: PanelData) -> None
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=tz))  # type: ignore[no-untyped-call]
     ax.tick_params(colors=MUTED, labelsize=7)
     ax.grid(color="#2c3235", linewidth=0.5)
-    suffix = "%" if unit == "percentunit" else format_value(0.0, unit, 0).removeprefix("0")
-    if suffix.strip():
-        ax.set_ylabel(suffix.strip(), color=MUTED, fontsize=7)
+    suffix = unit_suffix(unit)
+    if suffix:
+        ax.set_ylabel(suffix, color=MUTED, fontsize=7)
     ax.legend(
         loc="upper left", fontsize=6, ncol=min(4, len(series)), frameon=False, labelcolor=TEXT
     )
@@ -267,14 +243,6 @@ def _column_looks(panel: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         name = override.get("matcher", {}).get("options")
         looks[str(name)] = {p["id"]: p["value"] for p in override.get("properties", [])}
     return looks
-
-
-def _mapped(text: str, look: Mapping[str, Any]) -> str:
-    for mapping in look.get("mappings", []):
-        option = mapping.get("options", {}).get(text)
-        if option:
-            return str(option.get("text", text))
-    return text
 
 
 def _draw_table(ax: Any, panel: Mapping[str, Any], data: PanelData, height_px: float) -> None:
@@ -314,7 +282,11 @@ def _draw_table(ax: Any, panel: Mapping[str, Any], data: PanelData, height_px: f
                 steps = look.get("thresholds", {}).get("steps")
                 colors.append(color_hex(step_color(steps, number)) if steps else PANEL)
             else:
-                texts.append("—" if value is None else _mapped(str(value), look))
+                texts.append(
+                    "—"
+                    if value is None
+                    else mapped(str(value), look.get("mappings", [])) or str(value)
+                )
                 colors.append(PANEL)
         cell_text.append(texts)
         cell_colors.append(colors)
@@ -443,6 +415,8 @@ def render(
                 _draw_stat(ax, panel, data, width)
             elif kind == "table":
                 _draw_table(ax, panel, data, body_height)
+            elif kind == "geomap" and not data.error:
+                draw_map(ax, panel, data.frames, color_hex)
             else:
                 _message(ax, f"({kind})")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -21,11 +21,11 @@ from typing import Any
 import psycopg
 
 from common.errors import UserError
-from dashboards.datasources import TIMESCALEDB
+from dashboards.datasources import PROMETHEUS_SCRAPE_INTERVAL, TIMESCALEDB
 from dashboards.macros import QueryContext, auto_interval, expand_promql, expand_sql, parse_duration
 
-PROMETHEUS_SCRAPE_SECONDS = 5.0
-"""Scrape interval of deploy/prometheus/prometheus.yml (used for ``$__rate_interval``)."""
+PROMETHEUS_SCRAPE_SECONDS = parse_duration(PROMETHEUS_SCRAPE_INTERVAL)
+"""The Prometheus data source's ``timeInterval`` (used for ``$__rate_interval``)."""
 
 
 @dataclass(frozen=True)

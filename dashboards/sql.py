@@ -27,6 +27,14 @@ from streams.catalog import KpiDef
 
 WINDOW_KINDS: Final = tuple(windows.WINDOW_KINDS.values())
 """The window kinds a board may select (``1m``, ``15m``, ``1h``)."""
+HOPPING_KIND: Final = windows.WINDOW_KINDS[windows.HOP_SECONDS]
+ENTITY_WINDOW_KINDS: Final = {
+    kind: windows.WINDOW_KINDS[windows.PANE_SECONDS] if kind == HOPPING_KIND else kind
+    for kind in WINDOW_KINDS
+}
+"""The window an entity panel reads for each selectable kind. Only districts get the hopping
+15-minute window (``streams.windows.HOPPING_ENTITY_KINDS``); agencies, sites and sensors
+show their newest 1-minute window instead, not nothing."""
 
 DISTRICT_HEADER = "Huyện / thị xã / thành phố"
 
@@ -57,14 +65,18 @@ def district_order(column: str = "district") -> str:
     return f"CASE {column} {arms} ELSE {len(DISTRICT_NAMES) + 1} END"
 
 
-def window_kind_filter(column: str = "window_kind") -> str:
+def window_kind_filter(column: str = "window_kind", *, entity: bool = False) -> str:
     """``column`` equals ``$window_kind`` if that is one of ``WINDOW_KINDS``, else nothing.
 
     The variable is only ever compared with the whitelist inside a sub-query; the outer
     comparison is with the whitelisted value, which is NULL (no row) for any other text.
+    ``entity``: the window kind entities have for it (``ENTITY_WINDOW_KINDS``).
     """
-    rows = ", ".join(f"({literal(kind)})" for kind in WINDOW_KINDS)
-    return f"{column} = (SELECT k FROM (VALUES {rows}) AS allowed(k) WHERE k = '$window_kind')"
+    if not entity:
+        rows = ", ".join(f"({literal(kind)})" for kind in WINDOW_KINDS)
+        return f"{column} = (SELECT k FROM (VALUES {rows}) AS allowed(k) WHERE k = '$window_kind')"
+    pairs = ", ".join(f"({literal(k)}, {literal(v)})" for k, v in ENTITY_WINDOW_KINDS.items())
+    return f"{column} = (SELECT w FROM (VALUES {pairs}) AS allowed(k, w) WHERE k = '$window_kind')"
 
 
 def district_filter(column: str = "district") -> str:
@@ -93,7 +105,7 @@ def _where(kpis: Sequence[KpiDef], entity_kind: str, *, districts: bool = True) 
         "$__timeFilter(window_start)",
         kpi_test,
         f"entity_kind = {literal(entity_kind)}",
-        window_kind_filter(),
+        window_kind_filter(entity=entity_kind != "district"),
     ]
     if districts:
         parts.append(district_filter())
@@ -106,6 +118,20 @@ def province_series(k: KpiDef, alias: str) -> str:
         f"SELECT $__timeGroupAlias(window_start, $__interval), {merge_sql(k)} AS {ident(alias)}\n"
         f"FROM kpi\nWHERE {_where([k], 'district')}\n"
         "GROUP BY 1\nORDER BY 1"
+    )
+
+
+def province_by_window(k: KpiDef, alias: str) -> str:
+    """One KPI over the selected districts, one point per window (the stats' query).
+
+    The newest point is the province figure of the newest window, the same window the
+    district grid shows; a time bucket would merge several hopping windows into a figure
+    no table shows.
+    """
+    return (
+        f'SELECT window_start AS "time", {merge_sql(k)} AS {ident(alias)}\n'
+        f"FROM kpi\nWHERE {_where([k], 'district')}\n"
+        "GROUP BY window_start\nORDER BY 1"
     )
 
 
@@ -168,4 +194,22 @@ def entity_table(
         f"FROM (\n  {_latest([c.kpi for c in columns], entity_kind)}\n) AS latest\n"
         f"GROUP BY entity_id, district\nORDER BY {ident(sort.header)} {direction} NULLS LAST, 1\n"
         f"LIMIT {limit}"
+    )
+
+
+def entity_map(entity_kind: str, entity_header: str, column: Column) -> str:
+    """Latest value of one KPI per entity with the entity's position (table ``entity``).
+
+    Rows come best first, so that on a map the worst points are drawn last, on top.
+    """
+    target = column.kpi.target
+    direction = "ASC" if target is not None and target.op == "<=" else "DESC"
+    return (
+        "SELECT e.latitude, e.longitude, latest.entity_id AS "
+        f"{ident(entity_header)},\n  {district_name('latest.district')} AS "
+        f"{ident(DISTRICT_HEADER)},\n  latest.value AS {ident(column.header)}\n"
+        f"FROM (\n  {_latest([column.kpi], entity_kind)}\n) AS latest\n"
+        f"JOIN entity AS e ON e.entity_kind = {literal(entity_kind)} "
+        "AND e.entity_id = latest.entity_id\n"
+        f"ORDER BY {ident(column.header)} {direction}, 3"
     )

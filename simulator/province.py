@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from schemas.events import Level, SensorKind, Technology
+from schemas.geo import LonLat, position
 from schemas.places import District
 
 DISTRICT_CODES: Final[dict[District, str]] = {
@@ -176,6 +177,11 @@ class Agency:
     daily_dossiers: float
     on_time_share: float
 
+    @property
+    def position(self) -> LonLat:
+        """(lon, lat) inside its district (schemas.geo)."""
+        return position("agency", self.agency_id, self.district)
+
 
 @dataclass(frozen=True)
 class Site:
@@ -192,6 +198,11 @@ class Site:
     max_subscribers: int
     loss_pct: float
 
+    @property
+    def position(self) -> LonLat:
+        """(lon, lat) inside its district (schemas.geo)."""
+        return position("site", self.site_id, self.district)
+
 
 @dataclass(frozen=True)
 class Sensor:
@@ -205,6 +216,11 @@ class Sensor:
     phase_ms: int
     base: float
     battery_pct: float
+
+    @property
+    def position(self) -> LonLat:
+        """(lon, lat) inside its district (schemas.geo)."""
+        return position("sensor", self.sensor_id, self.district)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from sinks.options import SinkOptions
 log = logging.getLogger("sinks.sink")
 
 POLL_MS: Final = 500
+LINGER_CAP: Final = 1.0
 
 Payload = TypeVar("Payload")
 
@@ -43,6 +44,7 @@ class Record(Protocol):
     topic: str
     partition: int
     offset: int
+    timestamp: int
     key: bytes | None
     value: bytes | None
 
@@ -82,6 +84,27 @@ class Flushed:
     refused: list[tuple[int, str]]
 
 
+@dataclass
+class Batch(Generic[Payload]):
+    """Records polled since the last write: their payloads, where each partition got to,
+    their Kafka timestamps and the dead letters sent for them."""
+
+    items: list[Item[Payload]] = field(default_factory=list)
+    offsets: dict[TopicPartition, int] = field(default_factory=dict)
+    stamps: list[int] = field(default_factory=list)
+    dead_sent: list[asyncio.Future[Any]] = field(default_factory=list)
+    polled: int = 0
+
+    def absorb(self, newer: Batch[Payload]) -> None:
+        """Append a newer batch (after this one failed to write: both go again, in order)."""
+        self.items += newer.items
+        for tp, offset in newer.offsets.items():
+            self.offsets[tp] = max(self.offsets.get(tp, 0), offset)
+        self.stamps += newer.stamps
+        self.dead_sent += newer.dead_sent
+        self.polled += newer.polled
+
+
 class Stage(Generic[Payload]):
     """How one consumer group turns records into rows: decode, write, account."""
 
@@ -103,7 +126,13 @@ class Stage(Generic[Payload]):
 
 
 class BatchLoop(Generic[Payload]):
-    """One consumer group: poll, batch, write with retries, then commit offsets."""
+    """One consumer group: poll, batch, write with retries, then commit offsets.
+
+    Writing a batch and polling (and decoding) the next one overlap: while the database
+    writes batch k, the loop fills batch k+1; it waits for the write before it starts the
+    next, so batches are written and their offsets committed in order. A batch whose write
+    failed is put back in front of the one filled meanwhile and both are retried together.
+    """
 
     def __init__(
         self,
@@ -125,79 +154,120 @@ class BatchLoop(Generic[Payload]):
         self.stop = stop
         self.deadletter_topic = options.deadletter_topic
         self.batch_size = options.batch_size
+        self.writers = options.writers
         self.linger = options.linger
         self.until_idle = options.until_idle
         self.backoff = options.backoff
         self.where = where
-        self.items: list[Item[Payload]] = []
-        self.offsets: dict[TopicPartition, int] = {}
-        self.polled = 0
-        self.dead_sent: list[asyncio.Future[Any]] = []
+        self.batch: Batch[Payload] = Batch()
+        self.writing: tuple[asyncio.Task[None], Batch[Payload]] | None = None
         self.up = True
         self.attempt = 0
+        self.last_wait = 0.0
 
     async def run(self) -> None:
-        """Until ``stop`` is set (or idle long enough): fetch, flush, repeat."""
+        """Until ``stop`` is set (or idle long enough): fetch, write, repeat."""
         idle_since = time.monotonic()
-        while not self.stop.is_set():
-            if self.up and len(self.items) < self.batch_size:
-                got = await self._fill()
-                if got or not self.consumer.assignment():
+        try:
+            while not self.stop.is_set():
+                got = 0
+                if self.up and len(self.batch.items) < self.batch_size:
+                    got = await self._fill()
+                    if got or not self.consumer.assignment():
+                        idle_since = time.monotonic()
+                if self.writing is not None:
+                    task = self.writing[0]
+                    if got and not task.done() and len(self.batch.items) < self.batch_size:
+                        continue  # keep filling the next batch while this one is written
+                    if not await self._written():
+                        continue
                     idle_since = time.monotonic()
-            if not self.offsets:
-                if self.until_idle is not None and time.monotonic() - idle_since >= self.until_idle:
-                    log.info(
-                        "%s: no new message for %.1f s, stopping", self.stage.table, self.until_idle
-                    )
-                    return
-                continue
-            try:
-                await self._flush()
-            except psycopg.errors.TransactionRollback as error:
-                # deadlock or serialization failure against another writer: just retry
-                metrics.SINK_ERRORS.labels(kind="transaction_retry").inc()
-                log.warning("%s: batch rolled back (%s), retrying", self.stage.table, error)
-                await asyncio.sleep(self.backoff.minimum)
-                continue
-            except UNAVAILABLE as error:
-                await self._on_unavailable(error)
-                continue
-            except psycopg.Error as error:
-                raise UserError(
-                    f"TimescaleDB at {self.where} refused a {self.stage.table} batch: "
-                    f"{str(error).strip()}. Is the schema current (`ioc migrate`)?"
-                ) from error
-            if not self.up:
-                self._on_recovered()
-            idle_since = time.monotonic()
+                if not self.batch.offsets:
+                    if self._idle_for(idle_since):
+                        return
+                    continue
+                batch, self.batch = self.batch, Batch()
+                self.writing = (asyncio.create_task(self._flush(batch)), batch)
+        except BaseException:
+            if self.writing is not None:  # not committed: its records come again
+                self.writing[0].cancel()
+            raise
+        if self.writing is not None:  # stopped: finish the write under way
+            await self._written()
+
+    def _idle_for(self, since: float) -> bool:
+        if self.until_idle is None or time.monotonic() - since < self.until_idle:
+            return False
+        log.info("%s: no new message for %.1f s, stopping", self.stage.table, self.until_idle)
+        return True
+
+    async def _written(self) -> bool:
+        """Wait for the batch being written; False when it failed (it is then put back in
+        front of the current batch, after the back-off its error calls for)."""
+        assert self.writing is not None
+        (task, batch), self.writing = self.writing, None
+        try:
+            await task
+        except psycopg.errors.TransactionRollback as error:
+            # deadlock or serialization failure against another writer: just retry
+            batch.absorb(self.batch)
+            self.batch = batch
+            metrics.SINK_ERRORS.labels(kind="transaction_retry").inc()
+            log.warning("%s: batch rolled back (%s), retrying", self.stage.table, error)
+            await asyncio.sleep(self.backoff.minimum)
+            return False
+        except UNAVAILABLE as error:
+            batch.absorb(self.batch)
+            self.batch = batch
+            await self._on_unavailable(error)
+            return False
+        except psycopg.Error as error:
+            raise UserError(
+                f"TimescaleDB at {self.where} refused a {self.stage.table} batch: "
+                f"{str(error).strip()}. Is the schema current (`ioc migrate`)?"
+            ) from error
+        if not self.up:
+            self._on_recovered()
+        return True
 
     async def _fill(self) -> int:
-        """Poll once (up to POLL_MS), then keep polling for ``linger`` s while records flow."""
+        """Poll once (up to POLL_MS), then keep polling while records flow: up to ``linger``
+        s of waiting for more (time spent decoding does not count, so a backlog fills whole
+        batches), and never more than LINGER_CAP s in all."""
         got = await self._poll(POLL_MS)
         if got:
-            deadline = time.monotonic() + self.linger
-            while len(self.items) < self.batch_size:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
+            started = time.monotonic()
+            waited = 0.0
+            while len(self.batch.items) < self.batch_size:
+                remaining = self.linger - waited
+                if remaining <= 0 or time.monotonic() - started > LINGER_CAP:
                     break
                 more = await self._poll(max(1, int(remaining * 1000)))
+                waited += self.last_wait
                 if not more:
                     break
                 got += more
         return got
 
     async def _poll(self, timeout_ms: int) -> int:
+        """Fetch (waiting up to ``timeout_ms``) and decode into the current batch; the time
+        spent waiting for the broker is left in ``last_wait``."""
+        asked = time.monotonic()
         fetched = await self.consumer.getmany(
-            timeout_ms=timeout_ms, max_records=max(1, min(100, self.batch_size - len(self.items)))
+            timeout_ms=timeout_ms,
+            max_records=max(1, min(100, self.batch_size - len(self.batch.items))),
         )
+        self.last_wait = time.monotonic() - asked
         count = 0
         for tp, records in fetched.items():
             for record in records:
                 self._accept(record)
+            self.batch.stamps += [record.timestamp for record in records]
             if records:
                 count += len(records)
-                self.offsets[tp] = max(self.offsets.get(tp, 0), records[-1].offset + 1)
-        self.polled += count
+                offsets = self.batch.offsets
+                offsets[tp] = max(offsets.get(tp, 0), records[-1].offset + 1)
+        self.batch.polled += count
         return count
 
     def _accept(self, record: Record) -> None:
@@ -205,11 +275,13 @@ class BatchLoop(Generic[Payload]):
             if isinstance(decoded, BadMessage):
                 self.stats.invalid += 1
                 metrics.SINK_ERRORS.labels(kind="invalid_message").inc()
-                self._send_dead(record, decoded.reason_kind, decoded.reason)
+                self._send_dead(self.batch, record, decoded.reason_kind, decoded.reason)
             else:
-                self.items.append(Item(record, decoded))
+                self.batch.items.append(Item(record, decoded))
 
-    def _send_dead(self, record: Record, reason_kind: str, reason: str) -> None:
+    def _send_dead(
+        self, batch: Batch[Payload], record: Record, reason_kind: str, reason: str
+    ) -> None:
         value = dead_letter(
             reason_kind,
             reason,
@@ -222,32 +294,62 @@ class BatchLoop(Generic[Payload]):
         sent = asyncio.ensure_future(
             self.producer.send_and_wait(self.deadletter_topic, value=value, key=record.key)
         )
-        self.dead_sent.append(sent)
+        batch.dead_sent.append(sent)
 
-    async def _flush(self) -> None:
-        """Write the held batch, dead-letter refused rows, then commit the offsets."""
-        if self.items:
-            payloads = [item.payload for item in self.items]
+    async def _flush(self, batch: Batch[Payload]) -> None:
+        """Write ``batch``, dead-letter refused rows, then commit its offsets."""
+        if batch.items:
             started = time.perf_counter()
-            async with self.pool.connection() as conn:
-                flushed = await self.stage.write(conn, payloads)
+            flushed = await self._write_side_by_side(batch.items)
             elapsed = time.perf_counter() - started
             metrics.SINK_BATCH_SECONDS.observe(elapsed)
-            metrics.SINK_BATCH_ROWS.observe(len(payloads))
+            metrics.SINK_BATCH_ROWS.observe(len(batch.items))
             metrics.SINK_ROWS_WRITTEN.labels(table=self.stage.table).inc(flushed.rows)
             self.stats.batch_seconds.append(elapsed)
             self.stats.batches += 1
             for index, reason in flushed.refused:
                 metrics.SINK_ROWS_REJECTED.inc()
                 metrics.SINK_ERRORS.labels(kind="rejected_row").inc()
-                self._send_dead(self.items[index].record, DATABASE, reason)
+                self._send_dead(batch, batch.items[index].record, DATABASE, reason)
         else:
             flushed = Flushed(rows=0, changed=0, refused=[])
-        if self.dead_sent:
-            await asyncio.gather(*self.dead_sent)
-        self.stage.account(self.stats, flushed, self.polled)
-        await self._commit(self.offsets)
-        self.items, self.offsets, self.dead_sent, self.polled = [], {}, [], 0
+        visible = time.time()
+        if batch.dead_sent:
+            await asyncio.gather(*batch.dead_sent)
+        self.stage.account(self.stats, flushed, batch.polled)
+        await self._commit(batch.offsets)
+        delay = metrics.SINK_VISIBLE_DELAY.labels(table=self.stage.table)
+        for stamp in batch.stamps:
+            delay.observe(max(0.0, visible - stamp / 1000.0))
+
+    async def _write_side_by_side(self, items: list[Item[Payload]]) -> Flushed:
+        """Write the items in ``writers`` transactions side by side, one per group of
+        partitions (all rows of one identity come from one partition, so their order
+        holds); raise the first error once every transaction has ended."""
+        lanes: dict[int, list[int]] = {}
+        for index, item in enumerate(items):
+            lane = hash((item.record.topic, item.record.partition)) % self.writers
+            lanes.setdefault(lane, []).append(index)
+
+        async def write(indexes: list[int]) -> Flushed:
+            async with self.pool.connection() as conn:
+                return await self.stage.write(conn, [items[i].payload for i in indexes])
+
+        groups = list(lanes.values())
+        results = await asyncio.gather(*(write(g) for g in groups), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        done = [r for r in results if isinstance(r, Flushed)]
+        return Flushed(
+            rows=sum(f.rows for f in done),
+            changed=sum(f.changed for f in done),
+            refused=sorted(
+                (indexes[i], reason)
+                for indexes, f in zip(groups, done, strict=True)
+                for i, reason in f.refused
+            ),
+        )
 
     async def _commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         assigned = self.consumer.assignment()
@@ -285,7 +387,7 @@ class BatchLoop(Generic[Payload]):
                 self.stage.table,
                 self.where,
                 detail,
-                len(self.items),
+                len(self.batch.items),
                 self.backoff.minimum,
                 self.backoff.maximum,
             )

@@ -54,6 +54,12 @@ def register(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--batch-size", type=_positive_int, default=5000, help="rows per batch")
     p.add_argument(
+        "--writers",
+        type=_positive_int,
+        default=2,
+        help="transactions writing each batch side by side, one per group of partitions (2)",
+    )
+    p.add_argument(
         "--linger", type=float, default=0.1, help="seconds to wait for a batch to fill (0.1)"
     )
     stop = p.add_mutually_exclusive_group()
@@ -168,6 +174,7 @@ async def _sink_main(args: argparse.Namespace, settings: config.Settings) -> Sin
         deadletter_topic=args.deadletter_topic,
         database_url=_url(args),
         batch_size=args.batch_size,
+        writers=args.writers,
         linger=args.linger,
         until_idle=until_idle,
         archive_raw=args.archive_raw,

@@ -34,6 +34,7 @@ class SinkOptions:
     ``until_idle`` stops after that many seconds without a new message; ``archive_raw``
     adds a second group (``<group>-raw``) that archives the raw topics into ``raw_events``;
     ``retention`` drops chunks older than that every ``retention_every`` seconds.
+    ``writers`` transactions write each batch side by side, one per group of partitions.
     """
 
     group_id: str | None = None
@@ -41,6 +42,7 @@ class SinkOptions:
     deadletter_topic: str = DEADLETTER_TOPIC
     database_url: str | None = None
     batch_size: int = 5000
+    writers: int = 2
     linger: float = 0.1
     until_idle: float | None = None
     archive_raw: bool = False

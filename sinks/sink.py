@@ -77,7 +77,7 @@ async def run_sink(
         return SinkStats()
     await check_schema(url, migrate_first=options.migrate_first)
     stats = SinkStats()
-    pool = make_pool(url)
+    pool = make_pool(url, max_size=options.writers * (2 if options.archive_raw else 1) + 1)
     try:
         await pool.open(wait=True, timeout=10.0)
     except UNAVAILABLE as error:

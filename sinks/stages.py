@@ -10,11 +10,11 @@ from typing import Any, Final
 import psycopg
 
 from schemas.decode import Rejection, topic_models
-from schemas.kpi import KpiRow
 from sinks.batch_loop import Flushed, Record, SinkStats, Stage
+from sinks.entities import EntityRegister
 from sinks.kpi_codec import BadMessage, decode_kpis
 from sinks.raw_archive import RawRecord, decode_raw, write_raw_events
-from sinks.writer import write_kpi_rows
+from sinks.writer import StoredRow, write_stored_rows
 
 log = logging.getLogger("sinks.sink")
 
@@ -22,27 +22,28 @@ COPY_RETRY_AFTER: Final = 16
 """Batches written by upsert before the KPI stage tries a straight COPY again."""
 
 
-class KpiStage(Stage[KpiRow]):
+class KpiStage(Stage[StoredRow]):
     """KPI rows into ``kpi``: straight COPY while batches are new, upsert after a conflict.
 
     After a batch whose identities were already stored (redeliveries) the next
     ``COPY_RETRY_AFTER`` batches skip the COPY attempt, so that re-reading a backlog does
-    not pay for a failed COPY per batch.
+    not pay for a failed COPY per batch. The entities of the rows go into ``entity``.
     """
 
     table = "kpi"
 
     def __init__(self) -> None:
         self.upserts_before_copy = 0
+        self.entities = EntityRegister()
 
-    def decode(self, record: Record) -> Sequence[KpiRow | BadMessage]:
+    def decode(self, record: Record) -> Sequence[StoredRow | BadMessage]:
         return decode_kpis(record.value)
 
     async def write(
-        self, conn: psycopg.AsyncConnection[Any], payloads: Sequence[KpiRow]
+        self, conn: psycopg.AsyncConnection[Any], payloads: Sequence[StoredRow]
     ) -> Flushed:
         copy_first = self.upserts_before_copy == 0
-        result = await write_kpi_rows(conn, payloads, copy_first=copy_first)
+        result = await write_stored_rows(conn, payloads, copy_first=copy_first)
         if result.copied:
             self.upserts_before_copy = 0
         elif copy_first:
@@ -50,6 +51,8 @@ class KpiStage(Stage[KpiRow]):
         else:
             self.upserts_before_copy -= 1
         refused = [(item.index, item.reason) for item in result.rejected]
+        rejected = {index for index, _ in refused}
+        await self.entities.store(conn, (r for i, r in enumerate(payloads) if i not in rejected))
         return Flushed(rows=result.rows, changed=result.changed, refused=refused)
 
     def account(self, stats: SinkStats, flushed: Flushed, messages: int) -> None:

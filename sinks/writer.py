@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 import psycopg
 from psycopg import sql
@@ -32,23 +32,33 @@ WINDOW_KINDS: Final = {60: "1m", 900: "15m", 3600: "1h"}
 
 STAGE_TABLE: Final = "ioc_kpi_stage"
 IDENTITY: Final = ("kpi", "entity_kind", "entity_id", "window_start", "window_end")
-COLUMNS: Final = (
-    "kpi",
-    "entity_kind",
-    "entity_id",
-    "district",
-    "window_kind",
-    "window_start",
-    "window_end",
-    "value",
-    "count",
-    "source_topic",
-    "source_partition",
-    "first_offset",
-    "last_offset",
-    "event_count",
-    "weight",
-)
+
+
+class StoredRow(NamedTuple):
+    """A KPI row as stored: the columns of ``kpi`` in COPY order (window kind resolved)."""
+
+    kpi: str
+    entity_kind: str
+    entity_id: str
+    district: str
+    window_kind: str
+    window_start: datetime
+    window_end: datetime
+    value: float
+    count: int  # type: ignore[assignment]  # the column of kpi; tuple.count is never used
+    source_topic: str
+    source_partition: int
+    first_offset: int
+    last_offset: int
+    event_count: int
+    weight: float | None
+
+    def identity(self) -> tuple[str, str, str, datetime, datetime]:
+        """The upsert key: (kpi, entity_kind, entity_id, window_start, window_end)."""
+        return (self.kpi, self.entity_kind, self.entity_id, self.window_start, self.window_end)
+
+
+COLUMNS: Final = StoredRow._fields
 _UPDATED: Final = tuple(c for c in COLUMNS if c not in IDENTITY)
 
 # Session temp table, emptied by every commit; created on a connection's first batch. The
@@ -102,8 +112,12 @@ def window_kind(row: KpiRow) -> str | None:
     return WINDOW_KINDS.get(int(seconds)) if seconds.is_integer() else None
 
 
-def _values(row: KpiRow, kind: str) -> tuple[Any, ...]:
-    return (
+def stored_row(row: KpiRow) -> StoredRow | None:
+    """``row`` as stored; None when its window is not 1 min, 15 min or 1 h long."""
+    kind = window_kind(row)
+    if kind is None:
+        return None
+    return StoredRow(
         row.kpi,
         row.entity_kind.value,
         row.entity_id,
@@ -217,29 +231,55 @@ async def write_kpi_rows(
     replay_id: str | None = None,
     copy_first: bool = True,
 ) -> WriteResult:
+    """Upsert ``rows`` (in delivery order) into ``table``, as :func:`write_stored_rows`.
+
+    Rows whose window length is not 1 min, 15 min or 1 h are rejected without asking the
+    database.
+    """
+    rejected: list[Rejected] = []
+    staged: list[tuple[int, StoredRow]] = []
+    for index, row in enumerate(rows):
+        stored = stored_row(row)
+        if stored is None:
+            seconds = (row.window_end - row.window_start).total_seconds()
+            rejected.append(Rejected(index, f"window length {seconds:g} s is not 1m, 15m or 1h"))
+        else:
+            staged.append((index, stored))
+    return await _write(conn, staged, rejected, table, replay_id, copy_first)
+
+
+async def write_stored_rows(
+    conn: psycopg.AsyncConnection[Any],
+    rows: Sequence[StoredRow],
+    *,
+    table: KpiTable = "kpi",
+    replay_id: str | None = None,
+    copy_first: bool = True,
+) -> WriteResult:
     """Upsert ``rows`` (in delivery order) into ``table`` in one transaction.
 
     ``kpi_audit`` needs ``replay_id``. With ``copy_first`` a batch without repeated
     identities is first copied straight into the table; when any of them is already stored
-    it is upserted instead (``WriteResult.copied`` says which path wrote it). Rows whose
-    window length is not 1 min, 15 min or 1 h are rejected without asking the database.
-    Connection errors propagate: nothing of the batch is committed then, and calling again
-    with the same rows is safe.
+    it is upserted instead (``WriteResult.copied`` says which path wrote it). Connection
+    errors propagate: nothing of the batch is committed then, and calling again with the
+    same rows is safe.
     """
+    return await _write(conn, list(enumerate(rows)), [], table, replay_id, copy_first)
+
+
+async def _write(
+    conn: psycopg.AsyncConnection[Any],
+    staged: Sequence[tuple[int, StoredRow]],
+    rejected: list[Rejected],
+    table: KpiTable,
+    replay_id: str | None,
+    copy_first: bool,
+) -> WriteResult:
     if (table == "kpi_audit") != (replay_id is not None):
         raise ValueError("replay_id is required for kpi_audit and only for kpi_audit")
-    rejected: list[Rejected] = []
-    staged: list[tuple[int, tuple[Any, ...]]] = []
-    for index, row in enumerate(rows):
-        kind = window_kind(row)
-        if kind is None:
-            seconds = (row.window_end - row.window_start).total_seconds()
-            rejected.append(Rejected(index, f"window length {seconds:g} s is not 1m, 15m or 1h"))
-        else:
-            staged.append((index, _values(row, kind)))
     if not staged:
         return WriteResult(rows=0, changed=0, rejected=rejected)
-    distinct = len({identity_of(values) for _, values in staged})
+    distinct = len({values.identity() for _, values in staged})
     if copy_first and distinct == len(staged):
         try:
             await _copy_batch(conn, staged, table, replay_id)
@@ -256,7 +296,7 @@ async def write_kpi_rows(
 
 async def _copy_batch(
     conn: psycopg.AsyncConnection[Any],
-    staged: Sequence[tuple[int, tuple[Any, ...]]],
+    staged: Sequence[tuple[int, StoredRow]],
     table: KpiTable,
     replay_id: str | None,
 ) -> None:
@@ -271,7 +311,7 @@ async def _copy_batch(
 
 async def _write_batch(
     conn: psycopg.AsyncConnection[Any],
-    staged: Sequence[tuple[int, tuple[Any, ...]]],
+    staged: Sequence[tuple[int, StoredRow]],
     table: KpiTable,
     replay_id: str | None,
     *,
@@ -289,13 +329,13 @@ async def _write_batch(
 
 async def _write_row_by_row(
     conn: psycopg.AsyncConnection[Any],
-    staged: Sequence[tuple[int, tuple[Any, ...]]],
+    staged: Sequence[tuple[int, StoredRow]],
     table: KpiTable,
     replay_id: str | None,
     rejected: list[Rejected],
 ) -> WriteResult:
     """Slow path after the batch was refused: one savepoint per row isolates the bad ones."""
-    last = {identity_of(values): (index, values) for index, values in staged}
+    last = {values.identity(): (index, values) for index, values in staged}
     statement = upsert_one_sql(table)
     prefix: tuple[Any, ...] = (replay_id,) if table == "kpi_audit" else ()
     rows = changed = 0
@@ -311,8 +351,3 @@ async def _write_row_by_row(
             changed += max(cur.rowcount, 0)
     rejected.sort(key=lambda item: item.index)
     return WriteResult(rows=rows, changed=changed, rejected=rejected)
-
-
-def identity_of(values: Sequence[Any]) -> tuple[str, str, str, datetime, datetime]:
-    """Identity of a row tuple in COLUMNS order (kpi, entity_kind, entity_id, start, end)."""
-    return (values[0], values[1], values[2], values[5], values[6])

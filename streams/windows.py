@@ -30,16 +30,11 @@ not one object per row; the changed panes of a batch are stored as one segment.
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
 import math
 from bisect import bisect_left
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from enum import Enum
-from typing import Any, Final, NamedTuple
-
-import orjson
+from typing import Final
 
 from schemas.events import RawEvent
 from schemas.kpi import EntityKind
@@ -55,15 +50,48 @@ from streams.catalog import (
 from streams.clocknotes import ClockNotes
 from streams.dedup import DEFAULT_HORIZON_SECONDS, EventIdIndex
 from streams.routing import EntityRegistry, district_partition, entity_reason, misrouted_reason
+from streams.window_rows import (
+    HOP_SECONDS,
+    HOUR_SECONDS,
+    PANE_SECONDS,
+    WINDOW_KINDS,
+    Closing,
+    KpiResult,
+    WindowResult,
+    iso_utc,
+    kpi_row,
+)
+from streams.window_store import (
+    Clock,
+    EntityKey,
+    Pane,
+    PaneKey,
+    SegmentLedger,
+    clock_store_key,
+    read_stored,
+    registry_store_key,
+)
 
-PANE_SECONDS: Final = 60
-HOP_SECONDS: Final = 900
-HOUR_SECONDS: Final = 3600
-WINDOW_KINDS: Final[dict[int, str]] = {PANE_SECONDS: "1m", HOP_SECONDS: "15m", HOUR_SECONDS: "1h"}
+__all__ = [
+    "HOP_SECONDS",
+    "HOUR_SECONDS",
+    "PANE_SECONDS",
+    "REFUSED",
+    "WINDOW_KINDS",
+    "Closing",
+    "EntityKey",
+    "KpiResult",
+    "Outcome",
+    "PaneKey",
+    "PartitionWindows",
+    "WindowFilter",
+    "WindowResult",
+    "iso_utc",
+    "kpi_row",
+]
+
 MERGED_SIZES: Final[tuple[int, ...]] = (HOP_SECONDS, HOUR_SECONDS)
 """Windows of several panes (merged when they close); the hopping one for districts only."""
-SEGMENT_PANES: Final = 1000
-SEGMENT_BYTES: Final = 512 * 1024
 """Bounds of one state segment (a Kafka record of the changelog)."""
 HOPPING_ENTITY_KINDS: Final = frozenset({"district"})
 """Entity kinds that get the hopping 15-minute window: rolling rates are a district figure
@@ -86,175 +114,6 @@ REFUSED: Final = frozenset({Outcome.MISROUTED, Outcome.ENTITY_DISTRICT})
 """Outcomes of valid events that break the key contract: they are dead-lettered."""
 
 
-@dataclass(slots=True)
-class Pane:
-    """One minute of one entity: KPI accumulator states plus lineage."""
-
-    district: str
-    first: int
-    last: int
-    n: int = 0
-    kpis: dict[str, State] = field(default_factory=dict)
-
-    def record(self, key: PaneKey) -> list[Any]:
-        """The pane as a JSON list for a state segment (see :meth:`from_record`)."""
-        return [key[0], key[1], key[2], self.district, self.first, self.last, self.n,
-                self.kpis]  # fmt: skip
-
-    @classmethod
-    def from_record(cls, record: list[Any]) -> tuple[PaneKey, Pane]:
-        """The pane key and pane of one :meth:`record` list (older records also held the
-        pane's event ids, now kept by the partition's id index)."""
-        kind, entity_id, start, district, first, last, n = record[:7]
-        return (kind, entity_id, start), cls(district, first, last, n, record[-1])
-
-
-@dataclass(slots=True)
-class Clock:
-    """Progress of one source partition: watermark, emitted boundary, processed offset."""
-
-    max_event_time: float | None = None
-    watermark: float = -math.inf
-    closed_until: int | None = None
-    processed_offset: int = -1
-
-    def encode(self) -> bytes:
-        """Stable bytes for the changelog."""
-        wm = None if self.watermark == -math.inf else self.watermark
-        return orjson.dumps(
-            [self.max_event_time, wm, self.closed_until, self.processed_offset],
-        )
-
-    @classmethod
-    def decode(cls, raw: bytes) -> Clock:
-        """The clock stored as ``raw`` by :meth:`encode`."""
-        max_time, wm, closed, offset = orjson.loads(raw)
-        return cls(max_time, -math.inf if wm is None else wm, closed, offset)
-
-
-@dataclass(frozen=True, slots=True)
-class KpiResult:
-    """One final KPI value of one entity and window, with lineage."""
-
-    kpi: str
-    entity_kind: str
-    entity_id: str
-    district: str
-    window_start: int
-    window_end: int
-    value: float
-    count: int
-    source_topic: str
-    source_partition: int
-    first_offset: int
-    last_offset: int
-    event_count: int
-    weight: float | None = None
-    """What the value stands on (``Accumulator.weight``); None: rows older than it."""
-
-    @property
-    def window_kind(self) -> str:
-        """'1m', '15m' or '1h'."""
-        return WINDOW_KINDS[self.window_end - self.window_start]
-
-    def message_key(self) -> bytes:
-        """Kafka key on city.kpi.v1: the row's entity, so one entity stays in order."""
-        return f"{self.kpi}|{self.entity_kind}|{self.entity_id}".encode()
-
-    def to_json(self) -> bytes:
-        """The row as :class:`schemas.kpi.KpiRow` JSON."""
-        return orjson.dumps(
-            kpi_row(
-                self.kpi,
-                self.entity_kind,
-                self.entity_id,
-                self.district,
-                self.window_start,
-                self.window_end,
-                self.value,
-                self.count,
-                self.source_topic,
-                self.source_partition,
-                self.first_offset,
-                self.last_offset,
-                self.event_count,
-                self.weight,
-            )
-        )
-
-    def identity(self) -> tuple[str, str, str, int, int]:
-        """The upsert key of the row."""
-        return (self.kpi, self.entity_kind, self.entity_id, self.window_start, self.window_end)
-
-
-def kpi_row(
-    kpi: str,
-    entity_kind: str,
-    entity_id: str,
-    district: str,
-    window_start: int,
-    window_end: int,
-    value: float,
-    count: int,
-    source_topic: str,
-    source_partition: int,
-    first_offset: int,
-    last_offset: int,
-    event_count: int,
-    weight: float | None = None,
-) -> dict[str, object]:
-    """One row as the JSON object of :class:`schemas.kpi.KpiRow` (window bounds in ISO)."""
-    return {
-        "kpi": kpi,
-        "entity_kind": entity_kind,
-        "entity_id": entity_id,
-        "district": district,
-        "window_start": iso_utc(window_start),
-        "window_end": iso_utc(window_end),
-        "value": value,
-        "count": count,
-        "source_topic": source_topic,
-        "source_partition": source_partition,
-        "first_offset": first_offset,
-        "last_offset": last_offset,
-        "event_count": event_count,
-        "weight": weight,
-    }
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def iso_utc(epoch: int) -> str:
-    """``epoch`` seconds as ISO 8601 UTC, e.g. '2026-03-10T10:00:00Z' (cached)."""
-    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-EntityKey = tuple[str, str]
-PaneKey = tuple[str, str, int]
-
-
-def segment_store_key(partition: int, seq: int) -> bytes:
-    """Key of a state segment: the panes one batch changed, in write order ``seq``."""
-    return f"s|{partition}|{seq:012d}".encode()
-
-
-def clock_store_key(partition: int) -> bytes:
-    """Key of a partition's clock in the state table."""
-    return f"c|{partition}".encode()
-
-
-def registry_store_key(partition: int) -> bytes:
-    """Key of a partition's entity registry in the state table."""
-    return f"r|{partition}".encode()
-
-
-def parse_store_key(raw: bytes) -> tuple[str, int, int]:
-    """(kind, partition, seq) of a state-table key: kind "c" clock, "r" entity registry,
-    "s" pane segment, "i" event-id segment, "n" clock notes; seq is -1 where the key has
-    none."""
-    parts = raw.decode().split("|")
-    return parts[0], int(parts[1]), int(parts[2]) if len(parts) > 2 else -1
-
-
 def _tumbling_ends(starts: list[int], first_end: int, last_end: int) -> list[int]:
     """The window ends in ``first_end..last_end`` where a tumbling window of an entity with
     panes ``starts`` (sorted) may close: the end of each pane's minute and each hour end,
@@ -275,56 +134,12 @@ def _retired_at(pane_start: int) -> int:
     return max(pane_start + HOP_SECONDS, hour_end)
 
 
-class WindowResult(NamedTuple):
-    """The final values of one entity's window: what a closing emits, one row per KPI."""
-
-    entity_kind: str
-    entity_id: str
-    district: str
-    window_start: int
-    window_end: int
-    first_offset: int
-    last_offset: int
-    event_count: int
-    values: list[tuple[str, float, int, float]]
-    """(KPI name, value, count, weight) of every KPI that has a value."""
+WindowFilter = Callable[[EntityKey, int, int], bool]
+"""Whether to build the rows of an entity's closed window ``[start, end)``."""
 
 
-@dataclass
-class Closing:
-    """Result of :meth:`PartitionWindows.close`: windows to emit, then panes to delete."""
-
-    topic: str
-    partition: int
-    windows: list[WindowResult]
-    windows_closed: dict[str, int]
-    retired: list[PaneKey]
-    closed_until: int
-
-    @property
-    def rows(self) -> list[KpiResult]:
-        """One :class:`KpiResult` per KPI value of every closed window."""
-        topic, partition = self.topic, self.partition
-        return [
-            KpiResult(
-                kpi,
-                w.entity_kind,
-                w.entity_id,
-                w.district,
-                w.window_start,
-                w.window_end,
-                value,
-                count,
-                topic,
-                partition,
-                w.first_offset,
-                w.last_offset,
-                w.event_count,
-                weight,
-            )
-            for w in self.windows
-            for kpi, value, count, weight in w.values
-        ]
+def _every_window(entity: EntityKey, window_start: int, window_end: int) -> bool:
+    return True
 
 
 _DISTRICT: Final = EntityKind.DISTRICT
@@ -334,12 +149,9 @@ _DISTRICT_IDS: Final[dict[District, str]] = {d: d.value for d in District}
 class PartitionWindows:
     """The window state of one partition of one raw topic.
 
-    Persistence: the panes a batch changed are written as one *segment* (key
-    :func:`segment_store_key`, value a JSON list of :meth:`Pane.record`) instead of one
-    key per pane: one state write per batch, not one per event. A segment is deleted
-    (tombstone) once every pane in it was rewritten by a later segment or retired; loading
-    reads segments in ``seq`` order (later versions win) and drops the panes the stored
-    clock's ``closed_until`` retired.
+    Persistence (:mod:`streams.window_store`): the panes a batch changed are written as one
+    segment; loading reads the segments back and drops the panes the stored clock's
+    ``closed_until`` retired.
     """
 
     def __init__(
@@ -349,8 +161,11 @@ class PartitionWindows:
         grace_seconds: float,
         partitions: int | None = None,
         dedup_horizon_seconds: float = DEFAULT_HORIZON_SECONDS,
+        wanted: WindowFilter | None = None,
     ) -> None:
         self.topic = topic
+        self.wanted = wanted
+        """Which closed windows to build rows for (replay narrows them); None: every one."""
         self.partition = partition
         self.grace = grace_seconds
         self.partitions = partitions
@@ -371,10 +186,7 @@ class PartitionWindows:
         self.dirty: dict[PaneKey, Pane] = {}
         """Panes changed since the last :meth:`take_dirty`, by key."""
         self.clock_dirty = False
-        self._segment_of: dict[PaneKey, int] = {}
-        self._live: dict[int, int] = {}
-        self._dead: list[int] = []
-        self._next_seq = 0
+        self._ledger = SegmentLedger(partition)
 
     @property
     def kpis(self) -> tuple[KpiDef, ...]:
@@ -388,31 +200,16 @@ class PartitionWindows:
     # -- state loading ------------------------------------------------------------------
     def load(self, items: Iterable[tuple[bytes, bytes]]) -> None:
         """Rebuild from state-table items of this partition (other partitions are ignored)."""
-        segments: list[tuple[int, bytes]] = []
-        id_segments: list[tuple[int, bytes]] = []
-        for raw_key, raw_value in items:
-            kind, partition, seq = parse_store_key(raw_key)
-            if partition != self.partition:
-                continue
-            if kind == "c":
-                self.clock = Clock.decode(raw_value)
-            elif kind == "r":
-                self.registry = EntityRegistry.decode(raw_value)
-            elif kind == "s":
-                segments.append((seq, raw_value))
-            elif kind == "i":
-                id_segments.append((seq, raw_value))
-            elif kind == "n":
-                self.notes = ClockNotes.decode(raw_value)
+        stored = read_stored(items, self.partition)
+        self.clock, self.registry = stored.clock, stored.registry
+        self.notes = stored.notes
         self.notes.forget_through(self.clock.processed_offset)
-        self.ids.load(id_segments, self.clock.watermark, self.clock.processed_offset)
-        segments.sort()
-        for seq, raw_value in segments:
-            stored = dict(Pane.from_record(record) for record in orjson.loads(raw_value))
-            for key, pane in stored.items():
+        self.ids.load(stored.id_segments, self.clock.watermark, self.clock.processed_offset)
+        for seq, records in stored.segments:
+            panes = dict(records)
+            for key, pane in panes.items():
                 self.panes.setdefault((key[0], key[1]), {})[key[2]] = pane
-            self._move_all(list(stored), seq)
-            self._next_seq = seq + 1
+            self._ledger.loaded(seq, list(panes))
         closed = self.clock.closed_until
         if closed is not None:
             self.retire(
@@ -421,27 +218,7 @@ class PartitionWindows:
                 for start in list(entity_panes)
                 if _retired_at(start) <= closed
             )
-        self._dead.extend(seq for seq, n in self._live.items() if n == 0)
-
-    def _release(self, seq: int) -> None:
-        """One live pane of segment ``seq`` less; a segment left without any is deletable."""
-        left = self._live[seq] - 1
-        if left:
-            self._live[seq] = left
-        else:
-            del self._live[seq]
-            self._dead.append(seq)
-
-    def _move_all(self, keys: list[PaneKey], seq: int) -> None:
-        """Record that the newest stored version of each of ``keys`` (distinct) is in the
-        new segment ``seq``; segments left without a live pane become deletable."""
-        segment_of = self._segment_of
-        for key in keys:
-            old = segment_of.get(key)
-            if old is not None:
-                self._release(old)
-            segment_of[key] = seq
-        self._live[seq] = len(keys)
+        self._ledger.finish_loading()
 
     def events_after(self, t: float) -> int:
         """Events in the district panes whose minute starts after ``t`` (future events
@@ -584,7 +361,7 @@ class PartitionWindows:
         closed = dict.fromkeys(WINDOW_KINDS.values(), 0)
         minutes = 0
         retired: list[PaneKey] = []
-        merged, wanted = self._merged, self._wanted
+        merged, wanted = self._merged, self.wanted or _every_window
         read_pane = self._plan.pane_values
         for entity, entity_panes in self.panes.items():
             kind, entity_id = entity
@@ -641,7 +418,7 @@ class PartitionWindows:
         Segments left without a live pane become deletable (:meth:`take_dead`). The keys of
         one entity come together (as :meth:`close` lists them): its panes are looked up once.
         """
-        panes, dirty, segment_of = self.panes, self.dirty, self._segment_of
+        panes, dirty, forget = self.panes, self.dirty, self._ledger.forget
         entity: EntityKey = ("", "")
         entity_panes: dict[int, Pane] | None = None
         for key in keys:
@@ -654,15 +431,9 @@ class PartitionWindows:
                 continue
             if dirty:
                 dirty.pop(key, None)
-            old = segment_of.pop(key, None)
-            if old is not None:
-                self._release(old)
+            forget(key)
         if entity_panes is not None and not entity_panes:
             del panes[entity]
-
-    def _wanted(self, entity: EntityKey, window_start: int, window_end: int) -> bool:
-        """Whether to build the rows of a closed window (replay narrows this down)."""
-        return True
 
     def _merged(
         self, entity: EntityKey, window_start: int, window_end: int, starts: list[int]
@@ -699,26 +470,11 @@ class PartitionWindows:
         else:
             items = list(self.dirty.items())
         self.dirty.clear()
-        out: list[tuple[bytes, bytes | None]] = []
-        chunks = [items[i : i + SEGMENT_PANES] for i in range(0, len(items), SEGMENT_PANES)]
-        while chunks:
-            chunk = chunks.pop()
-            blob = orjson.dumps([pane.record(key) for key, pane in chunk])
-            if len(blob) > SEGMENT_BYTES and len(chunk) > 1:
-                half = len(chunk) // 2
-                chunks += [chunk[:half], chunk[half:]]
-                continue
-            seq = self._next_seq
-            self._next_seq += 1
-            self._move_all([key for key, _ in chunk], seq)
-            out.append((segment_store_key(self.partition, seq), blob))
-        out.extend(self.take_dead())
-        return out
+        return self._ledger.write(items)
 
     def take_dead(self) -> list[tuple[bytes, bytes | None]]:
         """Deletions (value None) of the segments no live pane needs any more."""
-        dead, self._dead = self._dead, []
-        return [(segment_store_key(self.partition, seq), None) for seq in dead]
+        return self._ledger.take_dead()
 
     def clock_items(self) -> list[tuple[bytes, bytes | None]]:
         """The clock as (key, value) for the state table, preceded by what must become

@@ -6,8 +6,10 @@ from typing import Final
 
 from grafanalib import core as g
 
+from dashboards import sql
 from dashboards.boards.domain import EntityTable, build_domain
-from dashboards.kpis import AGRICULTURE
+from dashboards.geomap import MapLayer
+from dashboards.kpis import AGRICULTURE, kpi
 
 UID: Final = "ioc-agriculture"
 SENSORS: Final = EntityTable(
@@ -27,8 +29,19 @@ SENSORS: Final = EntityTable(
 )
 
 
+SENSORS_LAYER: Final = MapLayer(
+    "Cảm biến độ mặn", "sensor", "Cảm biến", sql.Column(kpi("farm.salinity_max_gl"), "Độ mặn max")
+)
+"""Salinity sensors, coloured by their highest reading of the window."""
+MAP_TITLE: Final = "Bản đồ cảm biến — độ mặn cao nhất"
+
+
 def build() -> g.Dashboard:
     """The agriculture and salinity board."""
     return build_domain(
-        AGRICULTURE, UID, SENSORS, "Salinity intrusion (alert above 4 g/L) and farm sensors."
+        AGRICULTURE,
+        UID,
+        SENSORS,
+        "Salinity intrusion (alert above 4 g/L) and farm sensors.",
+        province_map=(MAP_TITLE, SENSORS_LAYER),
     )

@@ -15,6 +15,7 @@ from grafanalib import core as g
 
 from dashboards import panels, sql
 from dashboards.board import dashboard
+from dashboards.geomap import MapLayer, geomap
 from dashboards.kpis import Domain, kpi
 from dashboards.panels import Flow, SqlQuery
 from dashboards.variables import sql_board_variables
@@ -26,6 +27,7 @@ CHART_WIDTH = 12
 CHART_HEIGHT = 8
 TABLE_HEIGHT = 10
 ENTITY_ROWS = 50
+GRID_WIDTH_BESIDE_MAP = 14
 
 
 @dataclass(frozen=True)
@@ -56,8 +58,15 @@ def _short(k: KpiDef) -> str:
     return k.title_vi
 
 
-def build_domain(domain: Domain, uid: str, entity: EntityTable, description: str) -> g.Dashboard:
-    """A domain board for ``domain``."""
+def build_domain(
+    domain: Domain,
+    uid: str,
+    entity: EntityTable,
+    description: str,
+    province_map: tuple[str, MapLayer] | None = None,
+) -> g.Dashboard:
+    """A domain board for ``domain``; ``province_map`` (title, layer) puts a map beside the
+    district grid."""
     kpis: Sequence[KpiDef] = domain.kpis()
     flow = Flow()
     items: list[object] = [
@@ -70,11 +79,22 @@ def build_domain(domain: Domain, uid: str, entity: EntityTable, description: str
         panels.table(
             "Theo huyện, thị xã, thành phố — giá trị mới nhất",
             [SqlQuery(sql.district_grid(grid), format="table")],
-            flow.place(24, TABLE_HEIGHT),
+            flow.place(GRID_WIDTH_BESIDE_MAP if province_map else 24, TABLE_HEIGHT),
             description="Latest window of each KPI per district, coloured by its target.",
             overrides=panels.column_overrides(grid),
         )
     )
+    if province_map is not None:
+        title, layer = province_map
+        items.append(
+            geomap(
+                title,
+                [layer],
+                flow.place(24 - GRID_WIDTH_BESIDE_MAP, TABLE_HEIGHT),
+                description=f"{layer.name}: latest window per {layer.entity_kind}, coloured "
+                f"by the target of {layer.column.kpi.name}.",
+            )
+        )
     flow.newline()
     items += [panels.kpi_district_series(k, flow.place(CHART_WIDTH, CHART_HEIGHT)) for k in kpis]
     flow.newline()

@@ -6,8 +6,10 @@ from typing import Final
 
 from grafanalib import core as g
 
+from dashboards import sql
 from dashboards.boards.domain import EntityTable, build_domain
-from dashboards.kpis import NETWORK
+from dashboards.geomap import MapLayer
+from dashboards.kpis import NETWORK, kpi
 
 UID: Final = "ioc-network"
 SITES: Final = EntityTable(
@@ -27,6 +29,19 @@ SITES: Final = EntityTable(
 )
 
 
+SITES_LAYER: Final = MapLayer(
+    "Trạm và tuyến", "site", "Trạm", sql.Column(kpi("network.availability_ratio"), "Sẵn sàng")
+)
+"""Cell sites, fibre and LAN links, coloured by availability."""
+MAP_TITLE: Final = "Bản đồ trạm và tuyến — tỷ lệ sẵn sàng"
+
+
 def build() -> g.Dashboard:
     """The network board."""
-    return build_domain(NETWORK, UID, SITES, "Telecom network quality by district and site.")
+    return build_domain(
+        NETWORK,
+        UID,
+        SITES,
+        "Telecom network quality by district and site.",
+        province_map=(MAP_TITLE, SITES_LAYER),
+    )

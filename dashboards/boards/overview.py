@@ -7,8 +7,9 @@ mode (``?kiosk``, the wall-screen setting) only the padding remains (1048 px): N
 The board uses ``HEIGHT = 24`` rows, so it never scrolls in either mode. Width: 24 columns
 of 80 px at 1920 px.
 
-Layout (rows): 0-5 six big stat panels, 6-15 district grid and firing alerts,
-16-23 a 24-hour trend strip.
+Layout (rows): 0-5 six big stat panels, 6-15 district grid, province map (cell sites and
+links by availability, salinity sensors by salinity) and firing alerts, 16-23 a 24-hour
+trend strip.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from grafanalib import core as g
 
 from dashboards import panels, promql, sql
 from dashboards.board import WALL_REFRESH, dashboard
+from dashboards.boards.agriculture import SENSORS_LAYER
+from dashboards.boards.network import SITES_LAYER
+from dashboards.geomap import geomap
 from dashboards.kpis import kpi
 from dashboards.panels import Flow, Look, PromQuery, SqlQuery
 from dashboards.variables import sql_board_variables
@@ -80,16 +84,25 @@ def build() -> g.Dashboard:
         panels.table(
             "Các huyện, thị xã, thành phố — giá trị mới nhất",
             [SqlQuery(sql.district_grid(columns), format="table")],
-            flow.place(15, 10),
+            flow.place(10, 10),
             description="Latest window of each KPI per district, coloured by its target.",
             overrides=panels.column_overrides(columns),
+        )
+    )
+    items.append(
+        geomap(
+            "Bản đồ tỉnh — trạm theo sẵn sàng, cảm biến theo độ mặn",
+            [SITES_LAYER, SENSORS_LAYER],
+            flow.place(8, 10),
+            description="Cell sites and links by availability, salinity sensors by their "
+            "highest reading, on the district outlines (latest window of each).",
         )
     )
     items.append(
         panels.table(
             "Cảnh báo đang kích hoạt",
             [PromQuery(promql.FIRING_ALERTS, instant=True, format="table")],
-            flow.place(9, 10),
+            flow.place(6, 10),
             description='Firing Prometheus alerts (ALERTS{alertstate="firing"}).',
             hidden=ALERT_LABELS_HIDDEN,
             no_value="Không có cảnh báo",

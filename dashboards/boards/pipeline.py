@@ -2,6 +2,8 @@
 
 Thresholds of the stats are operational guides, not catalog targets: lag and watermark
 delay turn amber and red where an operator should look; the up-gauges are red below 1.
+Lag is a plain count (``short`` would print 1500 messages as "2 K") and the watermark
+delay keeps a decimal (95 s would read "2 min" at none).
 """
 
 from __future__ import annotations
@@ -44,8 +46,8 @@ STATS: Final = (
     ("Sự kiện / giây", promql.EVENTS_CONSUMED_TOTAL, Look("ops", 0, _NEUTRAL), None),
     ("Không hợp lệ / giây", promql.REJECTED_TOTAL, Look("ops", 2, _rising(0.1, 10)), None),
     ("Đến trễ / giây", promql.LATE_TOTAL, Look("ops", 2, _rising(0.1, 10)), None),
-    ("Độ trễ tiêu thụ (max)", promql.CONSUMER_LAG_MAX, Look("short", 0, _rising(1e3, 1e4)), None),
-    ("Trễ watermark (max)", promql.WATERMARK_DELAY_MAX, Look("s", 0, _rising(120, 600)), None),
+    ("Độ trễ tiêu thụ (max)", promql.CONSUMER_LAG_MAX, Look("none", 0, _rising(1e3, 1e4)), None),
+    ("Trễ watermark (max)", promql.WATERMARK_DELAY_MAX, Look("s", 1, _rising(120, 600)), None),
     ("Cơ sở dữ liệu (sink)", promql.SINK_DATABASE_UP, Look("none", 0, _UP), _UP_MAPPINGS),
     ("Worker đang chạy", promql.WORKERS_UP, Look("none", 0, _UP), None),
     ("Sink đang chạy", promql.SINKS_UP, Look("none", 0, _UP), None),

@@ -105,7 +105,7 @@ class _Windows(PartitionWindows):
         selection: Selection,
         stats: TopicStats,
     ) -> None:
-        super().__init__(topic, partition, grace, partitions)
+        super().__init__(topic, partition, grace, partitions, wanted=self._in_selection)
         if selection.kpis:
             self.kpis = tuple(k for k in self.kpis if k.name in selection.kpis)
         self._start = selection.start
@@ -133,7 +133,7 @@ class _Windows(PartitionWindows):
             self._counts["invalid" if outcome in REFUSED else outcome.value] += 1
         return outcome
 
-    def _wanted(self, entity: EntityKey, window_start: int, window_end: int) -> bool:
+    def _in_selection(self, entity: EntityKey, window_start: int, window_end: int) -> bool:
         return not (
             window_start < self._start
             or window_end > self._end

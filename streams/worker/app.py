@@ -13,8 +13,6 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
-import faust
-
 from common import metrics
 from common.config import Settings, load
 from schemas.topics import CLOCK_TOPIC, DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
@@ -22,8 +20,8 @@ from streams.catalog import ALERTABLE
 from streams.clocknotes import note_records
 from streams.pipeline import Record, StateWrite, TopicPipeline, kpi_packs
 from streams.windows import PANE_SECONDS, WINDOW_KINDS, Closing
-from streams.worker import faust_patches, garbage
-from streams.worker.faust_options import LANE_QUEUE, app_options
+from streams.worker import garbage
+from streams.worker.faust_host import FaustHost
 
 log = logging.getLogger("streams.worker.app")
 
@@ -47,13 +45,10 @@ class Worker:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        faust_patches.apply(settings.kafka_bootstrap)
-        self.app = faust.App(settings.app_id, **app_options(settings))
+        self.host = FaustHost(settings)
+        self.app = self.host.app
         self.pipelines: dict[str, TopicPipeline] = {}
-        self.tables: dict[str, Any] = {}
-        self.changelogs: dict[str, str] = {}
         self.positions: dict[tuple[str, int], int] = {}
-        self.gaps_seen: set[tuple[str, int, int, int]] = set()
         self.arrival_lag: dict[tuple[str, int], float] = {}
         self.locks: dict[tuple[str, int], asyncio.Lock] = {}
         self.last_event_wall: dict[tuple[str, int], float] = {}
@@ -62,52 +57,24 @@ class Worker:
         self.sensor_labels = metrics.BoundedLabels("ioc_sensor_last_seen_timestamp_seconds", 5000)
         for topic_name in RAW_TOPICS:
             self._add_source(topic_name)
-        self.app.timer(1.0)(self._idle_tick)
-        self.app.timer(garbage.INTERVAL_SECONDS)(self._collect_garbage)
-        self.app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
+        self.host.every(1.0, self._idle_tick)
+        self.host.every(garbage.INTERVAL_SECONDS, self._collect_garbage)
+        self.host.on_revoked(self._drop)
 
     def _add_source(self, topic_name: str) -> None:
         settings = self.settings
-        topic = self.app.topic(
-            topic_name,
-            key_type=bytes,
-            value_type=bytes,
-            partitions=settings.partitions,
-            key_serializer="raw",
-            value_serializer="raw",
-        )
-        table = self.app.Table(
-            _table_name(topic_name),
-            partitions=settings.partitions,
-            key_type=bytes,
-            value_type=bytes,
-        )
-        pipeline = TopicPipeline(
+        self.pipelines[topic_name] = TopicPipeline(
             topic_name,
             settings.grace_seconds,
             settings.future_skew_seconds,
             settings.partitions,
             settings.dedup_horizon_seconds,
         )
-        self.pipelines[topic_name] = pipeline
-        self.tables[topic_name] = table
-        self.changelogs[topic_name] = table.changelog_topic.get_topic_name()
-        lanes = faust_patches.batch_lanes(self.app, topic, settings.partitions, LANE_QUEUE)
-        for index, lane in enumerate(lanes):
+        # One agent per partition lane: partitions are processed side by side (one waits
+        # for the broker while another computes), each in offset order.
+        lanes = self.host.add_source(topic_name, _table_name(topic_name), self.process)
+        for index in range(lanes):
             self.locks[(topic_name, index)] = asyncio.Lock()
-            self._add_agent(topic_name, index, lane)
-
-    def _add_agent(self, topic_name: str, index: int, lane: Any) -> None:
-        """One agent per partition lane: partitions are processed side by side (one waits
-        for the broker while another computes), each in offset order."""
-
-        async def agent(stream: Any) -> None:
-            async for batch in stream:  # acked (offsets committable) when the next is taken
-                await self.process(topic_name, batch.records)
-
-        name = f"windows_{topic_name.split('.')[1]}_{index}"
-        agent.__name__ = agent.__qualname__ = name
-        self.app.agent(lane, name=name)(agent)
 
     def _lock(self, topic: str, partition: int) -> asyncio.Lock:
         """The lock of the lane that carries ``partition``: steps, idle closing, loading and
@@ -133,7 +100,7 @@ class Worker:
         async with self._lock(topic, records[0].partition):
             records = self._owned(topic, records)
             missing = {r.partition for r in records if not pipeline.is_loaded(r.partition)}
-            if missing and await self._recovered():
+            if missing and await self.host.wait_restored():
                 for partition in missing:
                     self._load(topic, partition)
             elif missing:
@@ -144,7 +111,9 @@ class Worker:
                     topic,
                     sorted(missing),
                 )
-            records = await self._without_gaps(topic, records)
+            records = await self.host.without_gaps(
+                topic, records, lambda p: pipeline.windows(p).clock.processed_offset
+            )
             now = time.time()
             applied = pipeline.apply(records, now)
             for partition in applied.touched:
@@ -172,7 +141,7 @@ class Worker:
             waiting: list[tuple[tuple[bytes | None, bytes], Any]] = []
             for record in pending:
                 try:
-                    future = await self.app.producer.send(topic, *record, None, None, None)
+                    future = await self.host.send(topic, *record)
                 except Exception as refused:  # e.g. MessageSizeTooLargeError, at once
                     failed.append(record)
                     error = refused
@@ -236,9 +205,8 @@ class Worker:
 
         Re-emitted rows are identical, so their order across packs is moot.
         """
-        producer = self.app.producer
         futures = [
-            await producer.send(KPI_TOPIC, key, value, None, None, None)
+            await self.host.send(KPI_TOPIC, key, value)
             for key, value in kpi_packs(closings, ROWS_PER_MESSAGE)
         ]
         await asyncio.gather(*futures)
@@ -274,33 +242,11 @@ class Worker:
                 metrics.KPI_ROWS_EMITTED.labels(window=WINDOW_KINDS[size]).inc(n)
 
     async def _write(self, topic: str, writes: list[StateWrite], *, wait: bool = False) -> None:
-        """Apply state writes to the table and produce them to its changelog in bulk;
-        with ``wait``, return once the broker has them all.
-
-        The records go straight to the Kafka producer (which keeps per-partition order and
-        is flushed by Faust before every offset commit) instead of Faust's one-by-one
-        changelog buffer, which cannot keep up with thousands of panes per batch.
-        """
-        if not writes:
-            return
-        table = self.tables[topic]
-        changelog = self.changelogs[topic]
-        send = self.app.producer.send
-        futures: list[Any] = []
-        for write in writes:
-            if write.value is None:
-                table.data.pop(write.key, None)
-            else:
-                table.data[write.key] = write.value
-            futures.append(
-                await send(changelog, write.key, write.value, write.partition, None, None)
-            )
-        if wait:
-            await asyncio.gather(*futures)
+        if writes:
+            await self.host.write_state(topic, writes, wait=wait)
 
     def _load(self, topic: str, partition: int) -> None:
-        table = self.tables[topic]
-        windows = self.pipelines[topic].load(partition, list(table.data.items()))
+        windows = self.pipelines[topic].load(partition, self.host.restored_state(topic))
         log.info(
             "loaded %s[%d]: %d panes, clock %s", topic, partition, windows.pane_count, windows.clock
         )
@@ -385,17 +331,10 @@ class Worker:
                         self._load(topic, partition)
 
     def _held(self) -> set[tuple[str, int]] | None:
-        """(topic, partition) of every partition assigned to this worker now; None while
-        the consumer cannot say (not started, or rebalancing)."""
-        try:
-            return {(tp.topic, tp.partition) for tp in self.app.consumer.assignment()}
-        except Exception:
-            return None
+        return self.host.held()
 
     def _restored(self) -> bool:
-        """True when Faust has finished restoring the tables from their changelogs."""
-        tables: Any = self.app.tables
-        return not self.app.in_recovery and bool(tables.recovery.completed.is_set())
+        return self.host.restored()
 
     def _owned(self, topic: str, records: list[Record]) -> list[Record]:
         """Only the records of partitions this worker holds now.
@@ -417,61 +356,6 @@ class Worker:
             )
         return owned
 
-    async def _recovered(self) -> bool:
-        """Wait until Faust has restored the tables from their changelogs; False when a new
-        rebalance began meanwhile.
-
-        Faust may deliver records before recovery ends (faust-streaming#596); a partition's
-        state must not be loaded from a half-restored table. The wait holds the partition
-        lane's lock, which the next rebalance needs (``_on_revoked``), and that rebalance would
-        hold the recovery back: so the wait ends when one begins (the records of the
-        partitions not loaded are then left for the gap and stall repairs to read again).
-        """
-        rebalances = self.app.rebalancing_count
-        while not self._restored():
-            if self.app.rebalancing_count != rebalances:
-                return False
-            await asyncio.sleep(0.05)
-        return True
-
-    async def _without_gaps(self, topic: str, records: list[Record]) -> list[Record]:
-        """Drop the records that follow a gap in a partition's offsets and re-read the gap.
-
-        After a rebalance Faust may drop fetched records and go on with later ones
-        (faust-streaming#216); folding those would lose the dropped events for good. A gap
-        seen twice at the same place is genuine (compaction, transaction markers) and
-        accepted.
-        """
-        pipeline = self.pipelines[topic]
-        expected: dict[int, int] = {}
-        cut: set[int] = set()
-        kept: list[Record] = []
-        for record in records:
-            partition = record.partition
-            if partition in cut:
-                continue
-            if partition not in expected:
-                processed = pipeline.windows(partition).clock.processed_offset
-                expected[partition] = processed + 1 if processed >= 0 else record.offset
-            want = expected[partition]
-            if record.offset > want:
-                gap = (topic, partition, want, record.offset)
-                if gap not in self.gaps_seen:
-                    self.gaps_seen.add(gap)
-                    cut.add(partition)
-                    log.warning(
-                        "%s[%d] jumped from %d to %d; re-reading the gap",
-                        topic,
-                        partition,
-                        want,
-                        record.offset,
-                    )
-                    await self.app.consumer.seek(faust.types.TP(topic, partition), want)
-                    continue
-            expected[partition] = max(want, record.offset + 1)
-            kept.append(record)
-        return kept
-
     async def _repair_stalls(self, now: float) -> None:
         """Seek back a partition that has records to read but delivers none.
 
@@ -481,7 +365,7 @@ class Worker:
         idempotent. A partition this worker no longer holds (given away in a rebalance) is
         dropped instead: its state is reloaded from the table if it comes back.
         """
-        if self.app.rebalancing:
+        if self.host.rebalancing:
             return
         held = self._held()
         if held is None:  # not started or rebalancing: try on a later tick
@@ -508,7 +392,7 @@ class Worker:
                 )
                 self.last_event_wall[key] = now
                 try:
-                    await self.app.consumer.seek(faust.types.TP(topic, partition), offset)
+                    await self.host.seek(topic, partition, offset)
                 except Exception as error:  # rebalancing: try again on a later tick
                     log.warning("seek of %s[%d] failed: %r", topic, partition, error)
 
@@ -528,10 +412,7 @@ class Worker:
         unknown (no fetch answered yet, or the consumer is rebalancing)."""
         processed = self.pipelines[topic].windows(partition).clock.processed_offset + 1
         position = max(self.positions.get((topic, partition), 0), processed)
-        try:
-            highwater = self.app.consumer.highwater(faust.types.TP(topic, partition))
-        except Exception:  # the consumer is rebalancing
-            return None
+        highwater = self.host.highwater(topic, partition)
         return None if highwater is None else max(0, highwater - position)
 
     def _live(self, topic: str, partition: int) -> bool:
@@ -552,12 +433,12 @@ class Worker:
         """
         return self._lag(topic, partition) == 0
 
-    async def _on_revoked(self, app: Any, revoked: set[Any], **_: Any) -> None:
-        for tp in revoked:
-            pipeline = self.pipelines.get(tp.topic)
-            if pipeline is not None:
-                async with self._lock(tp.topic, tp.partition):
-                    pipeline.drop(tp.partition)
+    async def _drop(self, topic: str, partition: int) -> None:
+        """A rebalance took ``topic[partition]`` away: forget its windows."""
+        pipeline = self.pipelines.get(topic)
+        if pipeline is not None:
+            async with self._lock(topic, partition):
+                pipeline.drop(partition)
         self._count_partitions()
 
 

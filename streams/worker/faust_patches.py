@@ -189,6 +189,9 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
             self.log.info("Consumer shutting down for user cancel.")
             return
         raise
+    except Exception as exc:  # as Faust's own loop does: never die silently
+        self.log.exception("Drain messages raised: %r", exc)
+        raise
     finally:
         self.diag.unset_flag(faust_consumer.CONSUMER_FETCHING)
 
@@ -260,9 +263,8 @@ async def _commit_if_due(self: Any) -> None:
         await self.commit()
 
 
-def apply(bootstrap: str = "") -> None:
-    """Install the patches (idempotent). ``bootstrap`` is unused: Faust's own high watermarks
-    are right on Apache Kafka (the argument stays for the callers)."""
+def apply() -> None:
+    """Install the patches (idempotent)."""
     DRAIN_CLASS.wait_first = _wait_first  # type: ignore[method-assign]
     DRAIN_CLASS._drain_messages = _drain_messages  # type: ignore[method-assign]
     for hook in PER_EVENT_SENSOR_HOOKS:

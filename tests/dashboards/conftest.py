@@ -10,7 +10,7 @@ import pytest
 from common import config
 from deploy.devstack.urls import with_user
 from sinks.migrate import migrate
-from tests.dashboards.dashboards_synthetic import insert, rows
+from tests.dashboards.dashboards_synthetic import insert, insert_entities, rows
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +30,7 @@ def kpi_database(new_database: Callable[..., str], synthetic_now: datetime) -> s
     migrate(url)
     written = insert(url, rows(synthetic_now, hours=3.0))
     assert written > 50_000
+    assert insert_entities(url) > 8
     return with_user(url, "ioc_grafana")
 
 

@@ -1,8 +1,10 @@
 """Synthetic but realistic KPI rows for every catalog KPI, districts and window kinds.
 
-Values follow a slow daily-ish wave per district plus noise, inside a plausible range per
-KPI, so that some districts sit on each side of every target. Counting KPIs and
-``mean_x_window_minutes`` scale with the window length, as the real ones do.
+Agencies, sites and sensors get 1-minute and 1-hour rows only, as from the worker (its
+hopping 15-minute window is kept per district). Values follow a slow daily-ish wave per
+district plus noise, inside a plausible range per KPI, so that some districts sit on each
+side of every target. Counting KPIs and ``mean_x_window_minutes`` scale with the window
+length, as the real ones do.
 
 As a script it fills a database for load measurements, e.g. one week of 1-minute and
 15-minute rows of the eight districts::
@@ -26,6 +28,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from schemas.geo import position
 from schemas.places import District
 from sinks.writer import COLUMNS
 from streams.catalog import CATALOG, KpiDef
@@ -106,6 +109,7 @@ def rows(
             window_end = start + timedelta(minutes=size)
             minute = start.timestamp() / 60.0
             recent = end - start <= timedelta(hours=entity_hours) + 2 * timedelta(minutes=size)
+            recent = recent and kind != "15m"  # the worker keeps the hopping window per district
             for d_index, district in enumerate(District):
                 for k in CATALOG:
                     entities = [("district", district.value)]
@@ -149,6 +153,20 @@ def insert(database_url: str, source: Iterator[Row]) -> int:
                 written += 1
         cur.execute("ANALYZE kpi")
     return written
+
+
+def insert_entities(database_url: str) -> int:
+    """Fill table ``entity`` with the position of every entity of table ``kpi``, as the sink
+    does; the number of entities."""
+    with psycopg.connect(database_url) as conn:
+        found = conn.execute("SELECT DISTINCT entity_kind, entity_id, district FROM kpi").fetchall()
+        conn.cursor().executemany(
+            "INSERT INTO entity (entity_kind, entity_id, district, longitude, latitude) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            [(kind, entity_id, district, *position(kind, entity_id, district))
+             for kind, entity_id, district in found],
+        )  # fmt: skip
+    return len(found)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

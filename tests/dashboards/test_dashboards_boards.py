@@ -120,6 +120,11 @@ def test_every_datasource_reference_is_provisioned(boards: dict[str, dict[str, A
     assert db["user"] == "ioc_grafana" and db["jsonData"]["timescaledb"] is True
     assert db["secureJsonData"]["password"] == f"${{{DB_PASSWORD_ENV}}}"
     assert provisioned["ioc-prometheus"]["url"] == "http://prometheus:9090"
+    scrape = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    assert (
+        provisioned["ioc-prometheus"]["jsonData"]["timeInterval"]
+        == (scrape["global"]["scrape_interval"])
+    ), "Grafana's $__rate_interval assumes the data source's timeInterval is the scrape interval"
     providers = yaml.safe_load((GRAFANA / "provisioning" / "dashboards" / "ioc.yml").read_text())
     assert providers["providers"][0]["type"] == "file"
 
@@ -228,8 +233,11 @@ def test_template_variables_reach_sql_only_through_the_whitelists() -> None:
     guarded = 0
     for query in (q for q in queries if q.is_sql):
         text = query.text
-        guarded += text.count(sql.window_kind_filter()) + text.count(sql.district_filter())
-        rest = text.replace(sql.window_kind_filter(), "").replace(sql.district_filter(), "")
+        filters = (sql.window_kind_filter(), sql.window_kind_filter(entity=True))
+        guarded += sum(text.count(f) for f in (*filters, sql.district_filter()))
+        rest = text
+        for used in (*filters, sql.district_filter()):
+            rest = rest.replace(used, "")
         assert not re.search(r"\$\{?(window_kind|district)\b", rest), query.label
     assert guarded >= 80
 
@@ -255,6 +263,7 @@ def _field_decimals(panel: dict[str, Any], field_name: str) -> Any:
 
 PIVOT_COLUMN = re.compile(r"FILTER \(WHERE kpi = '([a-z0-9_.]+)'\) AS \"([^\"]+)\"")
 SERIES_OF_KPI = re.compile(r"WHERE [^;]*?kpi = '([a-z0-9_.]+)'")
+MAP_VALUE = re.compile(r"latest\.value AS \"([^\"]+)\"")
 
 
 def test_every_panel_showing_a_kpi_uses_its_catalog_decimals(
@@ -268,6 +277,10 @@ def test_every_panel_showing_a_kpi_uses_its_catalog_decimals(
                 text = target.get("rawSql", "")
                 if panel["type"] == "table":
                     shown = [(by_name(n), header) for n, header in PIVOT_COLUMN.findall(text)]
+                elif panel["type"] == "geomap":
+                    value = MAP_VALUE.search(text)
+                    assert value is not None, panel["title"]
+                    shown = [(by_name(n), value.group(1)) for n in SERIES_OF_KPI.findall(text)]
                 else:
                     shown = [(by_name(n), by_name(n).title_vi) for n in SERIES_OF_KPI.findall(text)]
                 for k, field_name in shown:
@@ -278,3 +291,7 @@ def test_every_panel_showing_a_kpi_uses_its_catalog_decimals(
     for kind in ("stat", "timeseries"):
         assert {name for t, name in checked if t == kind} == everything, kind
     assert len({name for t, name in checked if t == "table"}) >= 15
+    assert {name for t, name in checked if t == "geomap"} == {
+        "network.availability_ratio",
+        "farm.salinity_max_gl",
+    }

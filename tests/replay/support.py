@@ -139,7 +139,9 @@ def wait_settled(
         held = samples.get("ioc_worker_partitions", 0)
         kpi_end = asyncio.run(_kpi_end(bootstrap))
         now = time.monotonic()
-        if kpi_end != last_kpi or not (consumed > 0 and lag == 0 and lags >= held == 12):
+        # consumed may stay 0: under load the killed worker may have committed everything
+        up = bool(samples)
+        if kpi_end != last_kpi or not (up and lag == 0 and lags >= held == 12):
             last_kpi, stable_since = kpi_end, now
         elif now - stable_since > stable_seconds:
             return

@@ -4,24 +4,26 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from aiokafka import TopicPartition
 from hypothesis import given
 from hypothesis import strategies as st
 from sink_support import kpi_row
 
 from schemas.decode import read_deadletter
+from sinks.batch_loop import Batch, Item
 from sinks.deadletter import dead_letter
 from sinks.kpi_codec import BadMessage, decode_kpi, decode_kpis
 from sinks.migrate import MIGRATIONS_DIR, load_migrations
 from sinks.options import Backoff
-from sinks.writer import window_kind
+from sinks.writer import StoredRow, stored_row
 
 
 @pytest.mark.parametrize(("minutes", "kind"), [(1, "1m"), (15, "15m"), (60, "1h")])
 def test_decode_valid_row_and_window_kind(minutes: int, kind: str) -> None:
     row = kpi_row(3, minutes=minutes)
     decoded = decode_kpi(row.model_dump_json().encode())
-    assert decoded == row
-    assert isinstance(decoded, type(row)) and window_kind(decoded) == kind
+    assert decoded == stored_row(row)
+    assert isinstance(decoded, StoredRow) and decoded.window_kind == kind
 
 
 @pytest.mark.parametrize(
@@ -117,9 +119,7 @@ def test_decode_pack_of_windows_as_the_workers_send_them() -> None:
     assert [r.kpi for r in decoded[:2] if not isinstance(r, BadMessage)] == ["farm.a", "farm.b"]
     a, b = decoded[:2]
     assert not isinstance(a, BadMessage) and not isinstance(b, BadMessage)
-    assert a.model_dump(exclude={"kpi", "value", "count"}) == row.model_dump(
-        exclude={"kpi", "value", "count"}
-    )
+    assert a == stored_row(row)._replace(kpi="farm.a", value=1.5, count=4, weight=None)
     assert (a.value, a.count, b.value, b.count) == (1.5, 4, 2.0, 0)
     assert isinstance(decoded[2], BadMessage) and "kpis.0.2" in decoded[2].reason
     assert isinstance(decoded[3], BadMessage) and "window length 120" in decoded[3].reason
@@ -127,3 +127,14 @@ def test_decode_pack_of_windows_as_the_workers_send_them() -> None:
     empty = window_of(row.model_dump_json().encode(), [])
     (refused,) = decode_kpis(b"[" + empty + b"]")
     assert isinstance(refused, BadMessage) and refused.reason_kind == "invalid"
+
+
+def test_a_failed_batch_goes_again_in_front_of_the_newer_one() -> None:
+    tp, other = TopicPartition("t", 0), TopicPartition("t", 1)
+    older: Batch[str] = Batch(offsets={tp: 5}, stamps=[1], polled=2)
+    older.items = [Item(None, "a"), Item(None, "b")]  # type: ignore[arg-type]
+    newer: Batch[str] = Batch(offsets={tp: 9, other: 3}, stamps=[2], polled=1)
+    newer.items = [Item(None, "c")]  # type: ignore[arg-type]
+    older.absorb(newer)
+    assert [item.payload for item in older.items] == ["a", "b", "c"]
+    assert (older.offsets, older.stamps, older.polled) == ({tp: 9, other: 3}, [1, 2], 3)

@@ -11,6 +11,7 @@ from schemas.kpi import KpiRow
 from schemas.topics import RAW_TOPICS
 from simulator.generator import SimConfig, generate
 from sinks.kpi_codec import BadMessage, decode_kpis
+from sinks.writer import StoredRow, stored_row
 from streams.pipeline import SourceRecord, TopicPipeline, kpi_packs, rows_of
 from tests.replay.support import small_province
 
@@ -31,6 +32,11 @@ def province_records(minutes: int) -> dict[str, list[SourceRecord]]:
     return by_topic
 
 
+def _identity(row: object) -> tuple[object, ...]:
+    assert isinstance(row, StoredRow)
+    return row.identity()
+
+
 def test_kpi_packs_carry_every_row_once_as_the_sink_decodes_them() -> None:
     records = province_records(minutes=75)
     packs_seen = rows_seen = 0
@@ -42,11 +48,13 @@ def test_kpi_packs_carry_every_row_once_as_the_sink_decodes_them() -> None:
         for i in range(0, len(batch), 400):
             applied = pipeline.apply(batch[i : i + 400])
             closings = pipeline.close(applied.touched)
-            expected = [KpiRow.model_validate_json(row.to_json()) for row in rows_of(closings)]
+            expected = [
+                stored_row(KpiRow.model_validate_json(row.to_json())) for row in rows_of(closings)
+            ]
             packs = kpi_packs(closings, rows_per_pack=50)
             decoded = [row for _, value in packs for row in decode_kpis(value)]
             assert not [row for row in decoded if isinstance(row, BadMessage)]
-            assert sorted(decoded, key=KpiRow.identity) == sorted(expected, key=KpiRow.identity)
+            assert sorted(decoded, key=_identity) == sorted(expected, key=_identity)
             for key, value in packs:
                 windows = orjson.loads(value)
                 assert {w["source_partition"] for w in windows} == {int(key.split(b"|")[1])}
