@@ -76,6 +76,8 @@ def cpu_seconds(pid: int) -> float:
 class SinkProcess:
     """``ioc sink`` as a child process, its /metrics on a port of its own."""
 
+    writers = 2
+
     def __init__(self, bootstrap: str, url: str, group: str, log: Path) -> None:
         self.port = free_port()
         env = {
@@ -84,8 +86,9 @@ class SinkProcess:
             "IOC_SINK_METRICS_PORT": str(self.port),
         }
         with open(log, "ab") as out:
+            command = [str(IOC), "sink", "--database-url", url, "--group", group]
             self.proc = subprocess.Popen(
-                [str(IOC), "sink", "--database-url", url, "--group", group],
+                [*command, "--writers", str(self.writers)],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -399,8 +402,10 @@ def main() -> None:
         "--live", type=float, default=0.0, metavar="SECONDS",
         help="also measure close-to-visible delay at the live rate for SECONDS",
     )  # fmt: skip
+    parser.add_argument("--writers", type=int, default=2, help="the sink's --writers (2)")
     parser.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
     args = parser.parse_args()
+    SinkProcess.writers = args.writers
     work = Path(tempfile.mkdtemp(prefix="ioc-bench-e2e-"))
     say(f"generating {args.events:,} simulator events ...")
     events_file = work / "events.jsonl"
@@ -416,6 +421,7 @@ def main() -> None:
         live = live_delay(broker, args.live, work) if args.live > 0 else None
     cmd = f".venv/bin/python bench/e2e_bench.py --events {args.events} --repeat {args.repeat}"
     cmd += f" --live {args.live:g}" if args.live > 0 else ""
+    cmd += f" --writers {args.writers}" if args.writers != 2 else ""
     text = report(runs, len(messages), live, cmd)
     print(text)
     if not args.no_write:

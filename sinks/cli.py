@@ -16,7 +16,7 @@ from common.durations import duration_arg, format_duration
 from common.errors import UserError
 from schemas.topics import DEADLETTER_TOPIC, KPI_TOPIC
 from sinks import migrate as migrations
-from sinks.batch_loop import SinkStats
+from sinks.batch import SinkStats
 from sinks.db import UNAVAILABLE, describe, unreachable
 from sinks.options import SinkOptions
 from sinks.retention import TABLES, RetentionResult, drop_old_chunks

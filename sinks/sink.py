@@ -20,7 +20,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from common import metrics
 from common.config import Settings, load
-from sinks.batch_loop import BatchLoop, SinkStats
+from sinks.batch import SinkStats
+from sinks.batch_loop import BatchLoop
 from sinks.db import UNAVAILABLE, describe, unreachable
 from sinks.options import SinkOptions
 from sinks.retention import drop_old_chunks

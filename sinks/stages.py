@@ -10,7 +10,7 @@ from typing import Any, Final
 import psycopg
 
 from schemas.decode import Rejection, topic_models
-from sinks.batch_loop import Flushed, Record, SinkStats, Stage
+from sinks.batch import Flushed, Record, SinkStats, Stage
 from sinks.entities import EntityRegister
 from sinks.kpi_codec import BadMessage, decode_kpis
 from sinks.raw_archive import RawRecord, decode_raw, write_raw_events

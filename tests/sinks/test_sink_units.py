@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from sink_support import kpi_row
 
 from schemas.decode import read_deadletter
-from sinks.batch_loop import Batch, Item
+from sinks.batch import Batch, Item
 from sinks.deadletter import dead_letter
 from sinks.kpi_codec import BadMessage, decode_kpi, decode_kpis
 from sinks.migrate import MIGRATIONS_DIR, load_migrations
