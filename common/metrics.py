@@ -141,6 +141,14 @@ WATERMARK_DELAY: Final = Gauge(
     ["topic", "partition"],
     registry=WORKER_REGISTRY,
 )
+EVENTS_CLOCK_NOTED: Final = Counter(
+    "ioc_events_clock_noted_total",
+    "Records judged by the worker's wall clock instead of their record time (stamped ahead "
+    "of it, with their event ahead too), noted on city.clock.v1 so that replay judges them "
+    "alike.",
+    ["topic"],
+    registry=WORKER_REGISTRY,
+)
 FUTURE_EVENTS_HELD: Final = Gauge(
     "ioc_events_future_held",
     "Events of a source partition held in panes that start after the worker's wall clock: "

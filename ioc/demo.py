@@ -41,7 +41,7 @@ from ioc.live import LiveFigures, LiveRun, live_summary, print_live
 from ioc.processes import IOC, Children
 from ioc.summary import Period, clear_period, latest_by_district, print_tables
 from ioc.wall import write_board_pngs
-from schemas.topics import DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
+from schemas.topics import CLOCK_TOPIC, DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
 from sinks.migrate import migrate
 
 FAULTS: Final = (
@@ -106,7 +106,7 @@ DEMO_APP_PREFIX = "ioc-demo-"
 async def reset_topics(bootstrap: str, partitions: int) -> None:
     """Delete and re-create the product topics so the demo counts only its own events, and
     delete earlier demos' window-state changelogs (Kafka keeps topics across restarts)."""
-    names = [*RAW_TOPICS, KPI_TOPIC, DEADLETTER_TOPIC, LATE_TOPIC]
+    names = [*RAW_TOPICS, KPI_TOPIC, DEADLETTER_TOPIC, LATE_TOPIC, CLOCK_TOPIC]
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:

@@ -18,6 +18,9 @@ RAW_TOPICS: Final = (PORTAL_TOPIC, NETWORK_TOPIC, FARM_TOPIC)
 DEADLETTER_TOPIC: Final = "city.deadletter.v1"
 LATE_TOPIC: Final = "city.late.v1"
 KPI_TOPIC: Final = "city.kpi.v1"
+CLOCK_TOPIC: Final = "city.clock.v1"
+"""Clock notes of the workers: the wall-clock time a record was judged by, where it
+changed a decision (streams.clocknotes); replay reads them."""
 
 
 def partition_key(district: str) -> bytes:

@@ -4,7 +4,9 @@ A :class:`TopicPipeline` owns the :class:`~streams.windows.PartitionWindows` of 
 topic's partitions. The Faust agent (``streams.worker.app``), replay and the tests feed it records
 and carry out what it returns, in this order, which keeps every KPI exact across crashes:
 
-1. produce dead letters and late events;
+1. store the batch's clock notes, if any (:meth:`TopicPipeline.note_writes`), wait until
+   the broker has them, then produce them to city.clock.v1 (:mod:`streams.clocknotes`);
+   produce dead letters and late events;
 2. close the windows the watermarks passed (in memory: :meth:`TopicPipeline.close`);
 3. write the changed panes to the state table, except those the closing retires (no window
    needs them any more; until the clock below is written, a restart reads the records
@@ -26,6 +28,7 @@ import orjson
 
 from schemas.decode import ReasonKind, Rejection, deadletter_record, decode
 from schemas.events import RawEvent, SensorReading
+from streams.clocknotes import notes_store_key
 from streams.dedup import DEFAULT_HORIZON_SECONDS
 from streams.windows import REFUSED, Closing, KpiResult, Outcome, PartitionWindows, iso_utc
 
@@ -73,6 +76,18 @@ class Applied:
     invalid: Counter[str] = field(default_factory=Counter)
     touched: set[int] = field(default_factory=set)
     sensors_seen: dict[tuple[str, str], float] = field(default_factory=dict)
+    clock_notes: dict[int, dict[int, float]] = field(default_factory=dict)
+    """partition -> offset -> wall-clock time the record was judged by, for the records
+    whose decision that time changed (:mod:`streams.clocknotes`): city.clock.v1 records."""
+    noted: set[int] = field(default_factory=set)
+    """Partitions with new clock notes: their notes must be stored before any output."""
+
+    def note(self, partition: int, offset: int, now: float) -> None:
+        """Record that ``now`` judged the record at ``offset`` of ``partition``."""
+        at = self.clock_notes.get(partition)
+        if at is None:
+            at = self.clock_notes[partition] = {}
+        at[offset] = now
 
     def dead_letter(self, record: Record, rejection: Rejection) -> None:
         """Count ``record`` as invalid for ``rejection`` and queue its dead letter."""
@@ -175,8 +190,10 @@ class TopicPipeline:
 
         Each record is judged against its reference time: its timestamp, capped by the
         wall clock ``now`` (seconds) when given, so a producer-set timestamp alone never
-        lets a future event in or moves a watermark past the present. Replay passes no
-        ``now``: with broker (LogAppendTime) timestamps it takes the worker's decisions.
+        lets a future event in or moves a watermark past the present. A record with a
+        clock note (judged before: a batch read again after a crash, or replay reading the
+        worker's notes) is capped by the noted time instead. Where ``now`` changed a
+        decision, the record is noted (``Applied.clock_notes``). Replay passes no ``now``.
         """
         applied = Applied(consumed=len(records), touched={r.partition for r in records})
         outcomes = dict.fromkeys(Outcome, 0)
@@ -190,8 +207,18 @@ class TopicPipeline:
             if offset <= windows.clock.processed_offset:
                 outcomes[Outcome.REDELIVERY] += 1
                 continue
-            reference = _reference_seconds(record.timestamp, now)
+            notes = windows.notes
+            noted = notes.at.get(offset) if offset <= notes.through else None
+            if noted is None:
+                reference = _reference_seconds(record.timestamp, now)
+            else:  # judged before (a batch read again, or replay): by the same clock
+                reference = _reference_seconds(record.timestamp, noted)
+                applied.note(record.partition, offset, noted)
             result = decode(record, None if reference == math.inf else reference * 1000.0)
+            if reference == now and noted is None and _clock_decides(result, reference):
+                notes.add(offset, reference)
+                applied.note(record.partition, offset, reference)
+                applied.noted.add(record.partition)
             if isinstance(result, Rejection):
                 windows.clock.processed_offset = offset
                 windows.clock_dirty = True
@@ -217,6 +244,13 @@ class TopicPipeline:
                 reading.occurred_at.timestamp()
             )
         return applied
+
+    def note_writes(self, applied: Applied) -> list[StateWrite]:
+        """The pending clock notes of the partitions ``applied`` noted anew (step 1)."""
+        return [
+            StateWrite(p, notes_store_key(p), self.partitions[p].notes.encode())
+            for p in sorted(applied.noted)
+        ]
 
     def pane_writes(
         self, partitions: Iterable[int], closings: dict[int, Closing] | None = None
@@ -262,6 +296,15 @@ class TopicPipeline:
     def state_entries(self) -> int:
         """Open panes over all loaded partitions."""
         return sum(w.pane_count for w in self.partitions.values())
+
+
+def _clock_decides(result: RawEvent | Rejection, reference: float) -> bool:
+    """Whether a record judged against a wall-clock ``reference`` (below its timestamp)
+    would be judged otherwise by its timestamp: rejected as future, or an event ahead of
+    the reference (its watermark progress is capped)."""
+    if isinstance(result, Rejection):
+        return result.reason_kind == "future"
+    return result.occurred_at.timestamp() > reference
 
 
 def _reference_seconds(timestamp_ms: int | None, now: float | None) -> float:

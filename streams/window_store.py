@@ -20,6 +20,7 @@ from typing import Any, Final
 import orjson
 
 from streams.accumulators import State
+from streams.clocknotes import ClockNotes
 from streams.routing import EntityRegistry
 
 SEGMENT_PANES: Final = 1000
@@ -92,7 +93,8 @@ def registry_store_key(partition: int) -> bytes:
 
 def parse_store_key(raw: bytes) -> tuple[str, int, int]:
     """(kind, partition, seq) of a state-table key: kind "c" clock, "r" entity registry,
-    "s" pane segment, "i" event-id segment; seq is -1 where the key has none."""
+    "s" pane segment, "i" event-id segment, "n" clock notes; seq is -1 where the key has
+    none."""
     parts = raw.decode().split("|")
     return parts[0], int(parts[1]), int(parts[2]) if len(parts) > 2 else -1
 
@@ -106,6 +108,7 @@ class StoredPartition:
     segments: list[tuple[int, list[tuple[PaneKey, Pane]]]] = field(default_factory=list)
     """Pane segments in ``seq`` order: later versions of a pane win."""
     id_segments: list[tuple[int, bytes]] = field(default_factory=list)
+    notes: ClockNotes = field(default_factory=ClockNotes)
 
 
 def read_stored(items: Iterable[tuple[bytes, bytes]], partition: int) -> StoredPartition:
@@ -124,6 +127,8 @@ def read_stored(items: Iterable[tuple[bytes, bytes]], partition: int) -> StoredP
             raw_segments.append((seq, raw_value))
         elif kind == "i":
             stored.id_segments.append((seq, raw_value))
+        elif kind == "n":
+            stored.notes = ClockNotes.decode(raw_value)
     raw_segments.sort()
     stored.segments = [
         (seq, [Pane.from_record(record) for record in orjson.loads(raw)])

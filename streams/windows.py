@@ -47,6 +47,7 @@ from streams.catalog import (
     fold,
     kpis_for_topic,
 )
+from streams.clocknotes import ClockNotes
 from streams.dedup import DEFAULT_HORIZON_SECONDS, EventIdIndex
 from streams.routing import EntityRegistry, district_partition, entity_reason, misrouted_reason
 from streams.window_rows import (
@@ -173,6 +174,9 @@ class PartitionWindows:
         self.clock = Clock()
         self.ids = EventIdIndex(dedup_horizon_seconds)
         self.registry = EntityRegistry()
+        self.notes = ClockNotes()
+        """Wall-clock times records above the durable clock were judged by
+        (:mod:`streams.clocknotes`); replay sets the worker's."""
         self._home = (
             {d.value: district_partition(d.value, partitions) == partition for d in District}
             if partitions
@@ -198,6 +202,8 @@ class PartitionWindows:
         """Rebuild from state-table items of this partition (other partitions are ignored)."""
         stored = read_stored(items, self.partition)
         self.clock, self.registry = stored.clock, stored.registry
+        self.notes = stored.notes
+        self.notes.forget_through(self.clock.processed_offset)
         self.ids.load(stored.id_segments, self.clock.watermark, self.clock.processed_offset)
         for seq, records in stored.segments:
             panes = dict(records)
@@ -478,6 +484,7 @@ class PartitionWindows:
         records they came from are read again.
         """
         self.clock_dirty = False
+        self.notes.forget_through(self.clock.processed_offset)
         out = self.ids.take_writes(self.partition)
         if self.registry.dirty:
             out.append((registry_store_key(self.partition), self.registry.encode()))

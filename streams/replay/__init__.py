@@ -34,6 +34,12 @@ event id is a duplicate only against the events already in its pane. So:
   property). Delayed events are no concern:
   replay always reads to the true end offset.
 
+Wall clocks. A worker judges each record by its record timestamp capped by its wall
+clock. Where that cap changed a decision (CreateTime stamps ahead of the worker's clock),
+the worker noted the time it used on ``city.clock.v1`` (:mod:`streams.clocknotes`);
+replay reads that topic whole first and judges those records by the noted time, so its
+decisions are the worker's on CreateTime topics too.
+
 What replay cannot see: a worker also advances the watermark of an idle, caught-up
 partition by wall clock (``IOC_IDLE_TIMEOUT_SECONDS``). Rows of windows ending after a
 partition's last event watermark exist in the database only through such an advance; they

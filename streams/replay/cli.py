@@ -38,8 +38,10 @@ By default every partition is read from the beginning of retention, as the worke
 so lateness is decided exactly as the worker decided it (exact mode). --margin starts at
 offsets_for_times(from - margin) instead (record time), which is faster and still exact
 when producers' clocks are within margin - future skew of the broker's.
-Windows ending after a partition's last event watermark are only closed by a worker's
-wall-clock idle advance; they are not compared unless --include-open.
+Records a worker judged by its wall clock rather than by their record time (stamped ahead
+of it) are judged by the time it noted on city.clock.v1. Windows ending after a
+partition's last event watermark are only closed by a worker's wall-clock idle advance;
+they are not compared unless --include-open.
 """
 
 EXAMPLES = """\

@@ -2,7 +2,8 @@
 
 :func:`plan` decides, per partition, the first offset to read and the true end offset (the
 high watermark of a Fetch, see :mod:`streams.replay.broker_quirks`); :func:`read` hands the records
-to a callback in offset order per partition, in large batches.
+to a callback in offset order per partition, in large batches; :func:`read_clock_notes` reads
+the workers' clock notes first.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from common.errors import UserError
+from schemas.topics import CLOCK_TOPIC
+from streams.clocknotes import NoteBook
 from streams.pipeline import SourceRecord
 from streams.replay.broker_quirks import end_offsets_with, offset_for_time
 
@@ -185,3 +188,16 @@ async def read(
                 f"({where}): is it still running?"
             )
     return total
+
+
+async def read_clock_notes(consumer: AIOKafkaConsumer, partitions: Sequence[int]) -> NoteBook:
+    """Every worker clock note on ``city.clock.v1`` (``partitions``: those of the topic). The
+    topic holds a record only where a worker's wall clock changed a decision, so it is read
+    whole, whatever the range."""
+    book = NoteBook()
+
+    async def take(_: str, records: Sequence[SourceRecord]) -> None:
+        book.add_records(r.value for r in records)
+
+    await read(consumer, await plan(consumer, {CLOCK_TOPIC: list(partitions)}, since_ms=None), take)
+    return book

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from schemas.decode import Rejection
 from schemas.events import RawEvent
+from streams.clocknotes import NoteBook
 from streams.pipeline import Record, TopicPipeline, rows_of
 from streams.replay.selection import Selection
 from streams.windows import (
@@ -152,10 +153,12 @@ class _Pipeline(TopicPipeline):
         partitions: int | None,
         selection: Selection,
         stats: TopicStats,
+        clock_notes: NoteBook,
     ) -> None:
         super().__init__(topic, grace, skew, partitions)
         self.selection = selection
         self.stats = stats
+        self.clock_notes = clock_notes
         self.keep_records = False
         self.kept: list[Record] = []
 
@@ -175,11 +178,14 @@ class _Pipeline(TopicPipeline):
         return result
 
     def ensure(self, partition: int) -> None:
-        """Start the state of a partition the way a fresh worker does: empty."""
+        """Start the state of a partition the way a fresh worker does: empty, but for the
+        worker's clock notes."""
         if not self.is_loaded(partition):
-            self.partitions[partition] = _Windows(
+            windows = _Windows(
                 self.topic, partition, self.grace, self.partition_count, self.selection, self.stats
             )
+            windows.notes = self.clock_notes.of(self.topic, partition)
+            self.partitions[partition] = windows
 
 
 @dataclass
@@ -201,7 +207,9 @@ class Result:
 
 
 class Recomputer:
-    """One pipeline per raw topic, fed record batches by :meth:`feed`."""
+    """One pipeline per raw topic, fed record batches by :meth:`feed`; records the workers
+    noted in ``clock_notes`` are judged by the noted wall-clock time, the others by their
+    record timestamp, as the worker judged them."""
 
     def __init__(
         self,
@@ -211,14 +219,22 @@ class Recomputer:
         *,
         keep_records: bool = False,
         partition_counts: dict[str, int] | None = None,
+        clock_notes: NoteBook | None = None,
     ) -> None:
         self.selection = selection
         self.grace = grace_seconds
         self.stats = {t: TopicStats(t) for t in selection.topics}
         counts = partition_counts or {}
+        notes = clock_notes or NoteBook()
         self.pipelines = {
             t: _Pipeline(
-                t, grace_seconds, future_skew_seconds, counts.get(t), selection, self.stats[t]
+                t,
+                grace_seconds,
+                future_skew_seconds,
+                counts.get(t),
+                selection,
+                self.stats[t],
+                notes,
             )
             for t in selection.topics
         }

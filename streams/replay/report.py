@@ -44,6 +44,8 @@ class Report:
     replay_id: str | None = None
     audit_rows: int = 0
     republished: dict[str, int] = field(default_factory=dict)
+    clock_notes: int = 0
+    """Records judged by the wall-clock time a worker noted (streams.clocknotes)."""
 
     @property
     def differs(self) -> bool:
@@ -101,6 +103,11 @@ def summary(report: Report, max_differences: int = 20) -> str:
         f"  read {report.events_read} records in {report.read_seconds:.1f} s "
         f"({report.events_per_second:,.0f}/s), {report.mode}",
     ]
+    if report.clock_notes:
+        lines.append(
+            f"  {report.clock_notes} records judged by the wall clock their worker noted "
+            "(city.clock.v1)"
+        )
     for topic, stats in report.stats.items():
         a, r = stats.summary(), stats.range_summary()
         lines.append(

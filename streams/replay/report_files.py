@@ -88,6 +88,7 @@ def to_dict(report: Report) -> dict[str, Any]:
             "events_read": report.events_read,
             "read_seconds": round(report.read_seconds, 3),
             "events_per_second": round(report.events_per_second),
+            "clock_notes": report.clock_notes,
             "total_seconds": round(report.total_seconds, 3),
             "missing_topics": report.missing_topics,
             "partitions": [
@@ -216,6 +217,7 @@ def _md_header(report: Report) -> list[str]:
         f"{report.future_skew_seconds:g} s; tolerance "
         + ("exact" if not report.tolerance else f"{report.tolerance:g} relative")
         + ("; open windows included" if report.include_open else ""),
+        f"- Records judged by a worker's noted wall clock (city.clock.v1): {report.clock_notes}",
     ]
     chosen = filters(sel)
     for name in ("kpis", "entities", "windows"):

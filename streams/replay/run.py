@@ -11,12 +11,20 @@ from typing import Any
 import psycopg
 
 from common.durations import format_duration
+from schemas.topics import CLOCK_TOPIC
 from sinks.db import UNAVAILABLE, describe, unreachable
 from streams.pipeline import SourceRecord
 from streams.replay import compare as comparing
 from streams.replay.audit import new_replay_id, write_audit
 from streams.replay.progress import Progress
-from streams.replay.reading import Span, open_consumer, partitions_of, plan, read
+from streams.replay.reading import (
+    Span,
+    open_consumer,
+    partitions_of,
+    plan,
+    read,
+    read_clock_notes,
+)
 from streams.replay.recompute import Identity, Recomputer, Result
 from streams.replay.report import Report
 from streams.replay.republish import Republisher, targets
@@ -104,13 +112,15 @@ async def replay(options: Options) -> Report:
         consumer = await open_consumer(options.bootstrap)
         republisher: Republisher | None = None
         try:
-            partitions = await partitions_of(consumer, sel.topics)
+            partitions = await partitions_of(consumer, [*sel.topics, CLOCK_TOPIC])
+            notes = await read_clock_notes(consumer, partitions.pop(CLOCK_TOPIC, []))
             recomputer = Recomputer(
                 sel,
                 options.grace_seconds,
                 options.future_skew_seconds,
                 keep_records=options.republish is not None,
                 partition_counts={t: len(ps) for t, ps in partitions.items()},
+                clock_notes=notes,
             )
             since_ms = None
             if options.margin_seconds is not None:
@@ -169,6 +179,7 @@ async def replay(options: Options) -> Report:
         rows_replayed=len(replayed),
         rows_stored=stored,
         events_read=events,
+        clock_notes=notes.noted,
         read_seconds=read_seconds,
         total_seconds=time.monotonic() - started,
         started_at=started_at,

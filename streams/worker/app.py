@@ -15,8 +15,9 @@ from typing import Any, Final
 
 from common import metrics
 from common.config import Settings, load
-from schemas.topics import DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
+from schemas.topics import CLOCK_TOPIC, DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
 from streams.catalog import ALERTABLE
+from streams.clocknotes import note_records
 from streams.pipeline import Applied, Record, StateWrite, TopicPipeline, kpi_packs
 from streams.windows import PANE_SECONDS, WINDOW_KINDS, Closing
 from streams.worker import garbage
@@ -119,6 +120,9 @@ class Worker:
             for partition in applied.touched:
                 self.last_event_wall[(topic, partition)] = now
                 self._note_arrival(topic, partition, now)
+            if applied.clock_notes:
+                await self._write(topic, pipeline.note_writes(applied), wait=True)
+                await self._produce(CLOCK_TOPIC, note_records(topic, applied.clock_notes))
             await self._produce(DEADLETTER_TOPIC, applied.deadletters)
             await self._produce(LATE_TOPIC, applied.lates)
             await self._finish(topic, applied.touched)
@@ -238,9 +242,9 @@ class Worker:
             if n:
                 metrics.KPI_ROWS_EMITTED.labels(window=WINDOW_KINDS[size]).inc(n)
 
-    async def _write(self, topic: str, writes: list[StateWrite]) -> None:
+    async def _write(self, topic: str, writes: list[StateWrite], *, wait: bool = False) -> None:
         if writes:
-            await self.host.write_state(topic, writes)
+            await self.host.write_state(topic, writes, wait=wait)
 
     def _load(self, topic: str, partition: int) -> None:
         windows = self.pipelines[topic].load(partition, self.host.restored_state(topic))

@@ -111,8 +111,11 @@ class FaustHost:
         """Every item of ``topic``'s window-state table (all partitions this worker holds)."""
         return list(self._tables[topic].data.items())
 
-    async def write_state(self, topic: str, writes: Iterable[StateWrite]) -> None:
-        """Apply state writes to the table and produce them to its changelog in bulk.
+    async def write_state(
+        self, topic: str, writes: Iterable[StateWrite], *, wait: bool = False
+    ) -> None:
+        """Apply state writes to the table and produce them to its changelog in bulk; with
+        ``wait``, return once the broker has them all.
 
         The records go straight to the Kafka producer (which keeps per-partition order and
         is flushed by Faust before every offset commit) instead of Faust's one-by-one
@@ -121,12 +124,17 @@ class FaustHost:
         data = self._tables[topic].data
         changelog = self._changelogs[topic]
         send = self.app.producer.send
+        futures: list[Any] = []
         for write in writes:
             if write.value is None:
                 data.pop(write.key, None)
             else:
                 data[write.key] = write.value
-            await send(changelog, write.key, write.value, write.partition, None, None)
+            futures.append(
+                await send(changelog, write.key, write.value, write.partition, None, None)
+            )
+        if wait:
+            await asyncio.gather(*futures)
 
     async def send(self, topic: str, key: bytes | None, value: bytes) -> Awaitable[Any]:
         """Hand one record to the producer; the returned future says when the broker has it."""

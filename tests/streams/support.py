@@ -27,11 +27,11 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from common.metrics import scrape, total
 from deploy.devstack.kafka import broker_answers
 from deploy.devstack.kafka_node import KafkaNode
-from schemas.topics import DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
+from schemas.topics import CLOCK_TOPIC, DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
 from tests.support.kafka import Message
 
 IOC = Path(sys.executable).parent / "ioc"
-PRODUCT_TOPICS = (*RAW_TOPICS, KPI_TOPIC, DEADLETTER_TOPIC, LATE_TOPIC)
+PRODUCT_TOPICS = (*RAW_TOPICS, KPI_TOPIC, DEADLETTER_TOPIC, LATE_TOPIC, CLOCK_TOPIC)
 
 
 def free_port() -> int:
