@@ -341,6 +341,28 @@ def render(
     rows = max((p["gridPos"]["y"] + p["gridPos"]["h"] for p in panels), default=1)
     height = HEADER_PX + rows * (ROW_PX + GAP_PX)
     fig = plt.figure(figsize=(WIDTH_PX / DPI, height / DPI), dpi=DPI, facecolor=BACKGROUND)
+    _draw_header(fig, board, variables, moment, kpis_moment, height)
+    fetched: dict[int, PanelData] = {}
+    for panel in panels:
+        queries = by_panel.get(int(panel["id"]), [])
+        data = _fetch(queries, conn, prometheus_url, moment, kpis_moment, variables)
+        fetched[int(panel["id"])] = data
+        _draw_panel(fig, panel, data, height)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=DPI, facecolor=BACKGROUND)
+    plt.close(fig)
+    return fetched
+
+
+def _draw_header(
+    fig: Any,
+    board: Mapping[str, Any],
+    variables: Mapping[str, Sequence[str]],
+    moment: datetime,
+    kpis_moment: datetime,
+    height: float,
+) -> None:
+    """The board's title, and the time and variables it shows."""
     declared = {str(v["name"]) for v in board.get("templating", {}).get("list", [])}
     shown = ", ".join(
         f"{k}={'/'.join(v) if len(v) < 4 else 'All'}" for k, v in variables.items() if k in declared
@@ -366,76 +388,64 @@ def render(
         va="center",
         ha="right",
     )
-    fetched: dict[int, PanelData] = {}
+
+
+def _draw_panel(fig: Any, panel: Mapping[str, Any], data: PanelData, height: float) -> None:
+    """One panel at its grid position: frame, title and body drawn from ``data``."""
     column_px = WIDTH_PX / 24
-    for panel in panels:
-        pos = panel["gridPos"]
-        left = pos["x"] * column_px + GAP_PX / 2
-        top = HEADER_PX + pos["y"] * (ROW_PX + GAP_PX)
-        width = pos["w"] * column_px - GAP_PX
-        panel_height = pos["h"] * (ROW_PX + GAP_PX) - GAP_PX
-        frame_ax = fig.add_axes(
-            (
-                left / WIDTH_PX,
-                1 - (top + panel_height) / height,
-                width / WIDTH_PX,
-                panel_height / height,
-            )
+    pos = panel["gridPos"]
+    left = pos["x"] * column_px + GAP_PX / 2
+    top = HEADER_PX + pos["y"] * (ROW_PX + GAP_PX)
+    width = pos["w"] * column_px - GAP_PX
+    panel_height = pos["h"] * (ROW_PX + GAP_PX) - GAP_PX
+    frame_ax = fig.add_axes(
+        (
+            left / WIDTH_PX,
+            1 - (top + panel_height) / height,
+            width / WIDTH_PX,
+            panel_height / height,
         )
-        frame_ax.set_facecolor(PANEL)
-        frame_ax.set_xticks([])
-        frame_ax.set_yticks([])
-        for spine in frame_ax.spines.values():
-            spine.set_color("#2c3235")
-        frame_ax.text(
-            0.01,
-            1 - 14 / panel_height,
-            str(panel.get("title", "")),
-            color=TEXT,
-            fontsize=10,
-            fontweight="bold",
-            va="center",
-            transform=frame_ax.transAxes,
+    )
+    frame_ax.set_facecolor(PANEL)
+    frame_ax.set_xticks([])
+    frame_ax.set_yticks([])
+    for spine in frame_ax.spines.values():
+        spine.set_color("#2c3235")
+    frame_ax.text(
+        0.01,
+        1 - 14 / panel_height,
+        str(panel.get("title", "")),
+        color=TEXT,
+        fontsize=10,
+        fontweight="bold",
+        va="center",
+        transform=frame_ax.transAxes,
+    )
+    body_top = top + 28
+    body_height = max(10.0, panel_height - 28 - 6)
+    kind = panel["type"]
+    inset, bottom = (44, 20) if kind == "timeseries" else (4, 0)
+    ax = fig.add_axes(
+        (
+            (left + inset) / WIDTH_PX,
+            1 - (body_top + body_height - bottom) / height,
+            (width - inset - 6) / WIDTH_PX,
+            (body_height - bottom) / height,
         )
-        body_top = top + 28
-        body_height = max(10.0, panel_height - 28 - 6)
-        chart = panel["type"] == "timeseries"
-        inset, bottom = (44, 20) if chart else (4, 0)
-        ax = fig.add_axes(
-            (
-                (left + inset) / WIDTH_PX,
-                1 - (body_top + body_height - bottom) / height,
-                (width - inset - 6) / WIDTH_PX,
-                (body_height - bottom) / height,
-            )
-        )
-        ax.set_facecolor(PANEL)
-        data = _fetch(
-            by_panel.get(int(panel["id"]), []),
-            conn,
-            prometheus_url,
-            moment,
-            kpis_moment,
-            variables,
-        )
-        fetched[int(panel["id"])] = data
-        kind = panel["type"]
-        if kind == "timeseries":
-            _draw_timeseries(ax, panel, data)
-        else:
-            ax.set_xticks([])
-            ax.set_yticks([])
-            for spine in ax.spines.values():
-                spine.set_visible(False)
-            if kind == "stat":
-                _draw_stat(ax, panel, data, width)
-            elif kind == "table":
-                _draw_table(ax, panel, data, body_height)
-            elif kind == "geomap" and not data.error:
-                draw_map(ax, panel, data.frames, color_hex)
-            else:
-                _message(ax, f"({kind})")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=DPI, facecolor=BACKGROUND)
-    plt.close(fig)
-    return fetched
+    )
+    ax.set_facecolor(PANEL)
+    if kind == "timeseries":
+        _draw_timeseries(ax, panel, data)
+        return
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    if kind == "stat":
+        _draw_stat(ax, panel, data, width)
+    elif kind == "table":
+        _draw_table(ax, panel, data, body_height)
+    elif kind == "geomap" and not data.error:
+        draw_map(ax, panel, data.frames, color_hex)
+    else:
+        _message(ax, f"({kind})")

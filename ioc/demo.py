@@ -175,7 +175,6 @@ def run(args: argparse.Namespace) -> int:
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 132)
     settings = load()
     started_at = time.monotonic()
-    deadline = started_at + args.timeout
     run_dir = Path(tempfile.mkdtemp(prefix="ioc-demo-"))
     started_servers = run_dir / "servers-started"
     period = Period.choose(datetime.now(UTC), args.hours, args.end_now)
@@ -188,47 +187,10 @@ def run(args: argparse.Namespace) -> int:
     children = Children(run_dir)
     live = LiveRun(console, settings, children) if args.live else None
     try:
-        console.print("2/7 fresh topics, database migrations, Grafana boards")
-        asyncio.run(reset_topics(settings.kafka_bootstrap, settings.partitions))
-        migrate(settings.database_url)
-        cleared = clear_period(settings.database_url, period)
-        if cleared:
-            console.print(f"    deleted {cleared:,} KPI rows of earlier runs in the period")
-        boards = build_boards()
-        stamp = time.strftime("%Y%m%d%H%M%S")
-        env = {
-            **os.environ,
-            "IOC_APP_ID": f"{DEMO_APP_PREFIX}{stamp}",
-            "IOC_SINK_GROUP": f"{DEMO_APP_PREFIX}sink-{stamp}",
-            "IOC_IDLE_TIMEOUT_SECONDS": str(DEMO_IDLE_SECONDS),
-        }
-        console.print("3/7 worker and sink")
-        children.start("worker", [IOC, "worker"], env)
-        children.start("sink", [IOC, "sink"], env)
-        summary_path = run_dir / "simulator.json"
-        console.print(
-            f"4/7 simulating {args.hours:g} h of the province, {period.local()}: salinity "
-            "intrusion in Long Mỹ, cell-site outage in Phụng Hiệp, a few faults of every kind"
-        )
-        simulate = [
-            IOC,
-            "simulate",
-            f"--start={period.start.isoformat()}",
-            f"--sim-duration={args.hours:g}h",
-            f"--seed={args.seed}",
-            "--scenario=salinity-intrusion",
-            "--scenario=site-outage",
-            "--scenario-after=30m",
-            f"--summary-json={summary_path}",
-            *FAULTS,
-        ]
-        result = subprocess.run(simulate, env=env, capture_output=True, text=True)
-        if result.returncode != 0:
-            raise UserError(f"the simulator failed: {result.stderr.strip()[-500:]}")
-        sent_summary = json.loads(summary_path.read_text())
-        sent = int(sent_summary["totals"]["messages"])
-        console.print(f"    sent {sent:,} events; waiting for every window to close and land")
+        boards, env = _prepare(console, settings, period, children)
+        sent = _simulate(console, args, period, env, run_dir)
         console.print("5/7 pipeline at work")
+        deadline = started_at + args.timeout
         worker, sink = wait_until_done(console, settings, children, sent, deadline)
         if live is not None:
             live.start(env, args.seed, FAULTS)
@@ -243,15 +205,7 @@ def run(args: argparse.Namespace) -> int:
             f"{total(sink, 'ioc_sink_rows_written_total'):,.0f}; "
             f"wall time {time.monotonic() - started_at:.0f} s"
         )
-        console.print("7/7 the boards as pictures")
-        pictures = write_board_pngs(
-            run_dir,
-            settings.database_url,
-            f"http://127.0.0.1:{settings.ports.prometheus}",
-            period.end,
-        )
-        for path, panels, with_data in pictures:
-            console.print(f"    {path}  ({with_data} of {panels} panels with data)")
+        pictures = _pictures(console, settings, run_dir, period)
         where_next(console, settings, boards[0].parent if boards else None, args, run_dir, period)
         live_figures: LiveFigures | None = None
         if live is not None:
@@ -285,6 +239,76 @@ def run(args: argparse.Namespace) -> int:
             names = stack.recorded(started_servers)
             if names:
                 stack.down(names)
+
+
+def _prepare(
+    console: Console, settings: Settings, period: Period, children: Children
+) -> tuple[list[Path], dict[str, str]]:
+    """Steps 2 and 3: fresh topics, migrations, the period cleared, boards built, worker and
+    sink started; the boards written and the environment of the demo's processes."""
+    console.print("2/7 fresh topics, database migrations, Grafana boards")
+    asyncio.run(reset_topics(settings.kafka_bootstrap, settings.partitions))
+    migrate(settings.database_url)
+    cleared = clear_period(settings.database_url, period)
+    if cleared:
+        console.print(f"    deleted {cleared:,} KPI rows of earlier runs in the period")
+    boards = build_boards()
+    stamp = time.strftime("%Y%m%d%H%M%S")
+    env = {
+        **os.environ,
+        "IOC_APP_ID": f"{DEMO_APP_PREFIX}{stamp}",
+        "IOC_SINK_GROUP": f"{DEMO_APP_PREFIX}sink-{stamp}",
+        "IOC_IDLE_TIMEOUT_SECONDS": str(DEMO_IDLE_SECONDS),
+    }
+    console.print("3/7 worker and sink")
+    children.start("worker", [IOC, "worker"], env)
+    children.start("sink", [IOC, "sink"], env)
+    return boards, env
+
+
+def _simulate(
+    console: Console, args: argparse.Namespace, period: Period, env: dict[str, str], run_dir: Path
+) -> int:
+    """Step 4: the simulated province of the period, sent to Kafka; the events sent."""
+    summary_path = run_dir / "simulator.json"
+    console.print(
+        f"4/7 simulating {args.hours:g} h of the province, {period.local()}: salinity "
+        "intrusion in Long Mỹ, cell-site outage in Phụng Hiệp, a few faults of every kind"
+    )
+    simulate = [
+        IOC,
+        "simulate",
+        f"--start={period.start.isoformat()}",
+        f"--sim-duration={args.hours:g}h",
+        f"--seed={args.seed}",
+        "--scenario=salinity-intrusion",
+        "--scenario=site-outage",
+        "--scenario-after=30m",
+        f"--summary-json={summary_path}",
+        *FAULTS,
+    ]
+    result = subprocess.run(simulate, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise UserError(f"the simulator failed: {result.stderr.strip()[-500:]}")
+    sent = int(json.loads(summary_path.read_text())["totals"]["messages"])
+    console.print(f"    sent {sent:,} events; waiting for every window to close and land")
+    return sent
+
+
+def _pictures(
+    console: Console, settings: Settings, run_dir: Path, period: Period
+) -> list[tuple[Path, int, int]]:
+    """Step 7: a PNG of every board in the run's folder; (path, panels, with data) each."""
+    console.print("7/7 the boards as pictures")
+    pictures = write_board_pngs(
+        run_dir,
+        settings.database_url,
+        f"http://127.0.0.1:{settings.ports.prometheus}",
+        period.end,
+    )
+    for path, panels, with_data in pictures:
+        console.print(f"    {path}  ({with_data} of {panels} panels with data)")
+    return list(pictures)
 
 
 def print_conservation(console: Console, figures: dict[str, Any]) -> None:
