@@ -49,8 +49,9 @@ def say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-async def plain_loop(bootstrap: str, expected: int) -> float:
-    """(a): consume every raw record, decode, count and sum per district and minute."""
+async def plain_loop(bootstrap: str, expected: int) -> tuple[float, float]:
+    """(a): consume every raw record, decode, count and sum per district and minute; its
+    seconds and CPU seconds."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
@@ -65,7 +66,7 @@ async def plain_loop(bootstrap: str, expected: int) -> float:
         await consumer.seek_to_beginning(*tps)
         windows: dict[tuple[str, int], list[float]] = defaultdict(lambda: [0, 0.0])
         seen = 0
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         pending = {tp for tp in tps if ends[tp] > 0}
         while pending:
             batch = await consumer.getmany(*pending, timeout_ms=200, max_records=20000)
@@ -82,9 +83,9 @@ async def plain_loop(bootstrap: str, expected: int) -> float:
                         continue
                 if records and records[-1].offset + 1 >= ends[tp]:
                     pending.discard(tp)
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
         assert seen == expected, (seen, expected)
-        return elapsed
+        return elapsed, cpu
     finally:
         await consumer.stop()
 
@@ -130,10 +131,10 @@ def our_worker(
     log_dir: Path,
     app_id: str = "bench-ours",
     guarantee: str = "at_least_once",
-) -> tuple[float, float]:
+) -> tuple[float, float, float]:
     """(c): ``ioc worker`` (Faust ``processing_guarantee`` ``guarantee``) from the start of
     its first processing step to the end of the step that consumed the last event; returns
-    (seconds, rss MiB)."""
+    (seconds, rss MiB, CPU seconds of the worker process over the same span)."""
     worker = WorkerProcess(
         bootstrap,
         app_id,
@@ -142,8 +143,10 @@ def our_worker(
         IOC_PROCESSING_GUARANTEE=guarantee,
     ).start()
     names = ("ioc_events_consumed_total", "ioc_worker_steps_in_progress")
+    pid = worker.proc.pid if worker.proc else 0
     try:
         first = None
+        cpu_first = 0.0
         deadline = time.monotonic() + 1800
         while True:
             samples = worker.metrics(*names)
@@ -151,15 +154,22 @@ def our_worker(
             consumed = metric_sum(samples, names[0])
             if first is None and (consumed > 0 or metric_sum(samples, names[1]) > 0):
                 first = now
+                cpu_first = _cpu_seconds(pid)
             if consumed >= expected:
                 break
             if time.monotonic() > deadline:
                 raise RuntimeError(f"our worker stalled at {consumed}; see {log_dir}")
             time.sleep(0.05)
         assert first is not None
-        return now - first, _rss_mib(worker.proc.pid if worker.proc else 0)
+        return now - first, _rss_mib(pid), _cpu_seconds(pid) - cpu_first
     finally:
         worker.stop()
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a live process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_mib(pid: int) -> float:
@@ -203,10 +213,13 @@ def main() -> None:
         asyncio.run(produce(broker.bootstrap, messages))
         n = len(messages)
         seconds: dict[str, list[float]] = defaultdict(list)
+        cpu: dict[str, list[float]] = defaultdict(list)
         rss = 0.0
         for run in range(args.repeat):
             say(f"run {run + 1}/{args.repeat}: (a) plain aiokafka loop ...")
-            seconds["plain"].append(asyncio.run(plain_loop(broker.bootstrap, n)))
+            plain_s, plain_cpu = asyncio.run(plain_loop(broker.bootstrap, n))
+            seconds["plain"].append(plain_s)
+            cpu["plain"].append(plain_cpu)
             say("(b) naive Faust windowed table ...")
             seconds["naive"].append(
                 faust_app("bench.naive_faust_app", broker.bootstrap, n, work, run)
@@ -216,16 +229,18 @@ def main() -> None:
                 faust_app("bench.faust_floor_app", broker.bootstrap, n, work, run)
             )
             say("(c) our worker ...")
-            ours, rss = our_worker(broker.bootstrap, n, work, f"bench-ours-{run}")
+            ours, rss, ours_cpu = our_worker(broker.bootstrap, n, work, f"bench-ours-{run}")
             seconds["ours"].append(ours)
+            cpu["ours"].append(ours_cpu)
             if args.exactly_once:
                 say("(e) our worker, processing_guarantee=exactly_once ...")
-                eos, _ = our_worker(
+                eos, _, _ = our_worker(
                     broker.bootstrap, n, work, f"bench-eos-{run}", guarantee="exactly_once"
                 )
                 seconds["eos"].append(eos)
             say(", ".join(f"{k} {n / v[-1]:,.0f}/s" for k, v in seconds.items()))
     rates = {name: n / statistics.median(runs) for name, runs in seconds.items()}
+    cpu_us = {name: 1e6 * statistics.median(runs) / n for name, runs in cpu.items()}
     spread = {name: f"{n / max(runs):,.0f}-{n / min(runs):,.0f}" for name, runs in seconds.items()}
     lines = [
         f"Input: {n:,} simulator events (3 raw topics x 4 partitions, private Apache Kafka "
@@ -237,23 +252,27 @@ def main() -> None:
             else "."
         ),
         "",
-        "| path | events/s | vs naive Faust |",
-        "|---|---|---|",
+        "| path | events/s | vs naive Faust | CPU us per event |",
+        "|---|---|---|---|",
         f"| (a) aiokafka consume + decode + dict aggregation (ceiling) | {rates['plain']:,.0f} "
-        f"| {rates['plain'] / rates['naive']:.1f}x |",
-        f"| (b) naive Faust tumbling windowed table (baseline) | {rates['naive']:,.0f} | 1.0x |",
+        f"| {rates['plain'] / rates['naive']:.1f}x | {cpu_us['plain']:.1f} |",
+        f"| (b) naive Faust tumbling windowed table (baseline) | {rates['naive']:,.0f} | 1.0x "
+        "| - |",
         f"| (c) our worker, all windows + validation + KPI rows | {rates['ours']:,.0f} "
-        f"| {rates['ours'] / rates['naive']:.1f}x |",
+        f"| {rates['ours'] / rates['naive']:.1f}x | {cpu_us['ours']:.1f} |",
         f"| (d) Faust floor: the worker's Faust setup, batches only counted | "
-        f"{rates['floor']:,.0f} | {rates['floor'] / rates['naive']:.1f}x |",
+        f"{rates['floor']:,.0f} | {rates['floor'] / rates['naive']:.1f}x | - |",
         *(
             [
                 f"| (e) our worker with processing_guarantee=exactly_once | {rates['eos']:,.0f} "
-                f"| {rates['eos'] / rates['naive']:.1f}x |"
+                f"| {rates['eos'] / rates['naive']:.1f}x | - |"
             ]
             if "eos" in rates
             else []
         ),
+        "",
+        f"CPU per event is the process's user + system time over the measured span (steadier "
+        f"than events/s on a shared machine; load average {os.getloadavg()[0]:.1f} at the end).",
         "",
         f"Our worker runs at {rates['ours'] / rates['floor']:.0%} of the floor (d): of each "
         f"event's {1e6 / rates['ours']:.0f} us, {1e6 / rates['floor']:.0f} us are Faust's own "
