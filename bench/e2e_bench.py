@@ -29,8 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +40,11 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.databases import fresh_database  # noqa: E402
 from bench.report import write_section  # noqa: E402
-from common import config  # noqa: E402
 from common.metrics import scrape, total  # noqa: E402
-from deploy.devstack.urls import admin_url, with_database  # noqa: E402
+from ioc.processes import Usage  # noqa: E402
 from schemas.topics import KPI_TOPIC, RAW_TOPICS  # noqa: E402
-from sinks.migrate import migrate  # noqa: E402
 from sinks.writer import COLUMNS, STAGE_TYPES  # noqa: E402
 from streams.replay.broker_quirks import true_end_offsets  # noqa: E402
 from tests.streams.support import (  # noqa: E402
@@ -69,8 +67,9 @@ def say(text: str) -> None:
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of a live process."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    usage = Usage.of(pid)
+    assert usage is not None, f"process {pid} is gone"
+    return usage.cpu_seconds
 
 
 class SinkProcess:
@@ -167,27 +166,9 @@ def wait_until(what: str, done: Any, poll: float = 0.05) -> float:
 
 @dataclass
 class Database:
-    """A fresh, migrated database on the local TimescaleDB, dropped at the end."""
+    """The ``kpi`` table of a benchmark database (see :func:`fresh_database`)."""
 
-    url: str = ""
-    name: str = field(default_factory=lambda: f"ioc_bench_e2e_{uuid.uuid4().hex[:8]}")
-
-    def __enter__(self) -> Database:
-        admin = admin_url(config.load().database_url)
-        with psycopg.connect(with_database(admin, "postgres"), autocommit=True) as c:
-            c.execute(sql.SQL("CREATE DATABASE {} OWNER ioc").format(sql.Identifier(self.name)))
-        with psycopg.connect(with_database(admin, self.name), autocommit=True) as c:
-            c.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
-        self.url = with_database(config.load().database_url, self.name)
-        migrate(self.url)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        admin = admin_url(config.load().database_url)
-        with psycopg.connect(with_database(admin, "postgres"), autocommit=True) as c:
-            c.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(self.name))
-            )
+    url: str
 
     def count(self) -> int:
         with psycopg.connect(self.url) as c:
@@ -278,7 +259,8 @@ def one_run(broker: PrivateBroker, n: int, work: Path, run: int) -> Run:
     finally:
         worker.stop()
     start = asyncio.run(end_offsets(broker))
-    with Database() as db:
+    with fresh_database("ioc_bench_e2e") as url:
+        db = Database(url)
         say("(b) worker + sink side by side ...")
         asyncio.run(start_group_at(broker.bootstrap, f"e2e-sink-b-{run}", start))
         sink = SinkProcess(
@@ -328,7 +310,8 @@ def one_run(broker: PrivateBroker, n: int, work: Path, run: int) -> Run:
 def live_delay(broker: PrivateBroker, seconds: float, work: Path) -> tuple[float | None, int]:
     """Worker + sink while the simulator sends the province in real time for ``seconds``;
     the p99 delay from window close to rows visible, and the KPI messages observed."""
-    with Database() as db:
+    with fresh_database("ioc_bench_e2e") as url:
+        db = Database(url)
         asyncio.run(start_group_at(broker.bootstrap, "e2e-sink-live",
                                    asyncio.run(end_offsets(broker))))  # fmt: skip
         # The live worker starts where the backfill ends: it windows only live events.

@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.report import write_section  # noqa: E402
+from ioc.processes import Usage  # noqa: E402
 from schemas.places import District  # noqa: E402
 from schemas.topics import RAW_TOPICS  # noqa: E402
 from streams.routing import district_partition  # noqa: E402
@@ -38,7 +39,6 @@ from tests.streams.support import (  # noqa: E402
 from tests.support.kafka import produce  # noqa: E402
 
 PARTITIONS = 8
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def say(text: str) -> None:
@@ -48,8 +48,9 @@ def say(text: str) -> None:
 def cpu_seconds(worker: WorkerProcess) -> float:
     """User + system CPU seconds of the worker process so far."""
     assert worker.proc is not None
-    fields = Path(f"/proc/{worker.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
+    usage = Usage.of(worker.proc.pid)
+    assert usage is not None, "the worker is gone"
+    return usage.cpu_seconds
 
 
 def wait_held(workers: list[WorkerProcess], timeout: float = 180) -> None:

@@ -22,7 +22,6 @@ import platform
 import statistics
 import sys
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,15 +32,14 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.databases import fresh_database  # noqa: E402
 from bench.report import write_section  # noqa: E402
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from common import config  # noqa: E402
-from deploy.devstack.urls import admin_url, with_database  # noqa: E402
+from ioc.processes import Usage  # noqa: E402
 from schemas.kpi import EntityKind, KpiRow  # noqa: E402
-from sinks.migrate import migrate  # noqa: E402
 from sinks.writer import COLUMNS, STAGE_TYPES, stored_row, write_kpi_rows  # noqa: E402
 
 KPIS = (
@@ -102,15 +100,11 @@ class Cpu:
     CPU a path burns is steadier than its wall-clock time."""
 
     def __init__(self, backend_pid: int) -> None:
-        self._stat = Path(f"/proc/{backend_pid}/stat")
-        self._tick = os.sysconf("SC_CLK_TCK")
+        self._backend = backend_pid
 
     def now(self) -> float | None:
-        try:
-            fields = self._stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return None
-        return time.process_time() + (int(fields[11]) + int(fields[12])) / self._tick
+        backend = Usage.of(self._backend)
+        return None if backend is None else time.process_time() + backend.cpu_seconds
 
 
 def _spent(cpu: Cpu, before: float | None) -> float | None:
@@ -250,23 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
     args = parser.parse_args(argv)
-    settings = config.load()
-    admin = admin_url(settings.database_url)
-    name = f"ioc_bench_sink_{uuid.uuid4().hex[:8]}"
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
-    with psycopg.connect(with_database(admin, "postgres"), autocommit=True) as c:
-        c.execute(sql.SQL("CREATE DATABASE {} OWNER ioc").format(sql.Identifier(name)))
-    try:
-        with psycopg.connect(with_database(admin, name), autocommit=True) as c:
-            c.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
-        url = with_database(settings.database_url, name)
-        migrate(url)
+    with fresh_database("ioc_bench_sink") as url:
         result = asyncio.run(measure(url, args.rows, args.batch, args.repeat))
-    finally:
-        with psycopg.connect(with_database(admin, "postgres"), autocommit=True) as c:
-            c.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
     for key, value in result.items():
         shown = f"{value:,.2f}" if isinstance(value, float) else str(value)
         print(f"{key:>18}: {shown}")

@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.report import write_section  # noqa: E402
+from ioc.processes import Usage  # noqa: E402
 from schemas.topics import RAW_TOPICS  # noqa: E402
 from streams.replay.broker_quirks import true_end_offsets  # noqa: E402
 from tests.streams.support import (  # noqa: E402
@@ -167,16 +168,14 @@ def our_worker(
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a live process."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    usage = Usage.of(pid)
+    assert usage is not None, "the worker is gone"
+    return usage.cpu_seconds
 
 
 def _rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    usage = Usage.of(pid)
+    return 0.0 if usage is None else usage.rss_bytes / 2**20
 
 
 def main() -> None:
