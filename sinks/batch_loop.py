@@ -105,6 +105,11 @@ class BatchLoop(Generic[Payload]):
         if self.writing is not None:  # stopped: finish the write under way
             await self._written()
 
+    def _put_back(self, failed: Batch[Payload]) -> None:
+        """A batch whose write failed goes again, in front of the one filled meanwhile."""
+        failed.absorb(self.batch)
+        self.batch = failed
+
     def _idle_for(self, since: float) -> bool:
         if self.until_idle is None or time.monotonic() - since < self.until_idle:
             return False
@@ -120,15 +125,13 @@ class BatchLoop(Generic[Payload]):
             await task
         except psycopg.errors.TransactionRollback as error:
             # deadlock or serialization failure against another writer: just retry
-            batch.absorb(self.batch)
-            self.batch = batch
+            self._put_back(batch)
             metrics.SINK_ERRORS.labels(kind="transaction_retry").inc()
             log.warning("%s: batch rolled back (%s), retrying", self.stage.table, error)
             await asyncio.sleep(self.backoff.minimum)
             return False
         except UNAVAILABLE as error:
-            batch.absorb(self.batch)
-            self.batch = batch
+            self._put_back(batch)
             await self._on_unavailable(error)
             return False
         except psycopg.Error as error:

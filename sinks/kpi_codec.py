@@ -15,7 +15,7 @@ import orjson
 from pydantic import ValidationError
 
 from schemas.kpi import KpiRow, KpiWindow
-from sinks.writer import WINDOW_KINDS, StoredRow, stored_row
+from sinks.writer import StoredRow, kind_of_length, stored_row
 
 MAX_ERRORS_SHOWN: Final = 3
 
@@ -55,7 +55,7 @@ def decode_window(item: dict[str, Any]) -> list[StoredRow] | list[BadMessage]:
     if isinstance(window, BadMessage):
         return [window]
     seconds = (window.window_end - window.window_start).total_seconds()
-    kind = WINDOW_KINDS.get(int(seconds)) if seconds.is_integer() else None
+    kind = kind_of_length(seconds)
     if kind is None:
         return [_bad_length(seconds)]
     shared = (window.entity_kind.value, window.entity_id, window.district, kind,

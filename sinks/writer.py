@@ -108,7 +108,11 @@ class WriteResult:
 
 def window_kind(row: KpiRow) -> str | None:
     """'1m', '15m' or '1h' from the window length; None for any other length."""
-    seconds = (row.window_end - row.window_start).total_seconds()
+    return kind_of_length((row.window_end - row.window_start).total_seconds())
+
+
+def kind_of_length(seconds: float) -> str | None:
+    """'1m', '15m' or '1h' for a window of ``seconds``; None for any other length."""
     return WINDOW_KINDS.get(int(seconds)) if seconds.is_integer() else None
 
 

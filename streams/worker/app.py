@@ -309,8 +309,8 @@ class Worker:
 
         Their restored windows must close too, even when no new event ever arrives.
         """
-        held = self._held()
-        if not self._restored() or held is None:
+        held = self.host.held()
+        if not self.host.restored() or held is None:
             return
         for topic, partition in held:
             pipeline = self.pipelines.get(topic)
@@ -319,12 +319,6 @@ class Worker:
                     if not pipeline.is_loaded(partition):
                         self._load(topic, partition)
 
-    def _held(self) -> set[tuple[str, int]] | None:
-        return self.host.held()
-
-    def _restored(self) -> bool:
-        return self.host.restored()
-
     def _owned(self, topic: str, records: list[Record]) -> list[Record]:
         """Only the records of partitions this worker holds now.
 
@@ -332,7 +326,7 @@ class Worker:
         went to another worker; folding them here would write the new owner's changelog
         from two workers. They are not committed, so the new owner reads them again.
         """
-        held = self._held() or set()  # not started or rebalancing: hold nothing
+        held = self.host.held() or set()  # not started or rebalancing: hold nothing
         assigned = {partition for t, partition in held if t == topic}
         owned = [r for r in records if r.partition in assigned]
         if len(owned) < len(records):
@@ -356,7 +350,7 @@ class Worker:
         """
         if self.host.rebalancing:
             return
-        held = self._held()
+        held = self.host.held()
         if held is None:  # not started or rebalancing: try on a later tick
             return
         for topic, pipeline in self.pipelines.items():

@@ -15,12 +15,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 import faust
 from faust.types import TP
 
 from common.config import Settings
+from streams.pipeline import StateWrite
 from streams.worker import faust_patches
 from streams.worker.faust_options import LANE_QUEUE, app_options
 
@@ -28,19 +29,6 @@ log = logging.getLogger("streams.worker.app")
 
 OnBatch = Callable[[str, Sequence[Any]], Awaitable[None]]
 """Called with (topic, the fetched records of one partition in offset order)."""
-
-
-class StateWrite(Protocol):
-    """A change of a window-state table: ``value`` None deletes ``key``."""
-
-    @property
-    def partition(self) -> int: ...
-
-    @property
-    def key(self) -> bytes: ...
-
-    @property
-    def value(self) -> bytes | None: ...
 
 
 class Gap(NamedTuple):
