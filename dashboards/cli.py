@@ -28,8 +28,13 @@ def register(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
         "Prometheus, or preview a board as a PNG.",
     )
     sub = parser.add_subparsers(dest="dashboards_command", metavar="ACTION", required=True)
+    _register_build(sub.add_parser)
+    _register_check(sub.add_parser)
+    _register_preview(sub.add_parser)
 
-    build = sub.add_parser(
+
+def _register_build(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
+    build = add_parser(
         "build",
         help="write boards JSON and provisioning files",
         description="Write deploy/grafana/dashboards/*.json and the provisioning files "
@@ -48,43 +53,53 @@ def register(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
     )
     build.set_defaults(handler=_build)
 
-    for name, helptext in (
-        ("check", "run every panel query of every board; report rows and milliseconds"),
-        ("preview", "render one board as a static PNG from the same queries"),
-    ):
-        action = sub.add_parser(name, help=helptext, description=helptext)
-        if name == "preview":
-            action.add_argument("board", choices=[s.slug for s in BOARDS])
-            action.add_argument("--out", type=Path, required=True, help="PNG file to write")
-        action.add_argument(
-            "--database-url", default=None, help="TimescaleDB URL (default IOC_DATABASE_URL)"
-        )
-        action.add_argument(
-            "--prometheus-url",
-            default=None,
-            help="Prometheus base URL (default http://127.0.0.1:IOC_PROMETHEUS_PORT)",
-        )
-        action.add_argument(
-            "--window-kind",
-            choices=WINDOW_KINDS,
-            default=DEFAULT_WINDOW_KIND,
-            help=f"value of $window_kind (default {DEFAULT_WINDOW_KIND})",
-        )
-        action.add_argument(
-            "--at",
-            type=_moment,
-            default=None,
-            help="end of the time range of the TimescaleDB panels: an ISO time "
-            "(2026-12-07T17:00:00+07:00; UTC without offset) or now (default). "
-            "Prometheus panels show the pipeline now",
-        )
-        action.add_argument(
-            "--district",
-            action="append",
-            choices=[d.value for d in District],
-            help="value(s) of $district (repeatable; default All)",
-        )
-        action.set_defaults(handler=_check if name == "check" else _preview)
+
+def _register_check(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
+    helptext = "run every panel query of every board; report rows and milliseconds"
+    check = add_parser("check", help=helptext, description=helptext)
+    _query_options(check)
+    check.set_defaults(handler=_check)
+
+
+def _register_preview(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
+    helptext = "render one board as a static PNG from the same queries"
+    preview = add_parser("preview", help=helptext, description=helptext)
+    preview.add_argument("board", choices=[s.slug for s in BOARDS])
+    preview.add_argument("--out", type=Path, required=True, help="PNG file to write")
+    _query_options(preview)
+    preview.set_defaults(handler=_preview)
+
+
+def _query_options(action: argparse.ArgumentParser) -> None:
+    """Where the queries run and the values of the boards' variables (check and preview)."""
+    action.add_argument(
+        "--database-url", default=None, help="TimescaleDB URL (default IOC_DATABASE_URL)"
+    )
+    action.add_argument(
+        "--prometheus-url",
+        default=None,
+        help="Prometheus base URL (default http://127.0.0.1:IOC_PROMETHEUS_PORT)",
+    )
+    action.add_argument(
+        "--window-kind",
+        choices=WINDOW_KINDS,
+        default=DEFAULT_WINDOW_KIND,
+        help=f"value of $window_kind (default {DEFAULT_WINDOW_KIND})",
+    )
+    action.add_argument(
+        "--at",
+        type=_moment,
+        default=None,
+        help="end of the time range of the TimescaleDB panels: an ISO time "
+        "(2026-12-07T17:00:00+07:00; UTC without offset) or now (default). "
+        "Prometheus panels show the pipeline now",
+    )
+    action.add_argument(
+        "--district",
+        action="append",
+        choices=[d.value for d in District],
+        help="value(s) of $district (repeatable; default All)",
+    )
 
 
 def _moment(text: str) -> datetime:

@@ -85,6 +85,15 @@ def register(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    _output_options(parser)
+    _pace_options(parser)
+    _scenario_options(parser)
+    _fault_options(parser)
+    parser.set_defaults(handler=run)
+
+
+def _output_options(parser: argparse.ArgumentParser) -> None:
+    """Where the messages go: a JSONL file or Kafka topics."""
     where = parser.add_argument_group("output")
     where.add_argument("--out", type=Path, help="write JSON lines to this file instead of Kafka")
     where.add_argument("--bootstrap", help="Kafka bootstrap (default: IOC_KAFKA_BOOTSTRAP)")
@@ -96,6 +105,9 @@ def register(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
     )
     where.add_argument("--summary-json", type=Path, help="also write the summary to this file")
 
+
+def _pace_options(parser: argparse.ArgumentParser) -> None:
+    """How fast and how long: rates, durations, start and seed."""
     pace = parser.add_argument_group("pace and length")
     pace.add_argument(
         "--rate",
@@ -115,6 +127,9 @@ def register(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
     pace.add_argument("--start", help="simulated start: ISO time, now, now-3h (or --start=-3h)")
     pace.add_argument("--seed", type=int, default=1, help="same seed, same messages")
 
+
+def _scenario_options(parser: argparse.ArgumentParser) -> None:
+    """Which scenarios run, where and when."""
     world = parser.add_argument_group("scenarios")
     world.add_argument(
         "--scenario",
@@ -141,6 +156,9 @@ def register(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
         "way when the simulation starts)",
     )
 
+
+def _fault_options(parser: argparse.ArgumentParser) -> None:
+    """Shares of injected faults."""
     bad = parser.add_argument_group("faults (share of events, 0..1)")
     bad.add_argument(
         "--malformed",
@@ -169,7 +187,6 @@ def register(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
         default=0.0,
         help="events held back 1-12 simulated seconds (within the grace)",
     )
-    parser.set_defaults(handler=run)
 
 
 @dataclass(frozen=True)

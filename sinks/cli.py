@@ -25,6 +25,12 @@ from sinks.sink import default_group, run_sink
 
 def register(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
     """Add the ``migrate``, ``sink`` and ``retention`` subcommands."""
+    _register_migrate(add_parser)
+    _register_sink(add_parser)
+    _register_retention(add_parser)
+
+
+def _register_migrate(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
     p = add_parser(
         "migrate",
         help="apply the TimescaleDB schema migrations (idempotent)",
@@ -35,6 +41,8 @@ def register(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("--status", action="store_true", help="list migrations, apply nothing")
     p.set_defaults(handler=_migrate)
 
+
+def _register_sink(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
     p = add_parser(
         "sink",
         help="consume city.kpi.v1 and upsert KPI rows into TimescaleDB",
@@ -89,6 +97,8 @@ def register(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("--no-metrics", action="store_true", help="do not serve /metrics")
     p.set_defaults(handler=_sink)
 
+
+def _register_retention(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
     p = add_parser(
         "retention",
         help="drop TimescaleDB chunks older than an age (drop_chunks)",
