@@ -75,57 +75,10 @@ def to_dict(report: Report) -> dict[str, Any]:
         "range": {"from": iso(sel.start), "to": iso(sel.end)},
         "started_at": report.started_at,
         "filters": filters(sel),
-        "settings": {
-            "bootstrap": report.bootstrap,
-            "database": report.database,
-            "grace_seconds": report.grace_seconds,
-            "future_skew_seconds": report.future_skew_seconds,
-            "mode": report.mode,
-            "include_open": report.include_open,
-            "tolerance": report.tolerance,
-        },
-        "reading": {
-            "events_read": report.events_read,
-            "read_seconds": round(report.read_seconds, 3),
-            "events_per_second": round(report.events_per_second),
-            "clock_notes": report.clock_notes,
-            "total_seconds": round(report.total_seconds, 3),
-            "missing_topics": report.missing_topics,
-            "partitions": [
-                {
-                    "topic": s.topic,
-                    "partition": s.partition,
-                    "log_start": s.log_start,
-                    "start": s.start,
-                    "end": s.end,
-                    "start_from": s.how,
-                }
-                for s in report.spans
-            ],
-        },
-        "topics": {
-            topic: {
-                "all_read": stats.summary(),
-                "in_range": stats.range_summary(),
-                "invalid_by_reason": dict(sorted(stats.invalid.items())),
-                "duplicates_by_kind": {
-                    k: v for k, v in stats.outcomes.items() if k in ("redelivery", "event_id")
-                },
-            }
-            for topic, stats in report.stats.items()
-        },
-        "comparison": {
-            "rows_replayed": report.rows_replayed,
-            "rows_stored": report.rows_stored,
-            "rows_compared": comp.compared,
-            "rows_equal": comp.equal,
-            "differences": comp.counts,
-            "lineage_only_differences": len(comp.lineage_only),
-            "skipped_open_windows": {
-                "replay": comp.skipped_open_replay,
-                "db": comp.skipped_open_db,
-            },
-        },
+        "settings": _settings_dict(report),
+        "reading": _reading_dict(report),
+        "topics": _topics_dict(report),
+        "comparison": _comparison_dict(report),
         "differences": [_difference_dict(d) for d in comp.differences],
         "lineage_only": [_difference_dict(d) for d in comp.lineage_only],
         "warnings": report.warnings,
@@ -136,6 +89,70 @@ def to_dict(report: Report) -> dict[str, Any]:
             else {"table": "kpi_audit", "replay_id": report.replay_id, "rows": report.audit_rows}
         ),
         "republished": report.republished,
+    }
+
+
+def _settings_dict(report: Report) -> dict[str, Any]:
+    return {
+        "bootstrap": report.bootstrap,
+        "database": report.database,
+        "grace_seconds": report.grace_seconds,
+        "future_skew_seconds": report.future_skew_seconds,
+        "mode": report.mode,
+        "include_open": report.include_open,
+        "tolerance": report.tolerance,
+    }
+
+
+def _reading_dict(report: Report) -> dict[str, Any]:
+    return {
+        "events_read": report.events_read,
+        "read_seconds": round(report.read_seconds, 3),
+        "events_per_second": round(report.events_per_second),
+        "clock_notes": report.clock_notes,
+        "total_seconds": round(report.total_seconds, 3),
+        "missing_topics": report.missing_topics,
+        "partitions": [
+            {
+                "topic": s.topic,
+                "partition": s.partition,
+                "log_start": s.log_start,
+                "start": s.start,
+                "end": s.end,
+                "start_from": s.how,
+            }
+            for s in report.spans
+        ],
+    }
+
+
+def _topics_dict(report: Report) -> dict[str, Any]:
+    return {
+        topic: {
+            "all_read": stats.summary(),
+            "in_range": stats.range_summary(),
+            "invalid_by_reason": dict(sorted(stats.invalid.items())),
+            "duplicates_by_kind": {
+                k: v for k, v in stats.outcomes.items() if k in ("redelivery", "event_id")
+            },
+        }
+        for topic, stats in report.stats.items()
+    }
+
+
+def _comparison_dict(report: Report) -> dict[str, Any]:
+    comp = report.comparison
+    return {
+        "rows_replayed": report.rows_replayed,
+        "rows_stored": report.rows_stored,
+        "rows_compared": comp.compared,
+        "rows_equal": comp.equal,
+        "differences": comp.counts,
+        "lineage_only_differences": len(comp.lineage_only),
+        "skipped_open_windows": {
+            "replay": comp.skipped_open_replay,
+            "db": comp.skipped_open_db,
+        },
     }
 
 

@@ -13,6 +13,7 @@ import psycopg
 from common.durations import format_duration
 from schemas.topics import CLOCK_TOPIC
 from sinks.db import UNAVAILABLE, describe, unreachable
+from streams.clocknotes import NoteBook
 from streams.pipeline import SourceRecord
 from streams.replay import compare as comparing
 from streams.replay.audit import new_replay_id, write_audit
@@ -99,71 +100,20 @@ async def replay(options: Options) -> Report:
     """Run a replay; UserError when a server does not answer."""
     started = time.monotonic()
     started_at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    sel = options.selection
     url = options.database_url
     conn = await comparing.connect(url)
     try:
-        try:
-            await comparing.require_table(conn, "kpi", url)
-            if options.into_table:
-                await comparing.require_table(conn, "kpi_audit", url)
-        except UNAVAILABLE as error:
-            raise unreachable(url, error) from error
-        consumer = await open_consumer(options.bootstrap)
-        republisher: Republisher | None = None
-        try:
-            partitions = await partitions_of(consumer, [*sel.topics, CLOCK_TOPIC])
-            notes = await read_clock_notes(consumer, partitions.pop(CLOCK_TOPIC, []))
-            recomputer = Recomputer(
-                sel,
-                options.grace_seconds,
-                options.future_skew_seconds,
-                keep_records=options.republish is not None,
-                partition_counts={t: len(ps) for t, ps in partitions.items()},
-                clock_notes=notes,
-            )
-            since_ms = None
-            if options.margin_seconds is not None:
-                since_ms = int((sel.start - options.margin_seconds) * 1000)
-            spans = await plan(consumer, partitions, since_ms=since_ms)
-            if options.republish is not None:
-                republisher = Republisher(options.bootstrap, targets(options.republish, sel.topics))
-                await republisher.start({t: len(ps) for t, ps in partitions.items()})
-            progress = Progress(sum(s.size for s in spans), enabled=options.progress)
-            read_started = time.monotonic()
-            events = await read(consumer, spans, _Feeder(recomputer, progress, republisher))
-            result = recomputer.finish()
-            read_seconds = time.monotonic() - read_started
-            progress.close()
-        finally:
-            await consumer.stop()
-            if republisher is not None:
-                await republisher.close()
-        replayed, comparison, stored = await _compare(conn, options, result)
-        audit_rows = 0
-        replay_id = None
-        warnings = span_warnings(spans, options.margin_seconds is None)
-        margin = options.margin_seconds
-        if margin is not None and margin < options.future_skew_seconds:
-            warnings.append(
-                f"--margin {margin:g} s is shorter than the future skew "
-                f"{options.future_skew_seconds:g} s: events produced before the start offset "
-                "may still fall in the range; use a longer margin or the exact mode"
-            )
+        await _require_tables(conn, options)
+        reading = await _read(options)
+        replayed, comparison, stored = await _compare(conn, options, reading.result)
+        warnings = _warnings(options, reading.spans)
+        replay_id, audit_rows = None, 0
         if options.into_table:
-            replay_id = options.replay_id or new_replay_id(dt.datetime.now(dt.UTC))
-            try:
-                audit_rows, refused = await write_audit(conn, replayed.values(), replay_id)
-            except UNAVAILABLE as error:
-                raise unreachable(url, error) from error
+            replay_id, audit_rows, refused = await _audit(conn, options, replayed)
             warnings += refused
     finally:
         await conn.close()
-    errors = [
-        f"{kind}:{entity_id} has windows in partitions {sorted(partitions)} of {topic} (an "
-        "entity in two partitions: its key or district changed)"
-        for (topic, kind, entity_id), partitions in sorted(result.split_entities.items())
-    ]
+    sel = options.selection
     return Report(
         selection=sel,
         bootstrap=options.bootstrap,
@@ -173,23 +123,118 @@ async def replay(options: Options) -> Report:
         mode=describe_mode(options.margin_seconds),
         include_open=options.include_open,
         tolerance=options.tolerance,
-        spans=spans,
-        stats=result.stats,
+        spans=reading.spans,
+        stats=reading.result.stats,
         comparison=comparison,
         rows_replayed=len(replayed),
         rows_stored=stored,
-        events_read=events,
-        clock_notes=notes.noted,
-        read_seconds=read_seconds,
+        events_read=reading.events,
+        clock_notes=reading.notes.noted,
+        read_seconds=reading.seconds,
         total_seconds=time.monotonic() - started,
         started_at=started_at,
         warnings=warnings,
-        errors=errors,
-        missing_topics=[t for t in sel.topics if t not in partitions],
+        errors=_split_errors(reading.result),
+        missing_topics=[t for t in sel.topics if t not in reading.partitions],
         replay_id=replay_id,
         audit_rows=audit_rows,
-        republished=dict(republisher.sent) if republisher is not None else {},
+        republished=reading.republished,
     )
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """What reading the topics gave: their partitions and spans, the recomputation."""
+
+    partitions: dict[str, list[int]]
+    spans: list[Span]
+    notes: NoteBook
+    result: Result
+    events: int
+    seconds: float
+    republished: dict[str, int]
+
+
+async def _require_tables(conn: psycopg.AsyncConnection[Any], options: Options) -> None:
+    """The tables the run reads (and writes); UserError when the database does not answer."""
+    url = options.database_url
+    try:
+        await comparing.require_table(conn, "kpi", url)
+        if options.into_table:
+            await comparing.require_table(conn, "kpi_audit", url)
+    except UNAVAILABLE as error:
+        raise unreachable(url, error) from error
+
+
+async def _read(options: Options) -> _Reading:
+    """Plan the spans, read them through a recomputer (and a republisher, if asked)."""
+    sel = options.selection
+    consumer = await open_consumer(options.bootstrap)
+    republisher: Republisher | None = None
+    try:
+        partitions = await partitions_of(consumer, [*sel.topics, CLOCK_TOPIC])
+        notes = await read_clock_notes(consumer, partitions.pop(CLOCK_TOPIC, []))
+        recomputer = Recomputer(
+            sel,
+            options.grace_seconds,
+            options.future_skew_seconds,
+            keep_records=options.republish is not None,
+            partition_counts={t: len(ps) for t, ps in partitions.items()},
+            clock_notes=notes,
+        )
+        since_ms = None
+        if options.margin_seconds is not None:
+            since_ms = int((sel.start - options.margin_seconds) * 1000)
+        spans = await plan(consumer, partitions, since_ms=since_ms)
+        if options.republish is not None:
+            republisher = Republisher(options.bootstrap, targets(options.republish, sel.topics))
+            await republisher.start({t: len(ps) for t, ps in partitions.items()})
+        progress = Progress(sum(s.size for s in spans), enabled=options.progress)
+        read_started = time.monotonic()
+        events = await read(consumer, spans, _Feeder(recomputer, progress, republisher))
+        result = recomputer.finish()
+        seconds = time.monotonic() - read_started
+        progress.close()
+    finally:
+        await consumer.stop()
+        if republisher is not None:
+            await republisher.close()
+    republished = dict(republisher.sent) if republisher is not None else {}
+    return _Reading(partitions, spans, notes, result, events, seconds, republished)
+
+
+def _warnings(options: Options, spans: Sequence[Span]) -> list[str]:
+    """What the report warns about: spans that may miss records, a margin too short."""
+    warnings = span_warnings(spans, options.margin_seconds is None)
+    margin = options.margin_seconds
+    if margin is not None and margin < options.future_skew_seconds:
+        warnings.append(
+            f"--margin {margin:g} s is shorter than the future skew "
+            f"{options.future_skew_seconds:g} s: events produced before the start offset "
+            "may still fall in the range; use a longer margin or the exact mode"
+        )
+    return warnings
+
+
+async def _audit(
+    conn: psycopg.AsyncConnection[Any], options: Options, replayed: dict[Identity, KpiResult]
+) -> tuple[str, int, list[str]]:
+    """Write the recomputed rows into kpi_audit: the replay id, rows written, refusals."""
+    replay_id = options.replay_id or new_replay_id(dt.datetime.now(dt.UTC))
+    try:
+        audit_rows, refused = await write_audit(conn, replayed.values(), replay_id)
+    except UNAVAILABLE as error:
+        raise unreachable(options.database_url, error) from error
+    return replay_id, audit_rows, refused
+
+
+def _split_errors(result: Result) -> list[str]:
+    """Entities whose windows are in two partitions of a topic (a changed key or district)."""
+    return [
+        f"{kind}:{entity_id} has windows in partitions {sorted(partitions)} of {topic} (an "
+        "entity in two partitions: its key or district changed)"
+        for (topic, kind, entity_id), partitions in sorted(result.split_entities.items())
+    ]
 
 
 async def _compare(
