@@ -74,8 +74,27 @@ def build_domain(
         for k, w in zip(kpis, stat_widths(len(kpis)), strict=True)
     ]
     flow.newline()
+    items += _district_grid(kpis, flow, province_map)
+    flow.newline()
+    items += [panels.kpi_district_series(k, flow.place(CHART_WIDTH, CHART_HEIGHT)) for k in kpis]
+    flow.newline()
+    items.append(_entity_table(entity, flow))
+    return dashboard(
+        uid,
+        domain.title_vi,
+        items,
+        description=description,
+        templating=sql_board_variables(),
+        tags=(domain.key,),
+    )
+
+
+def _district_grid(
+    kpis: Sequence[KpiDef], flow: Flow, province_map: tuple[str, MapLayer] | None
+) -> list[object]:
+    """The latest value of every KPI per district, with the province map beside it if any."""
     grid = [sql.Column(k, _short(k)) for k in kpis]
-    items.append(
+    items: list[object] = [
         panels.table(
             "Theo huyện, thị xã, thành phố — giá trị mới nhất",
             [SqlQuery(sql.district_grid(grid), format="table")],
@@ -83,7 +102,7 @@ def build_domain(
             description="Latest window of each KPI per district, coloured by its target.",
             overrides=panels.column_overrides(grid),
         )
-    )
+    ]
     if province_map is not None:
         title, layer = province_map
         items.append(
@@ -95,30 +114,22 @@ def build_domain(
                 f"by the target of {layer.column.kpi.name}.",
             )
         )
-    flow.newline()
-    items += [panels.kpi_district_series(k, flow.place(CHART_WIDTH, CHART_HEIGHT)) for k in kpis]
-    flow.newline()
+    return items
+
+
+def _entity_table(entity: EntityTable, flow: Flow) -> g.Table:
+    """The latest values per entity (agency, cell site, sensor), worst first."""
     columns = [sql.Column(kpi(name), header) for name, header in entity.columns]
     sort = next(c for c in columns if c.kpi.name == entity.sort_by)
-    items.append(
-        panels.table(
-            entity.title,
-            [
-                SqlQuery(
-                    sql.entity_table(entity.entity_kind, entity.header, columns, sort, ENTITY_ROWS),
-                    format="table",
-                )
-            ],
-            flow.place(24, TABLE_HEIGHT + 4),
-            description=f"Latest window per {entity.entity_kind}, worst {sort.header} first.",
-            overrides=panels.column_overrides(columns),
-        )
-    )
-    return dashboard(
-        uid,
-        domain.title_vi,
-        items,
-        description=description,
-        templating=sql_board_variables(),
-        tags=(domain.key,),
+    return panels.table(
+        entity.title,
+        [
+            SqlQuery(
+                sql.entity_table(entity.entity_kind, entity.header, columns, sort, ENTITY_ROWS),
+                format="table",
+            )
+        ],
+        flow.place(24, TABLE_HEIGHT + 4),
+        description=f"Latest window per {entity.entity_kind}, worst {sort.header} first.",
+        overrides=panels.column_overrides(columns),
     )
