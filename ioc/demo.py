@@ -33,7 +33,7 @@ from rich.console import Console
 
 from common.config import Settings, load
 from common.errors import UserError
-from common.metrics import scrape, total
+from common.metrics import total
 from dashboards.board import TIMEZONE
 from dashboards.build import write as build_boards
 from deploy.devstack import stack
@@ -41,6 +41,7 @@ from ioc.live import LiveFigures, LiveRun, live_summary, print_live
 from ioc.processes import IOC, Children
 from ioc.summary import Period, clear_period, latest_by_district, print_tables
 from ioc.wall import write_board_pngs
+from ioc.watch import DEMO_IDLE_SECONDS, conservation, print_conservation, wait_until_done
 from schemas.topics import CLOCK_TOPIC, DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
 from sinks.migrate import migrate
 
@@ -52,7 +53,8 @@ FAULTS: Final = (
     "--future=0.001",
     "--out-of-order=0.01",
 )
-DEMO_IDLE_SECONDS: Final = 5.0
+Latest = dict[str, dict[str, tuple[float, str]]]
+"""KPI -> district -> (value, window end): what :func:`ioc.summary.latest_by_district` gives."""
 
 
 def register(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
@@ -120,56 +122,6 @@ async def reset_topics(bootstrap: str, partitions: int) -> None:
         await admin.close()
 
 
-def _progress(
-    console: Console, worker: dict[str, float], sink: dict[str, float], rate: float
-) -> None:
-    console.print(
-        f"  events {total(worker, 'ioc_events_consumed_total'):,.0f} ({rate:,.0f}/s) · "
-        f"windows {total(worker, 'ioc_windows_closed_total'):,.0f} · KPI rows "
-        f"{total(worker, 'ioc_kpi_rows_emitted_total'):,.0f} emitted, "
-        f"{total(sink, 'ioc_sink_rows_written_total'):,.0f} written",
-        highlight=False,
-        soft_wrap=True,
-    )
-
-
-def wait_until_done(
-    console: Console, settings: Settings, children: Children, sent: int, deadline: float
-) -> tuple[dict[str, float], dict[str, float]]:
-    """Poll the worker and sink until every event is consumed, the idle watermark has closed
-    every window that can close (the current hour stays open) and every row is written."""
-    ports = settings.ports
-    last_count, last_time = 0.0, time.monotonic()
-    consumed_at: float | None = None
-    last_emitted = -1.0
-    settle = DEMO_IDLE_SECONDS + 4.0
-    while True:
-        children.check()
-        time.sleep(2)
-        worker, sink = scrape(ports.worker_metrics), scrape(ports.sink_metrics)
-        consumed = total(worker, "ioc_events_consumed_total")
-        now = time.monotonic()
-        _progress(console, worker, sink, (consumed - last_count) / (now - last_time))
-        last_count, last_time = consumed, now
-        if consumed >= sent and consumed_at is None:
-            consumed_at = now
-        emitted = total(worker, "ioc_kpi_rows_emitted_total")
-        written = total(sink, "ioc_sink_rows_written_total")
-        if (
-            consumed_at is not None
-            and now - consumed_at >= settle
-            and written >= emitted == last_emitted
-        ):
-            return worker, sink
-        last_emitted = emitted
-        if now > deadline:
-            raise UserError(
-                f"the pipeline did not finish in time: consumed {consumed:.0f} of {sent} "
-                f"events, {written:.0f} of {emitted:.0f} KPI rows written; "
-                f"see the logs in {children.log_dir}"
-            )
-
-
 def run(args: argparse.Namespace) -> int:
     """Run the demo; 0 when the pipeline finished and the KPIs were shown."""
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 132)
@@ -178,12 +130,7 @@ def run(args: argparse.Namespace) -> int:
     run_dir = Path(tempfile.mkdtemp(prefix="ioc-demo-"))
     started_servers = run_dir / "servers-started"
     period = Period.choose(datetime.now(UTC), args.hours, args.end_now)
-
-    console.rule("[bold]smartcity-ioc demo — Hậu Giang operations center")
-    console.print("1/7 local servers (ioc dev up)")
-    stack.up(record_to=started_servers)
-    for line in stack.status_lines()[0]:
-        console.print(f"    {line}")
+    _start_servers(console, started_servers)
     children = Children(run_dir)
     live = LiveRun(console, settings, children) if args.live else None
     try:
@@ -195,40 +142,14 @@ def run(args: argparse.Namespace) -> int:
         if live is not None:
             live.start(env, args.seed, FAULTS)
             console.print("    --live: the province goes on in real time from now")
-        console.print("6/7 latest KPIs per district (15-minute rolling windows)")
-        latest = latest_by_district(settings.database_url, period)
-        print_tables(console, latest)
-        figures = conservation(worker, sent)
-        print_conservation(console, figures)
-        console.print(
-            f"KPI rows emitted {total(worker, 'ioc_kpi_rows_emitted_total'):,.0f}, written "
-            f"{total(sink, 'ioc_sink_rows_written_total'):,.0f}; "
-            f"wall time {time.monotonic() - started_at:.0f} s"
-        )
+        latest, figures = _show_kpis(console, settings, period, worker, sink, sent, started_at)
         pictures = _pictures(console, settings, run_dir, period)
         where_next(console, settings, boards[0].parent if boards else None, args, run_dir, period)
         live_figures: LiveFigures | None = None
         if live is not None:
-            console.rule("Live: the province in real time (Ctrl-C stops)")
-            live_figures = live.wait(args.live_minutes)
-            print_live(console, live_figures)
-            sent += live_figures.sent
-            worker, sink = wait_until_done(
-                console, settings, children, sent, time.monotonic() + args.timeout
-            )
-            figures = conservation(worker, sent)
-            print_conservation(console, figures)
+            live_figures, sent, figures = _go_live(console, settings, children, live, args, sent)
         if args.summary_json is not None:
-            summary = {
-                "period": {"start": period.start.isoformat(), "end": period.end.isoformat()},
-                "sent": sent,
-                "conservation": figures,
-                "latest": latest,
-                "boards": {
-                    p.stem: {"png": str(p), "panels": n, "with_data": d} for p, n, d in pictures
-                },
-                "live": None if live_figures is None else live_summary(live_figures),
-            }
+            summary = _summary(period, sent, figures, latest, pictures, live_figures)
             args.summary_json.write_text(json.dumps(summary, indent=2))
         return 0 if figures["balanced"] else 1
     finally:
@@ -239,6 +160,77 @@ def run(args: argparse.Namespace) -> int:
             names = stack.recorded(started_servers)
             if names:
                 stack.down(names)
+
+
+def _start_servers(console: Console, record_to: Path) -> None:
+    """Step 1: the local servers, those it started recorded in ``record_to``."""
+    console.rule("[bold]smartcity-ioc demo — Hậu Giang operations center")
+    console.print("1/7 local servers (ioc dev up)")
+    stack.up(record_to=record_to)
+    for line in stack.status_lines()[0]:
+        console.print(f"    {line}")
+
+
+def _show_kpis(
+    console: Console,
+    settings: Settings,
+    period: Period,
+    worker: dict[str, float],
+    sink: dict[str, float],
+    sent: int,
+    started_at: float,
+) -> tuple[Latest, dict[str, Any]]:
+    """Step 6: the latest KPIs per district and the conservation line; both returned."""
+    console.print("6/7 latest KPIs per district (15-minute rolling windows)")
+    latest = latest_by_district(settings.database_url, period)
+    print_tables(console, latest)
+    figures = conservation(worker, sent)
+    print_conservation(console, figures)
+    console.print(
+        f"KPI rows emitted {total(worker, 'ioc_kpi_rows_emitted_total'):,.0f}, written "
+        f"{total(sink, 'ioc_sink_rows_written_total'):,.0f}; "
+        f"wall time {time.monotonic() - started_at:.0f} s"
+    )
+    return latest, figures
+
+
+def _go_live(
+    console: Console,
+    settings: Settings,
+    children: Children,
+    live: LiveRun,
+    args: argparse.Namespace,
+    sent: int,
+) -> tuple[LiveFigures, int, dict[str, Any]]:
+    """--live: the province in real time until Ctrl-C or --live-minutes, then the pipeline
+    drained; the live figures, the events sent in all and the conservation figures."""
+    console.rule("Live: the province in real time (Ctrl-C stops)")
+    live_figures = live.wait(args.live_minutes)
+    print_live(console, live_figures)
+    sent += live_figures.sent
+    worker, _ = wait_until_done(console, settings, children, sent, time.monotonic() + args.timeout)
+    figures = conservation(worker, sent)
+    print_conservation(console, figures)
+    return live_figures, sent, figures
+
+
+def _summary(
+    period: Period,
+    sent: int,
+    figures: dict[str, Any],
+    latest: Latest,
+    pictures: list[tuple[Path, int, int]],
+    live_figures: LiveFigures | None,
+) -> dict[str, Any]:
+    """The printed figures as the JSON document of --summary-json."""
+    return {
+        "period": {"start": period.start.isoformat(), "end": period.end.isoformat()},
+        "sent": sent,
+        "conservation": figures,
+        "latest": latest,
+        "boards": {p.stem: {"png": str(p), "panels": n, "with_data": d} for p, n, d in pictures},
+        "live": None if live_figures is None else live_summary(live_figures),
+    }
 
 
 def _prepare(
@@ -309,34 +301,6 @@ def _pictures(
     for path, panels, with_data in pictures:
         console.print(f"    {path}  ({with_data} of {panels} panels with data)")
     return list(pictures)
-
-
-def print_conservation(console: Console, figures: dict[str, Any]) -> None:
-    """The conservation line: sent = consumed = windowed + dead-lettered + late + duplicates."""
-    console.print(
-        "[bold]Conservation:[/bold] "
-        f"sent {figures['sent']:,} · consumed {figures['consumed']:,} = windowed "
-        f"{figures['windowed']:,} + dead-lettered {figures['dead_lettered']:,} + late "
-        f"{figures['late']:,} + duplicates {figures['duplicates']:,} "
-        + ("[green]✓[/green]" if figures["balanced"] else "[bold red]✗[/bold red]")
-        + f" (re-read: {figures['redelivered']:,} redeliveries)"
-    )
-
-
-def conservation(worker: dict[str, float], sent: int) -> dict[str, Any]:
-    """The conservation figures of a worker's counters (re-read records are redeliveries,
-    outside the balance)."""
-    figures = {
-        "consumed": int(total(worker, "ioc_events_consumed_total")),
-        "windowed": int(total(worker, "ioc_events_windowed_total")),
-        "dead_lettered": int(total(worker, "ioc_events_invalid_total")),
-        "late": int(total(worker, "ioc_events_late_total")),
-        "duplicates": int(total(worker, "ioc_events_duplicate_total")),
-        "redelivered": int(total(worker, "ioc_events_redelivered_total")),
-    }
-    parts = figures["windowed"] + figures["dead_lettered"] + figures["late"]
-    balanced = figures["consumed"] == sent and parts + figures["duplicates"] == sent
-    return {**figures, "sent": sent, "balanced": balanced}
 
 
 def where_next(

@@ -13,7 +13,7 @@ import zlib
 from prometheus_client import generate_latest
 
 from common import metrics
-from ioc.demo import conservation
+from ioc.watch import conservation
 from simulator.faults import FaultRates
 from simulator.generator import SimConfig, generate
 from streams.pipeline import SourceRecord, TopicPipeline

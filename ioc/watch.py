@@ -1,0 +1,95 @@
+"""Watching the demo's pipeline: its progress until every event is consumed and every KPI
+row written, and the conservation balance of the worker's counters."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Final
+
+from rich.console import Console
+
+from common.config import Settings
+from common.errors import UserError
+from common.metrics import scrape, total
+from ioc.processes import Children
+
+DEMO_IDLE_SECONDS: Final = 5.0
+"""The demo workers' idle timeout: how soon the idle watermark closes the last windows."""
+
+
+def _progress(
+    console: Console, worker: dict[str, float], sink: dict[str, float], rate: float
+) -> None:
+    console.print(
+        f"  events {total(worker, 'ioc_events_consumed_total'):,.0f} ({rate:,.0f}/s) · "
+        f"windows {total(worker, 'ioc_windows_closed_total'):,.0f} · KPI rows "
+        f"{total(worker, 'ioc_kpi_rows_emitted_total'):,.0f} emitted, "
+        f"{total(sink, 'ioc_sink_rows_written_total'):,.0f} written",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def wait_until_done(
+    console: Console, settings: Settings, children: Children, sent: int, deadline: float
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Poll the worker and sink until every event is consumed, the idle watermark has closed
+    every window that can close (the current hour stays open) and every row is written."""
+    ports = settings.ports
+    last_count, last_time = 0.0, time.monotonic()
+    consumed_at: float | None = None
+    last_emitted = -1.0
+    settle = DEMO_IDLE_SECONDS + 4.0
+    while True:
+        children.check()
+        time.sleep(2)
+        worker, sink = scrape(ports.worker_metrics), scrape(ports.sink_metrics)
+        consumed = total(worker, "ioc_events_consumed_total")
+        now = time.monotonic()
+        _progress(console, worker, sink, (consumed - last_count) / (now - last_time))
+        last_count, last_time = consumed, now
+        if consumed >= sent and consumed_at is None:
+            consumed_at = now
+        emitted = total(worker, "ioc_kpi_rows_emitted_total")
+        written = total(sink, "ioc_sink_rows_written_total")
+        if (
+            consumed_at is not None
+            and now - consumed_at >= settle
+            and written >= emitted == last_emitted
+        ):
+            return worker, sink
+        last_emitted = emitted
+        if now > deadline:
+            raise UserError(
+                f"the pipeline did not finish in time: consumed {consumed:.0f} of {sent} "
+                f"events, {written:.0f} of {emitted:.0f} KPI rows written; "
+                f"see the logs in {children.log_dir}"
+            )
+
+
+def print_conservation(console: Console, figures: dict[str, Any]) -> None:
+    """The conservation line: sent = consumed = windowed + dead-lettered + late + duplicates."""
+    console.print(
+        "[bold]Conservation:[/bold] "
+        f"sent {figures['sent']:,} · consumed {figures['consumed']:,} = windowed "
+        f"{figures['windowed']:,} + dead-lettered {figures['dead_lettered']:,} + late "
+        f"{figures['late']:,} + duplicates {figures['duplicates']:,} "
+        + ("[green]✓[/green]" if figures["balanced"] else "[bold red]✗[/bold red]")
+        + f" (re-read: {figures['redelivered']:,} redeliveries)"
+    )
+
+
+def conservation(worker: dict[str, float], sent: int) -> dict[str, Any]:
+    """The conservation figures of a worker's counters (re-read records are redeliveries,
+    outside the balance)."""
+    figures = {
+        "consumed": int(total(worker, "ioc_events_consumed_total")),
+        "windowed": int(total(worker, "ioc_events_windowed_total")),
+        "dead_lettered": int(total(worker, "ioc_events_invalid_total")),
+        "late": int(total(worker, "ioc_events_late_total")),
+        "duplicates": int(total(worker, "ioc_events_duplicate_total")),
+        "redelivered": int(total(worker, "ioc_events_redelivered_total")),
+    }
+    parts = figures["windowed"] + figures["dead_lettered"] + figures["late"]
+    balanced = figures["consumed"] == sent and parts + figures["duplicates"] == sent
+    return {**figures, "sent": sent, "balanced": balanced}
