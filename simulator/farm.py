@@ -14,7 +14,8 @@ from typing import Final
 from schemas.events import SensorKind
 from schemas.places import District
 from schemas.topics import partition_key
-from simulator.province import PROFILES, Province, Sensor
+from simulator.province import Province, Sensor
+from simulator.reference import PROFILES
 from simulator.rhythms import daylight, dry_season, heat, tide
 from simulator.scenarios import SALINITY_RAMP_MS, Scenario, ScenarioKind, find
 from simulator.timefmt import MINUTE_MS, IsoFormatter

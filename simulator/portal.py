@@ -20,7 +20,8 @@ import orjson
 
 from schemas.events import Channel, DossierStatus
 from schemas.topics import partition_key
-from simulator.province import PROFILES, Agency, Procedure, Province
+from simulator.province import Agency, Province
+from simulator.reference import PROFILES, Procedure
 from simulator.rhythms import (
     LOCAL_OFFSET_MS,
     WORKDAY_MS,
