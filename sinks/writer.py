@@ -24,11 +24,9 @@ import psycopg
 from psycopg import sql
 
 from schemas.kpi import KpiRow
+from streams.window_rows import WINDOW_KINDS
 
 KpiTable = Literal["kpi", "kpi_audit"]
-
-#: Window length in seconds -> window_kind stored in the database.
-WINDOW_KINDS: Final = {60: "1m", 900: "15m", 3600: "1h"}
 
 STAGE_TABLE: Final = "ioc_kpi_stage"
 IDENTITY: Final = ("kpi", "entity_kind", "entity_id", "window_start", "window_end")

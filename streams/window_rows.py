@@ -1,9 +1,10 @@
 """What windows emit: their sizes, a closing's windows and the KPI rows they give.
 
-Two shapes of a KPI row: :class:`KpiResult` inside the product (worker, replay, reports),
-and the JSON of :class:`schemas.kpi.KpiRow` / :class:`schemas.kpi.KpiWindow` on the wire
-(:func:`kpi_row`). A :class:`Closing` carries one :class:`WindowResult` per entity and
-window (its KPI values as a list) rather than one object per row.
+Inside the product a closing carries one :class:`WindowResult` per entity and window (its
+KPI values as a list) rather than one object per row; :attr:`Closing.rows` flattens them
+into :class:`KpiResult` rows (replay, reports). On the wire a window is a
+:class:`schemas.kpi.KpiWindow` (``streams.pipeline.kpi_packs``) and a single row a
+:class:`schemas.kpi.KpiRow` (:func:`kpi_row`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Final, NamedTuple
 
 import orjson
 
+from schemas.kpi import KpiRow
 from streams.window_store import PaneKey
 
 PANE_SECONDS: Final = 60
@@ -52,65 +54,34 @@ class KpiResult:
         """Kafka key on city.kpi.v1: the row's entity, so one entity stays in order."""
         return f"{self.kpi}|{self.entity_kind}|{self.entity_id}".encode()
 
-    def to_json(self) -> bytes:
-        """The row as :class:`schemas.kpi.KpiRow` JSON."""
-        return orjson.dumps(
-            kpi_row(
-                self.kpi,
-                self.entity_kind,
-                self.entity_id,
-                self.district,
-                self.window_start,
-                self.window_end,
-                self.value,
-                self.count,
-                self.source_topic,
-                self.source_partition,
-                self.first_offset,
-                self.last_offset,
-                self.event_count,
-                self.weight,
-            )
-        )
-
     def identity(self) -> tuple[str, str, str, int, int]:
         """The upsert key of the row."""
         return (self.kpi, self.entity_kind, self.entity_id, self.window_start, self.window_end)
 
 
-def kpi_row(
-    kpi: str,
-    entity_kind: str,
-    entity_id: str,
-    district: str,
-    window_start: int,
-    window_end: int,
-    value: float,
-    count: int,
-    source_topic: str,
-    source_partition: int,
-    first_offset: int,
-    last_offset: int,
-    event_count: int,
-    weight: float | None = None,
-) -> dict[str, object]:
-    """One row as the JSON object of :class:`schemas.kpi.KpiRow` (window bounds in ISO)."""
-    return {
-        "kpi": kpi,
-        "entity_kind": entity_kind,
-        "entity_id": entity_id,
-        "district": district,
-        "window_start": iso_utc(window_start),
-        "window_end": iso_utc(window_end),
-        "value": value,
-        "count": count,
-        "source_topic": source_topic,
-        "source_partition": source_partition,
-        "first_offset": first_offset,
-        "last_offset": last_offset,
-        "event_count": event_count,
-        "weight": weight,
-    }
+def kpi_row(row: KpiResult) -> KpiRow:
+    """``row`` as the sink decodes a single-row message: a validated
+    :class:`schemas.kpi.KpiRow` read from its JSON (window bounds in ISO)."""
+    return KpiRow.model_validate_json(
+        orjson.dumps(
+            {
+                "kpi": row.kpi,
+                "entity_kind": row.entity_kind,
+                "entity_id": row.entity_id,
+                "district": row.district,
+                "window_start": iso_utc(row.window_start),
+                "window_end": iso_utc(row.window_end),
+                "value": row.value,
+                "count": row.count,
+                "source_topic": row.source_topic,
+                "source_partition": row.source_partition,
+                "first_offset": row.first_offset,
+                "last_offset": row.last_offset,
+                "event_count": row.event_count,
+                "weight": row.weight,
+            }
+        )
+    )
 
 
 @functools.lru_cache(maxsize=1 << 16)

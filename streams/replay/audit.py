@@ -11,7 +11,7 @@ import psycopg
 
 from schemas.kpi import KpiRow
 from sinks.writer import write_kpi_rows
-from streams.windows import KpiResult
+from streams.window_rows import KpiResult, kpi_row
 
 BATCH: Final = 5000
 
@@ -19,11 +19,6 @@ BATCH: Final = 5000
 def new_replay_id(now: dt.datetime) -> str:
     """``replay-20260310T060000Z-1a2b3c4d``: sortable by time, unique by the uuid part."""
     return f"replay-{now.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-
-
-def to_kpi_row(row: KpiResult) -> KpiRow:
-    """The validated KpiRow of a recomputed row (as the sink would decode it)."""
-    return KpiRow.model_validate_json(row.to_json())
 
 
 async def write_audit(
@@ -37,7 +32,7 @@ async def write_audit(
     refused: list[str] = []
     batch: list[KpiRow] = []
     for row in rows:
-        batch.append(to_kpi_row(row))
+        batch.append(kpi_row(row))
         if len(batch) >= BATCH:
             stored += await _write(conn, batch, replay_id, refused)
             batch = []

@@ -28,6 +28,7 @@ from sinks.writer import write_kpi_rows
 from streams.catalog import kpis_for_topic
 from streams.pipeline import SourceRecord, TopicPipeline, rows_of
 from streams.routing import district_partition
+from streams.window_rows import kpi_row
 from tests.oracle import Admitted, OracleRecord, _brute_force, judge, same_value
 from tests.streams.support import province_messages
 
@@ -62,7 +63,7 @@ def _pipeline_rows(topic: str, records: list[SourceRecord]) -> list[KpiRow]:
     for windows in pipeline.partitions.values():
         windows.advance_idle(1e10)
     rows += rows_of(pipeline.close(range(PARTITIONS)))
-    return [KpiRow.model_validate_json(r.to_json()) for r in rows if r.entity_kind == "district"]
+    return [kpi_row(r) for r in rows if r.entity_kind == "district"]
 
 
 def _admitted(topic: str, records: list[SourceRecord]) -> list[Admitted]:

@@ -7,12 +7,12 @@ from collections import defaultdict
 
 import orjson
 
-from schemas.kpi import KpiRow
 from schemas.topics import RAW_TOPICS
 from simulator.generator import SimConfig, generate
 from sinks.kpi_codec import BadMessage, decode_kpis
 from sinks.writer import StoredRow, stored_row
 from streams.pipeline import SourceRecord, TopicPipeline, kpi_packs, rows_of
+from streams.window_rows import kpi_row
 from tests.replay.support import small_province
 
 START_MS = 1_773_100_800_000  # 2026-03-10 00:00 UTC
@@ -48,9 +48,7 @@ def test_kpi_packs_carry_every_row_once_as_the_sink_decodes_them() -> None:
         for i in range(0, len(batch), 400):
             applied = pipeline.apply(batch[i : i + 400])
             closings = pipeline.close(applied.touched)
-            expected = [
-                stored_row(KpiRow.model_validate_json(row.to_json())) for row in rows_of(closings)
-            ]
+            expected = [stored_row(kpi_row(row)) for row in rows_of(closings)]
             packs = kpi_packs(closings, rows_per_pack=50)
             decoded = [row for _, value in packs for row in decode_kpis(value)]
             assert not [row for row in decoded if isinstance(row, BadMessage)]
