@@ -179,6 +179,20 @@ def _rss_mib(pid: int) -> float:
 
 
 def main() -> None:
+    args = _arguments()
+    work = Path(tempfile.mkdtemp(prefix="ioc-bench-streams-"))
+    messages = read_jsonl(_simulate(args.events, args.seed, work))
+    with PrivateBroker(work) as broker:
+        asyncio.run(produce(broker.bootstrap, messages))
+        n = len(messages)
+        seconds, cpu, rss = _measure(broker.bootstrap, n, work, args.repeat, args.exactly_once)
+    text = "\n".join(_report(n, args, seconds, cpu, rss))
+    print(text)
+    if not args.no_write:
+        write_section(ROOT / "BENCHMARKS.md", "Streams", text)
+
+
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=7)
@@ -191,57 +205,68 @@ def main() -> None:
         action="store_true",
         help="also run (e): our worker with processing_guarantee=exactly_once",
     )
-    args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="ioc-bench-streams-"))
-    say(f"generating {args.events:,} simulator events ...")
+    return parser.parse_args()
+
+
+def _simulate(events: int, seed: int, work: Path) -> Path:
+    """The simulator's events as a JSONL file in ``work``."""
+    say(f"generating {events:,} simulator events ...")
     events_file = work / "events.jsonl"
     subprocess.run(
         [
             IOC,
             "simulate",
-            f"--events={args.events}",
-            f"--seed={args.seed}",
+            f"--events={events}",
+            f"--seed={seed}",
             "--start=2026-03-10T00:00:00Z",
             f"--out={events_file}",
         ],
         check=True,
         capture_output=True,
     )
-    messages = read_jsonl(events_file)
-    with PrivateBroker(work) as broker:
-        asyncio.run(produce(broker.bootstrap, messages))
-        n = len(messages)
-        seconds: dict[str, list[float]] = defaultdict(list)
-        cpu: dict[str, list[float]] = defaultdict(list)
-        rss = 0.0
-        for run in range(args.repeat):
-            say(f"run {run + 1}/{args.repeat}: (a) plain aiokafka loop ...")
-            plain_s, plain_cpu = asyncio.run(plain_loop(broker.bootstrap, n))
-            seconds["plain"].append(plain_s)
-            cpu["plain"].append(plain_cpu)
-            say("(b) naive Faust windowed table ...")
-            seconds["naive"].append(
-                faust_app("bench.naive_faust_app", broker.bootstrap, n, work, run)
-            )
-            say("(d) Faust floor: our worker's Faust setup, batches counted only ...")
-            seconds["floor"].append(
-                faust_app("bench.faust_floor_app", broker.bootstrap, n, work, run)
-            )
-            say("(c) our worker ...")
-            ours, rss, ours_cpu = our_worker(broker.bootstrap, n, work, f"bench-ours-{run}")
-            seconds["ours"].append(ours)
-            cpu["ours"].append(ours_cpu)
-            if args.exactly_once:
-                say("(e) our worker, processing_guarantee=exactly_once ...")
-                eos, _, _ = our_worker(
-                    broker.bootstrap, n, work, f"bench-eos-{run}", guarantee="exactly_once"
-                )
-                seconds["eos"].append(eos)
-            say(", ".join(f"{k} {n / v[-1]:,.0f}/s" for k, v in seconds.items()))
+    return events_file
+
+
+def _measure(
+    bootstrap: str, n: int, work: Path, repeat: int, exactly_once: bool
+) -> tuple[dict[str, list[float]], dict[str, list[float]], float]:
+    """Seconds and CPU seconds of every path in every run, and our worker's last RSS (MiB)."""
+    seconds: dict[str, list[float]] = defaultdict(list)
+    cpu: dict[str, list[float]] = defaultdict(list)
+    rss = 0.0
+    for run in range(repeat):
+        say(f"run {run + 1}/{repeat}: (a) plain aiokafka loop ...")
+        plain_s, plain_cpu = asyncio.run(plain_loop(bootstrap, n))
+        seconds["plain"].append(plain_s)
+        cpu["plain"].append(plain_cpu)
+        say("(b) naive Faust windowed table ...")
+        seconds["naive"].append(faust_app("bench.naive_faust_app", bootstrap, n, work, run))
+        say("(d) Faust floor: our worker's Faust setup, batches counted only ...")
+        seconds["floor"].append(faust_app("bench.faust_floor_app", bootstrap, n, work, run))
+        say("(c) our worker ...")
+        ours, rss, ours_cpu = our_worker(bootstrap, n, work, f"bench-ours-{run}")
+        seconds["ours"].append(ours)
+        cpu["ours"].append(ours_cpu)
+        if exactly_once:
+            say("(e) our worker, processing_guarantee=exactly_once ...")
+            eos, _, _ = our_worker(bootstrap, n, work, f"bench-eos-{run}", guarantee="exactly_once")
+            seconds["eos"].append(eos)
+        say(", ".join(f"{k} {n / v[-1]:,.0f}/s" for k, v in seconds.items()))
+    return seconds, cpu, rss
+
+
+def _report(
+    n: int,
+    args: argparse.Namespace,
+    seconds: dict[str, list[float]],
+    cpu: dict[str, list[float]],
+    rss: float,
+) -> list[str]:
+    """The "## Streams" section of BENCHMARKS.md."""
     rates = {name: n / statistics.median(runs) for name, runs in seconds.items()}
     cpu_us = {name: 1e6 * statistics.median(runs) / n for name, runs in cpu.items()}
     spread = {name: f"{n / max(runs):,.0f}-{n / min(runs):,.0f}" for name, runs in seconds.items()}
-    lines = [
+    return [
         f"Input: {n:,} simulator events (3 raw topics x 4 partitions, private Apache Kafka "
         f"broker); median of {args.repeat} run(s) per path"
         + (
@@ -288,9 +313,6 @@ def main() -> None:
         f"`.venv/bin/python bench/streams_bench.py --events {args.events} "
         f"--repeat {args.repeat}{' --exactly-once' if args.exactly_once else ''}`.",
     ]
-    print("\n".join(lines))
-    if not args.no_write:
-        write_section(ROOT / "BENCHMARKS.md", "Streams", "\n".join(lines))
 
 
 if __name__ == "__main__":
