@@ -27,7 +27,8 @@ WINDOW_KINDS: Final[dict[int, str]] = {PANE_SECONDS: "1m", HOP_SECONDS: "15m", H
 
 @dataclass(frozen=True, slots=True)
 class KpiResult:
-    """One final KPI value of one entity and window, with lineage."""
+    """One final KPI value of one entity and window, with lineage: one row of a
+    :class:`WindowResult`, the unit replay compares with the rows stored in ``kpi``."""
 
     kpi: str
     entity_kind: str
@@ -49,10 +50,6 @@ class KpiResult:
     def window_kind(self) -> str:
         """'1m', '15m' or '1h'."""
         return WINDOW_KINDS[self.window_end - self.window_start]
-
-    def message_key(self) -> bytes:
-        """Kafka key on city.kpi.v1: the row's entity, so one entity stays in order."""
-        return f"{self.kpi}|{self.entity_kind}|{self.entity_id}".encode()
 
     def identity(self) -> tuple[str, str, str, int, int]:
         """The upsert key of the row."""
