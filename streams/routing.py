@@ -5,8 +5,13 @@ Raw events are keyed by district, and a district's windows live in the partition
 Kafka's Java client (and aiokafka, and librdkafka's ``murmur2_random``) choose for that key:
 ``murmur2(key) & 0x7fffffff % partitions``. A record found in another partition (a producer
 that keys by sensor id, or librdkafka's default ``consistent_random`` partitioner) never
-creates windows there: the worker dead-letters it as ``misrouted``, with the partition it
-belongs in.
+creates windows there: the worker re-routes it. It produces a copy of the record (same value
+and timestamp, keyed by its district, header :data:`REROUTED_HEADER` naming the origin) to
+its district's partition of the same topic, where it is judged like any record, in the
+order the broker appended it. The raw topic is its own repartition topic: each partition
+stays one ordered log, so the worker's decisions are deterministic, survive crashes and
+are taken again by replay. A copy that is itself misplaced (the topic's partition count
+changed) is dead-lettered as ``misrouted``, never re-routed twice.
 
 An entity (agency, site, sensor) belongs to the district it was first seen under; an event
 naming it under another district is dead-lettered as ``entity_district`` rather than
@@ -16,10 +21,14 @@ windowed twice. :class:`EntityRegistry` remembers those first sightings per part
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import Final
 
 import orjson
 from aiokafka.partitioner import murmur2
+
+REROUTED_HEADER: Final = "ioc-rerouted-from"
+"""Header of a re-routed copy: ``<partition>:<offset>`` of the misplaced original."""
 
 REGISTRY_CAP: Final = 200_000
 """Entities one partition's registry remembers at most; later ones are not checked."""
@@ -32,13 +41,23 @@ def district_partition(district: str, partitions: int) -> int:
     return int(murmur2(district.encode()) & 0x7FFFFFFF) % partitions
 
 
+def reroute_header(partition: int, offset: int) -> tuple[str, bytes]:
+    """The header a re-routed copy carries: where its original is."""
+    return REROUTED_HEADER, f"{partition}:{offset}".encode()
+
+
+def is_rerouted(headers: Sequence[tuple[str, bytes]] | None) -> bool:
+    """Whether a record with ``headers`` (aiokafka's (key, value) pairs) is a re-routed copy."""
+    return bool(headers) and any(key == REROUTED_HEADER for key, _ in headers or ())
+
+
 def misrouted_reason(district: str, partition: int, partitions: int) -> str:
-    """Why a record of ``district`` found in ``partition`` is dead-lettered, and the fix."""
+    """Why a re-routed copy of ``district`` found in ``partition`` is dead-lettered."""
     home = district_partition(district, partitions)
     return (
         f"district {district!r} belongs in partition {home} of {partitions} (murmur2 of the "
-        f"key {district!r}), the record is in partition {partition}: key raw events by "
-        "district with Kafka's default partitioner (librdkafka: partitioner=murmur2_random)"
+        f"key {district!r}), this re-routed copy is in partition {partition}: the topic's "
+        "partition count differs from IOC_PARTITIONS, so copies are not re-routed again"
     )
 
 

@@ -100,13 +100,16 @@ windows only (a hopping window per sensor would multiply rows by 15 for no reade
 
 
 class Outcome(Enum):
-    """What became of one valid event."""
+    """What became of one valid event (``REROUTED``: a misplaced record copied to its
+    district's partition, decided by the pipeline; :meth:`PartitionWindows.admit` says
+    ``MISROUTED``)."""
 
     WINDOWED = "windowed"
     LATE = "late"
     REDELIVERY = "redelivery"
     DUPLICATE_ID = "event_id"
     MISROUTED = "misrouted"
+    REROUTED = "rerouted"
     ENTITY_DISTRICT = "entity_district"
 
 

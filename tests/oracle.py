@@ -10,9 +10,12 @@ Rules, as the product promises them:
 * a record is decoded and its future checked against its reference time: the record
   timestamp, capped by the worker's wall clock when one is given;
 * a record in another partition than its district's (murmur2 of the district id) is
-  misrouted; an event id windowed before, whose event time the watermark has not passed by
-  the horizon, is a duplicate; an entity first windowed under another district is refused;
-  an event whose minute ends at or before the watermark is late;
+  re-routed: a copy of it is appended to its district's partition (the caller writes the
+  copies into the logs it judges, as the broker does); a copy found in another partition
+  than its district's is misrouted; an event id windowed before, whose event time the
+  watermark has not passed by the horizon, is a duplicate; an entity first windowed under
+  another district is refused; an event whose minute ends at or before the watermark is
+  late;
 * the watermark is the largest ``min(event time, reference time) - grace`` of the windowed
   events (and the idle advances the caller asks for);
 * windows: tumbling 1 min and 1 h for every entity, hopping 15 min every minute for
@@ -42,6 +45,8 @@ class OracleRecord(NamedTuple):
     timestamp_ms: int | None
     value: bytes | None
     now: float | None = None
+    copy: bool = False
+    """A copy of a misplaced record, appended by the worker to its district's partition."""
 
 
 class Row(NamedTuple):
@@ -130,7 +135,7 @@ def judge(
             continue
         district = result.district.value
         if home_partition(district, partitions) != partition:
-            out.outcomes["misrouted"] += 1
+            out.outcomes["misrouted" if record.copy else "rerouted"] += 1
             continue
         t = result.occurred_at.timestamp()
         first_seen = ids.get(result.event_id)

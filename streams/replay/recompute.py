@@ -26,7 +26,6 @@ from streams.pipeline import Record, TopicPipeline, rows_of
 from streams.replay.selection import Selection
 from streams.windows import (
     PANE_SECONDS,
-    REFUSED,
     WINDOW_KINDS,
     Closing,
     EntityKey,
@@ -38,6 +37,10 @@ from streams.windows import (
 Identity = tuple[str, str, str, int, int]
 
 DUPLICATE_OUTCOMES = frozenset({Outcome.REDELIVERY.value, Outcome.DUPLICATE_ID.value})
+_COUNTED_AS = {
+    Outcome.ENTITY_DISTRICT: "invalid",
+    Outcome.MISROUTED: Outcome.REROUTED.value,  # a copy misplaced again is rare: see routing
+}
 
 
 @dataclass
@@ -68,6 +71,7 @@ class TopicStats:
             "late": self.outcomes[Outcome.LATE.value],
             "invalid": sum(self.invalid.values()),
             "duplicate": sum(self.outcomes[o] for o in DUPLICATE_OUTCOMES),
+            "rerouted": self.outcomes[Outcome.REROUTED.value],
             "outside": self.outside,
         }
 
@@ -80,6 +84,7 @@ class TopicStats:
             "late": c[Outcome.LATE.value],
             "invalid": c["invalid"],
             "duplicate": sum(c[o] for o in DUPLICATE_OUTCOMES),
+            "rerouted": c[Outcome.REROUTED.value],
         }
 
 
@@ -130,7 +135,7 @@ class _Windows(PartitionWindows):
         if outcome is Outcome.WINDOWED:
             outcome = self.fold(offset, event)
         if self._start <= t < self._end:
-            self._counts["invalid" if outcome in REFUSED else outcome.value] += 1
+            self._counts[_COUNTED_AS.get(outcome, outcome.value)] += 1
         return outcome
 
     def _in_selection(self, entity: EntityKey, window_start: int, window_end: int) -> bool:

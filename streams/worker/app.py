@@ -18,7 +18,7 @@ from common.config import Settings, load
 from schemas.topics import CLOCK_TOPIC, DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
 from streams.catalog import ALERTABLE
 from streams.clocknotes import note_records
-from streams.pipeline import Applied, Record, StateWrite, TopicPipeline, kpi_packs
+from streams.pipeline import Applied, Record, Reroute, StateWrite, TopicPipeline, kpi_packs
 from streams.windows import PANE_SECONDS, WINDOW_KINDS, Closing
 from streams.worker import garbage
 from streams.worker.counting import count_applied
@@ -31,6 +31,9 @@ PRODUCE_ATTEMPTS: Final = 5
 PRODUCE_BACKOFF_SECONDS: Final = 0.2
 STALL_SECONDS: Final = 10.0
 _ALERTABLE_NAMES: Final = frozenset(k.name for k in ALERTABLE)
+
+Outgoing = tuple[bytes | None, bytes] | Reroute
+"""A record the worker must not lose: (key, value) for an output topic, or a re-routed copy."""
 
 
 class ProduceFailed(RuntimeError):
@@ -123,26 +126,27 @@ class Worker:
             if applied.clock_notes:
                 await self._write(topic, pipeline.note_writes(applied), wait=True)
                 await self._produce(CLOCK_TOPIC, note_records(topic, applied.clock_notes))
+            await self._produce(topic, applied.reroutes)
             await self._produce(DEADLETTER_TOPIC, applied.deadletters)
             await self._produce(LATE_TOPIC, applied.lates)
             await self._finish(topic, applied.touched)
         self._count(topic, records, applied)
 
-    async def _produce(self, topic: str, records: list[tuple[bytes | None, bytes]]) -> None:
+    async def _produce(self, topic: str, records: Sequence[Outgoing]) -> None:
         """Produce ``records`` to ``topic`` and wait until the broker has every one.
 
         A refused record is sent again (``PRODUCE_ATTEMPTS`` in all, with back-off). One the
         broker still refuses stops the worker loudly (log, metric, alert
         ``WorkerProduceFailing``) before its batch is committed: it is read again on restart.
         """
-        pending = records
+        pending = list(records)
         for attempt in range(1, PRODUCE_ATTEMPTS + 1):
-            failed: list[tuple[bytes | None, bytes]] = []
+            failed: list[Outgoing] = []
             error: BaseException | None = None
-            waiting: list[tuple[tuple[bytes | None, bytes], Any]] = []
+            waiting: list[tuple[Outgoing, Any]] = []
             for record in pending:
                 try:
-                    future = await self.host.send(topic, *record)
+                    future = await self._send(topic, record)
                 except Exception as refused:  # e.g. MessageSizeTooLargeError, at once
                     failed.append(record)
                     error = refused
@@ -169,6 +173,18 @@ class Worker:
             len(pending), topic, PRODUCE_ATTEMPTS,
         )  # fmt: skip
         raise ProduceFailed(f"{len(pending)} records to {topic} refused: {error!r}")
+
+    async def _send(self, topic: str, record: Outgoing) -> Any:
+        if isinstance(record, Reroute):
+            return await self.host.send(
+                topic,
+                record.key,
+                record.value,
+                partition=record.partition,
+                timestamp_ms=record.timestamp_ms,
+                headers=record.headers,
+            )
+        return await self.host.send(topic, *record)
 
     async def _finish(self, topic: str, partitions: set[int]) -> None:
         pipeline = self.pipelines[topic]

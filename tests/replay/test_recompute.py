@@ -136,6 +136,7 @@ def test_an_event_made_late_by_an_event_outside_the_range_stays_late() -> None:
         "late": 1,
         "invalid": 0,
         "duplicate": 0,
+        "rerouted": 0,
     }
     assert {r.entity_id for r in result.rows.values()} == {"vi-thanh", "vi-thanh-sal-000"}
     assert all(r.window_start < T0 + 300 for r in result.rows.values())
