@@ -39,7 +39,7 @@ from dashboards.build import write as build_boards
 from deploy.devstack import stack
 from ioc.live import LiveFigures, LiveRun, live_summary, print_live
 from ioc.processes import IOC, Children
-from ioc.summary import Period, clear_period, latest_by_district, print_tables
+from ioc.summary import Latest, Period, clear_period, latest_by_district, print_tables
 from ioc.wall import write_board_pngs
 from ioc.watch import DEMO_IDLE_SECONDS, conservation, print_conservation, wait_until_done
 from schemas.topics import CLOCK_TOPIC, DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
@@ -53,8 +53,6 @@ FAULTS: Final = (
     "--future=0.001",
     "--out-of-order=0.01",
 )
-Latest = dict[str, dict[str, tuple[float, str]]]
-"""KPI -> district -> (value, window end): what :func:`ioc.summary.latest_by_district` gives."""
 
 
 def register(add_parser: Callable[..., argparse.ArgumentParser]) -> None:

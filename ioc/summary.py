@@ -37,6 +37,8 @@ SUMMARY_KPIS: Final[dict[str, tuple[str, ...]]] = {
     ),
 }
 COLOURS: Final = {"green": "green", "amber": "yellow", "red": "bold red"}
+Latest = dict[str, dict[str, tuple[float, str]]]
+"""KPI -> district -> (value, window end), as :func:`latest_by_district` gives it."""
 
 
 @dataclass(frozen=True)
@@ -73,9 +75,7 @@ def clear_period(database_url: str, period: Period) -> int:
         return cursor.rowcount
 
 
-def latest_by_district(
-    database_url: str, period: Period
-) -> dict[str, dict[str, tuple[float, str]]]:
+def latest_by_district(database_url: str, period: Period) -> Latest:
     """Latest 15-minute district value of every summary KPI in ``period``:
     kpi -> district -> (value, end)."""
     kpis = [k for group in SUMMARY_KPIS.values() for k in group]
@@ -86,7 +86,7 @@ def latest_by_district(
           AND window_end > %s AND window_end <= %s
         ORDER BY kpi, entity_id, window_end DESC
     """
-    out: dict[str, dict[str, tuple[float, str]]] = {}
+    out: Latest = {}
     with psycopg.connect(database_url) as conn:
         rows = conn.execute(query, (kpis, period.start, period.end))
         for kpi, district, value, end in rows:
@@ -117,7 +117,7 @@ def _header(kpi_name: str) -> str:
     return f"{kpi.title_vi}\n[dim]{kpi.title_en}[/dim]{target}"
 
 
-def print_tables(console: Console, latest: dict[str, dict[str, tuple[float, str]]]) -> None:
+def print_tables(console: Console, latest: Latest) -> None:
     """One table per domain: districts x KPIs, coloured red/amber/green by target."""
     for title, kpis in SUMMARY_KPIS.items():
         table = Table(title=title, title_justify="left", show_lines=False)
