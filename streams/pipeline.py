@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, NamedTuple, Protocol
 
@@ -159,8 +159,11 @@ class TopicPipeline:
         future_skew_seconds: float,
         partition_count: int | None = None,
         dedup_horizon_seconds: float = DEFAULT_HORIZON_SECONDS,
+        fixed_districts: Mapping[str, str] | None = None,
     ) -> None:
         self.topic = topic
+        self.fixed_districts = fixed_districts
+        """The province's entity registry (``IOC_ENTITY_REGISTRY``), None when not given."""
         self.grace = grace_seconds
         self.future_skew = future_skew_seconds
         self.partition_count = partition_count
@@ -181,7 +184,12 @@ class TopicPipeline:
     def new_windows(self, partition: int) -> PartitionWindows:
         """Empty window state of one partition, configured as this pipeline is."""
         return PartitionWindows(
-            self.topic, partition, self.grace, self.partition_count, self.dedup_horizon
+            self.topic,
+            partition,
+            self.grace,
+            self.partition_count,
+            self.dedup_horizon,
+            fixed_districts=self.fixed_districts,
         )
 
     def is_loaded(self, partition: int) -> bool:

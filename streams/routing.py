@@ -15,20 +15,31 @@ changed) is dead-lettered as ``misrouted``, never re-routed twice.
 
 An entity (agency, site, sensor) belongs to the district it was first seen under; an event
 naming it under another district is dead-lettered as ``entity_district`` rather than
-windowed twice. :class:`EntityRegistry` remembers those first sightings per partition.
+windowed twice. :class:`EntityRegistry` remembers those first sightings per partition. A
+partition cannot see another's sightings: the province's own list of entities
+(``IOC_ENTITY_REGISTRY``, :func:`load_entity_registry`) fixes the district of every entity
+it lists, in every partition alike.
 """
 
 from __future__ import annotations
 
+import csv
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Final
 
 import orjson
 from aiokafka.partitioner import murmur2
 
+from common.errors import UserError
+from schemas.places import District
+
 REROUTED_HEADER: Final = "ioc-rerouted-from"
 """Header of a re-routed copy: ``<partition>:<offset>`` of the misplaced original."""
+
+REGISTRY_HEADER: Final = ("entity_kind", "entity_id", "district")
+ENTITY_KINDS: Final = frozenset({"agency", "site", "sensor"})
 
 REGISTRY_CAP: Final = 200_000
 """Entities one partition's registry remembers at most; later ones are not checked."""
@@ -97,6 +108,37 @@ def entity_reason(kind: str, entity: str, district: str, known: str) -> str:
     """Why an event naming ``entity`` under ``district`` is dead-lettered."""
     return (
         f"{kind} {entity!r} is registered under district {known!r}, this event names "
-        f"{district!r}: an entity's district is fixed (fix the producer's registry, or give "
-        "the moved entity a new id)"
+        f"{district!r}: an entity's district is fixed (fix the producer's registry or the "
+        "province's (IOC_ENTITY_REGISTRY), or give the moved entity a new id)"
     )
+
+
+def load_entity_registry(path: Path) -> Mapping[str, str]:
+    """The district of every entity listed in the CSV file ``path`` (header
+    ``entity_kind,entity_id,district``), by entity id; raise :class:`UserError` naming the
+    line of the first bad row."""
+    districts = {d.value for d in District}
+    fixed: dict[str, str] = {}
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.reader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise UserError(f"cannot read the entity registry {path}: {error}") from error
+    if not rows or tuple(c.strip() for c in rows[0]) != REGISTRY_HEADER:
+        raise UserError(f"{path}:1: the first line must be {','.join(REGISTRY_HEADER)}")
+    for line, row in enumerate(rows[1:], start=2):
+        if not row:
+            continue
+        if len(row) != 3:
+            raise UserError(f"{path}:{line}: expected 3 columns, found {len(row)}")
+        kind, entity_id, district = (c.strip() for c in row)
+        if kind not in ENTITY_KINDS:
+            raise UserError(
+                f"{path}:{line}: entity_kind {kind!r} is not one of agency, site, sensor"
+            )
+        if district not in districts:
+            raise UserError(f"{path}:{line}: {district!r} is not a district of the province")
+        known = fixed.setdefault(entity_id, district)
+        if known != district:
+            raise UserError(f"{path}:{line}: {entity_id!r} is listed under {known!r} already")
+    return fixed

@@ -31,7 +31,7 @@ not one object per row; the changed panes of a batch are stored as one segment.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from enum import Enum
 from typing import Final
 
@@ -136,8 +136,12 @@ class PartitionWindows:
         partitions: int | None = None,
         dedup_horizon_seconds: float = DEFAULT_HORIZON_SECONDS,
         wanted: WindowFilter | None = None,
+        fixed_districts: Mapping[str, str] | None = None,
     ) -> None:
         self.topic = topic
+        self.fixed_districts = fixed_districts
+        """The province's entity registry (entity id -> district), consulted for entities
+        this partition has not windowed yet; None: first sightings alone decide."""
         self.wanted = wanted
         """Which closed windows to build rows for (replay narrows them); None: every one."""
         self.partition = partition
@@ -249,6 +253,9 @@ class PartitionWindows:
             return Outcome.DUPLICATE_ID
         entity_id = (entities or entities_of(event))[1][1]
         known = self.registry.districts.get(entity_id)
+        new_entity = known is None
+        if new_entity and self.fixed_districts is not None:
+            known = self.fixed_districts.get(entity_id)
         if known is not None and known != district:
             return Outcome.ENTITY_DISTRICT
         t = event.occurred_at.timestamp()
@@ -258,7 +265,7 @@ class PartitionWindows:
         ):
             return Outcome.LATE
         ids.add(event_id, t, offset)
-        if known is None:
+        if new_entity:
             self.registry.register(entity_id, district)
         if clock.max_event_time is None or t > clock.max_event_time:
             clock.max_event_time = t
@@ -273,8 +280,10 @@ class PartitionWindows:
         if outcome is Outcome.MISROUTED:
             return misrouted_reason(district, self.partition, self.partitions or 1)
         kind, entity_id = entities_of(event)[1]
-        known = self.registry.conflict(entity_id, district) or "?"
-        return entity_reason(kind, entity_id, district, known)
+        known = self.registry.conflict(entity_id, district)
+        if known is None and self.fixed_districts is not None:
+            known = self.fixed_districts.get(entity_id)
+        return entity_reason(kind, entity_id, district, known or "?")
 
     def fold(
         self, offset: int, event: RawEvent, entities: tuple[EntityKey, ...] | None = None

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from schemas.decode import Rejection
@@ -109,8 +109,16 @@ class _Windows(PartitionWindows):
         partitions: int | None,
         selection: Selection,
         stats: TopicStats,
+        fixed_districts: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(topic, partition, grace, partitions, wanted=self._in_selection)
+        super().__init__(
+            topic,
+            partition,
+            grace,
+            partitions,
+            wanted=self._in_selection,
+            fixed_districts=fixed_districts,
+        )
         if selection.kpis:
             self.kpis = tuple(k for k in self.kpis if k.name in selection.kpis)
         self._start = selection.start
@@ -159,8 +167,9 @@ class _Pipeline(TopicPipeline):
         selection: Selection,
         stats: TopicStats,
         clock_notes: NoteBook,
+        fixed_districts: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(topic, grace, skew, partitions)
+        super().__init__(topic, grace, skew, partitions, fixed_districts=fixed_districts)
         self.selection = selection
         self.stats = stats
         self.clock_notes = clock_notes
@@ -187,7 +196,13 @@ class _Pipeline(TopicPipeline):
         worker's clock notes."""
         if not self.is_loaded(partition):
             windows = _Windows(
-                self.topic, partition, self.grace, self.partition_count, self.selection, self.stats
+                self.topic,
+                partition,
+                self.grace,
+                self.partition_count,
+                self.selection,
+                self.stats,
+                self.fixed_districts,
             )
             windows.notes = self.clock_notes.of(self.topic, partition)
             self.partitions[partition] = windows
@@ -214,7 +229,8 @@ class Result:
 class Recomputer:
     """One pipeline per raw topic, fed record batches by :meth:`feed`; records the workers
     noted in ``clock_notes`` are judged by the noted wall-clock time, the others by their
-    record timestamp, as the worker judged them."""
+    record timestamp, as the worker judged them; ``fixed_districts``: the province's entity
+    registry the workers were given (``IOC_ENTITY_REGISTRY``)."""
 
     def __init__(
         self,
@@ -225,6 +241,7 @@ class Recomputer:
         keep_records: bool = False,
         partition_counts: dict[str, int] | None = None,
         clock_notes: NoteBook | None = None,
+        fixed_districts: Mapping[str, str] | None = None,
     ) -> None:
         self.selection = selection
         self.grace = grace_seconds
@@ -240,6 +257,7 @@ class Recomputer:
                 selection,
                 self.stats[t],
                 notes,
+                fixed_districts,
             )
             for t in selection.topics
         }

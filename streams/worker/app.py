@@ -18,6 +18,7 @@ from common.config import Settings, load
 from schemas.topics import CLOCK_TOPIC, DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
 from streams.clocknotes import note_records
 from streams.pipeline import Applied, Record, StateWrite, TopicPipeline, kpi_packs
+from streams.routing import load_entity_registry
 from streams.windows import Closing
 from streams.worker import garbage
 from streams.worker.counting import count_applied
@@ -42,6 +43,11 @@ class Worker:
         self.settings = settings
         self.host = FaustHost(settings)
         self.app = self.host.app
+        self.fixed_districts = (
+            None
+            if settings.entity_registry is None
+            else load_entity_registry(settings.entity_registry)
+        )
         self.pipelines: dict[str, TopicPipeline] = {}
         self.positions: dict[tuple[str, int], int] = {}
         self.arrival_lag: dict[tuple[str, int], float] = {}
@@ -64,6 +70,7 @@ class Worker:
             settings.future_skew_seconds,
             settings.partitions,
             settings.dedup_horizon_seconds,
+            self.fixed_districts,
         )
         # One agent per partition lane: partitions are processed side by side (one waits
         # for the broker while another computes), each in offset order.

@@ -24,6 +24,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from schemas.decode import read_deadletter
+from schemas.places import District
 from schemas.topics import DEADLETTER_TOPIC, FARM_TOPIC, KPI_TOPIC
 from streams.routing import district_partition
 from tests.streams.support import PrivateBroker, WorkerProcess, metric_sum, wait_for
@@ -224,3 +225,41 @@ def test_one_bad_clock_does_not_make_the_partitions_on_time_events_late(
     assert metric_sum(samples, "ioc_events_future_held") == 1
     assert rows == quiet_rows and len(rows) >= 5
     assert metric_sum(quiet_samples, "ioc_events_windowed_total") == len(on_time)
+
+
+def test_the_provinces_registry_fixes_an_entitys_district_in_every_partition(
+    tmp_path: Path,
+) -> None:
+    """A sensor named under long-my and under a district of another partition: with
+    IOC_ENTITY_REGISTRY listing it under long-my, the second event is dead-lettered there."""
+    other = next(d.value for d in District if district_partition(d.value, PARTITIONS) != HOME)
+    registry = tmp_path / "entities.csv"
+    registry.write_text("entity_kind,entity_id,district\nsensor,lm-sal-001,long-my\n")
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=2)
+    moved = orjson.loads(reading(2, start)) | {"district": other}
+    records = [
+        (HOME, DISTRICT.encode(), reading(1, start)),
+        (district_partition(other, PARTITIONS), other.encode(), orjson.dumps(moved)),
+    ]
+    with PrivateBroker(tmp_path, partitions=PARTITIONS) as broker:
+        asyncio.run(send(broker.bootstrap, records))
+        worker = WorkerProcess(
+            broker.bootstrap, "registry", tmp_path / "worker.log", IOC_ENTITY_REGISTRY=registry
+        ).start()
+        try:
+            wait_for(
+                lambda: metric_sum(worker.metrics(), "ioc_events_consumed_total") >= 2,
+                120,
+                "both records consumed",
+            )
+            samples = worker.metrics()
+        finally:
+            worker.stop()
+        letters = [
+            read_deadletter(r.value)
+            for r in asyncio.run(read_topic(broker.bootstrap, DEADLETTER_TOPIC))
+        ]
+    assert metric_sum(samples, "ioc_events_windowed_total") == 1
+    (letter,) = letters
+    assert letter.reason_kind == "entity_district"
+    assert "'long-my'" in letter.reason and repr(other) in letter.reason
