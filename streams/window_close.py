@@ -71,59 +71,52 @@ def close_windows(
     wanted: WindowFilter,
 ) -> Closed:
     """Every window of ``panes`` whose end lies in ``(previous, boundary]`` (``previous``
-    None: no window closed yet), built when ``wanted``; and the panes ``boundary`` retires."""
+    None: no window closed yet), built when ``wanted``; and the panes ``boundary`` retires.
+
+    At each end: the minute (one pane, read as it is) and each longer window that ends
+    there (several minutes, merged). One loop without calls per end: it runs once per
+    entity and minute.
+    """
     closed = Closed()
+    out, counts, retired = closed.windows, closed.counts, closed.retired
+    read_pane = plan.pane_values
     for entity, entity_panes in panes.items():
+        kind, entity_id = entity
         starts = sorted(entity_panes)
         first_end = starts[0] + PANE_SECONDS
         if previous is not None:
             first_end = max(first_end, previous + PANE_SECONDS)
         last_end = min(boundary, starts[-1] + HOUR_SECONDS)
-        if entity[0] in HOPPING_ENTITY_KINDS:
+        if kind in HOPPING_ENTITY_KINDS:
             ends: Iterable[int] = range(first_end, last_end + 1, PANE_SECONDS)
             sizes = MERGED_SIZES
         else:  # only the ends of its panes' minutes and the hours between
             ends = tumbling_ends(starts, first_end, last_end)
             sizes = (HOUR_SECONDS,)
         for end in ends:
-            _close_at(closed, entity, entity_panes, starts, end, sizes, plan, wanted)
+            pane = entity_panes.get(end - PANE_SECONDS)
+            if pane is not None:
+                counts["1m"] += 1
+                if wanted(entity, end - PANE_SECONDS, end):
+                    values = read_pane(pane.kpis, PANE_SECONDS)
+                    out.append(
+                        WindowResult(kind, entity_id, pane.district, end - PANE_SECONDS, end,
+                                     pane.first, pane.last, pane.n, values)
+                    )  # fmt: skip
+            for size in sizes:
+                if size == HOUR_SECONDS and end % HOUR_SECONDS:
+                    continue
+                low, high = bisect_left(starts, end - size), bisect_left(starts, end)
+                if low < high:
+                    counts[WINDOW_KINDS[size]] += 1
+                    if wanted(entity, end - size, end):
+                        members = [entity_panes[start] for start in starts[low:high]]
+                        out.append(merged(entity, end - size, end, members, plan))
         for start in starts:
             if retired_at(start) > boundary:
                 break
-            closed.retired.append((entity[0], entity[1], start))
+            retired.append((kind, entity_id, start))
     return closed
-
-
-def _close_at(
-    closed: Closed,
-    entity: EntityKey,
-    entity_panes: dict[int, Pane],
-    starts: list[int],
-    end: int,
-    sizes: tuple[int, ...],
-    plan: KpiPlan,
-    wanted: WindowFilter,
-) -> None:
-    """The entity's windows ending at ``end``: the minute (one pane, read as it is) and
-    each window of ``sizes`` that ends there (several minutes, merged)."""
-    pane = entity_panes.get(end - PANE_SECONDS)
-    if pane is not None:
-        closed.counts["1m"] += 1
-        if wanted(entity, end - PANE_SECONDS, end):
-            window = WindowResult(
-                entity[0], entity[1], pane.district, end - PANE_SECONDS, end,
-                pane.first, pane.last, pane.n, plan.pane_values(pane.kpis, PANE_SECONDS),
-            )  # fmt: skip
-            closed.windows.append(window)
-    for size in sizes:
-        if size == HOUR_SECONDS and end % HOUR_SECONDS:
-            continue
-        low, high = bisect_left(starts, end - size), bisect_left(starts, end)
-        if low < high:
-            closed.counts[WINDOW_KINDS[size]] += 1
-            if wanted(entity, end - size, end):
-                members = [entity_panes[start] for start in starts[low:high]]
-                closed.windows.append(merged(entity, end - size, end, members, plan))
 
 
 def merged(
