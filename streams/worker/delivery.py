@@ -53,12 +53,13 @@ class Delivery:
             if attempt < PRODUCE_ATTEMPTS:
                 await asyncio.sleep(self.backoff_seconds * 2 ** (attempt - 1))
         metrics.PRODUCE_FAILURES.labels(topic=topic).inc(len(pending))
+        hint = _hint(pending)
         log.critical(
             "the broker refused %d records to %s after %d attempts; stopping without "
-            "committing their batch (it is read again on restart)",
-            len(pending), topic, PRODUCE_ATTEMPTS,
+            "committing their batch (it is read again on restart)%s",
+            len(pending), topic, PRODUCE_ATTEMPTS, hint,
         )  # fmt: skip
-        raise ProduceFailed(f"{len(pending)} records to {topic} refused: {error!r}")
+        raise ProduceFailed(f"{len(pending)} records to {topic} refused: {error!r}{hint}")
 
     async def _attempt(
         self, topic: str, records: list[Outgoing]
@@ -93,3 +94,14 @@ class Delivery:
                 headers=record.headers,
             )
         return await self.host.send(topic, *record)
+
+
+def _hint(refused: Sequence[Outgoing]) -> str:
+    """What to check when the refused records include re-routed copies."""
+    partitions = sorted({r.partition for r in refused if isinstance(r, Reroute)})
+    if not partitions:
+        return ""
+    return (
+        f"; re-routed copies for partitions {partitions} among them: check that the topic "
+        "has IOC_PARTITIONS partitions (the districts' partitions are computed from it)"
+    )

@@ -54,3 +54,11 @@ def test_a_record_refused_every_time_stops_the_worker_loudly() -> None:
         asyncio.run(delivery.produce("t-stop", [(b"k", b"a")]))
     assert host.tries[b"a"] == PRODUCE_ATTEMPTS
     assert metrics.PRODUCE_FAILURES.labels(topic="t-stop")._value.get() == before + 1
+
+
+def test_refused_copies_name_the_partition_setting() -> None:
+    host = FlakyHost(refusals=PRODUCE_ATTEMPTS)
+    copy = Reroute(6, b"long-my", b"c", None, [("ioc-rerouted-from", b"0:7")])
+    delivery = Delivery(host, backoff_seconds=0.0)  # type: ignore[arg-type]
+    with pytest.raises(ProduceFailed, match=r"partitions \[6\].*IOC_PARTITIONS"):
+        asyncio.run(delivery.produce("t-copies", [copy]))
