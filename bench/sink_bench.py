@@ -243,9 +243,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=5000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
+    parser.add_argument(
+        "--extra-sql", metavar="SQL", help="run SQL after the migrations (what-if indexes)"
+    )
     args = parser.parse_args(argv)
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
-    with fresh_database("ioc_bench_sink") as url:
+    with fresh_database("ioc_bench_sink", args.extra_sql) as url:
         result = asyncio.run(measure(url, args.rows, args.batch, args.repeat))
     for key, value in result.items():
         shown = f"{value:,.2f}" if isinstance(value, float) else str(value)
@@ -255,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
             f"--{k} {v}"
             for k, v in (("rows", args.rows), ("batch", args.batch), ("repeat", args.repeat))
         )
+        command += f' --extra-sql "{args.extra_sql}"' if args.extra_sql else ""
         write_section(ROOT / "BENCHMARKS.md", "Sink", section(result, command, load))
         print("updated the '## Sink' section of BENCHMARKS.md")
     return 0
