@@ -60,6 +60,8 @@ from tests.support.kafka import produce  # noqa: E402
 DELAY = "ioc_sink_visible_delay_seconds"
 TIMEOUT = 1800.0
 EXTRA_SQL: list[str] = []
+KPI_BACKLOG: list[int] = [0]
+"""The worker's IOC_KPI_BACKLOG_MESSAGES in (b) (``--kpi-backlog``; 0: off)."""
 """SQL run after the migrations in every benchmark database (``--extra-sql``)."""
 
 
@@ -269,7 +271,9 @@ def one_run(broker: PrivateBroker, n: int, work: Path, run: int) -> Run:
             broker.bootstrap, db.url, f"e2e-sink-b-{run}", work / f"b-sink-{run}.log"
         )
         worker = WorkerProcess(broker.bootstrap, f"e2e-b-{run}", work / f"b-{run}.log",
-                               IOC_IDLE_TIMEOUT_SECONDS=3600).start()  # fmt: skip
+                               IOC_IDLE_TIMEOUT_SECONDS=3600,
+                               IOC_KPI_BACKLOG_MESSAGES=KPI_BACKLOG[0],
+                               IOC_SINK_GROUP=f"e2e-sink-b-{run}").start()  # fmt: skip
         try:
             _, first = worker_until_consumed(worker, n)
             assert worker.proc is not None
@@ -397,8 +401,13 @@ def main() -> None:
     parser.add_argument(
         "--extra-sql", metavar="SQL", help="run SQL after the migrations (what-if indexes)"
     )
+    parser.add_argument(
+        "--kpi-backlog", type=int, default=0, metavar="N",
+        help="the worker of (b) waits while the sink has over N KPI messages unread",
+    )  # fmt: skip
     args = parser.parse_args()
     EXTRA_SQL[:] = [args.extra_sql] if args.extra_sql else []
+    KPI_BACKLOG[0] = args.kpi_backlog
     SinkProcess.writers = args.writers
     work = Path(tempfile.mkdtemp(prefix="ioc-bench-e2e-"))
     say(f"generating {args.events:,} simulator events ...")
@@ -417,6 +426,7 @@ def main() -> None:
     cmd += f" --live {args.live:g}" if args.live > 0 else ""
     cmd += f" --writers {args.writers}" if args.writers != 2 else ""
     cmd += f' --extra-sql "{args.extra_sql}"' if args.extra_sql else ""
+    cmd += f" --kpi-backlog {args.kpi_backlog}" if args.kpi_backlog else ""
     text = report(runs, len(messages), live, cmd)
     print(text)
     if not args.no_write:

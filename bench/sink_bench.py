@@ -216,7 +216,7 @@ same hypertable. Command: `{command}`.
 Measured {datetime.now(UTC):%Y-%m-%d} on {cpu}, 2 cores shared with the team's other work
 (load average {load} at start): wall-clock figures carry +-30 % noise; CPU figures (client
 process + database backend) are steadier. Local TimescaleDB 2.19, Apache edition,
-PostgreSQL 17 (chroot); `kpi` hypertable with its unique identity index, two board indexes
+PostgreSQL 17 (chroot); `kpi` hypertable with its unique identity index, its board index
 and CHECK constraints; {result["rows"]:,} distinct 1-minute KPI rows; batches of
 {result["batch"]:,} rows; median of {result["repeat"]} runs.
 

@@ -21,6 +21,7 @@ from streams.clocknotes import note_records
 from streams.pipeline import Applied, Record, StateWrite, TopicPipeline, kpi_packs
 from streams.windows import PANE_SECONDS, WINDOW_KINDS, Closing
 from streams.worker import garbage
+from streams.worker.backlog import KpiBacklog
 from streams.worker.counting import count_applied
 from streams.worker.faust_host import FaustHost
 
@@ -56,6 +57,12 @@ class Worker:
         self.kpi_labels = metrics.BoundedLabels("ioc_kpi_last_value", 5000)
         self._kpi_gauges: dict[tuple[str, ...], tuple[Any, Any]] = {}
         self.sensor_labels = metrics.BoundedLabels("ioc_sensor_last_seen_timestamp_seconds", 5000)
+        self.backlog = KpiBacklog(
+            settings.kafka_bootstrap,
+            settings.sink_group,
+            settings.kpi_backlog_messages,
+            settings.partitions,
+        )
         for topic_name in RAW_TOPICS:
             self._add_source(topic_name)
         self.host.every(1.0, self._idle_tick)
@@ -206,10 +213,10 @@ class Worker:
 
         Re-emitted rows are identical, so their order across packs is moot.
         """
-        futures = [
-            await self.host.send(KPI_TOPIC, key, value)
-            for key, value in kpi_packs(closings, ROWS_PER_MESSAGE)
-        ]
+        packs = kpi_packs(closings, ROWS_PER_MESSAGE)
+        if packs:
+            await self.backlog.wait()
+        futures = [await self.host.send(KPI_TOPIC, key, value) for key, value in packs]
         await asyncio.gather(*futures)
         emitted = dict.fromkeys(WINDOW_KINDS, 0)
         latest: dict[tuple[str, str, str, str], tuple[float, int]] = {}
