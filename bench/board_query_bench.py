@@ -31,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -381,7 +382,7 @@ def table(samples: Samples, rounds: int, label: str) -> list[str]:
 
 
 def report(results: list[tuple[str, Samples]], info: dict[str, Any], rounds: int) -> str:
-    lines = [
+    intro = (
         f"`bench/board_query_bench.py`: every SQL query of every board (panel targets and the "
         f"`$district` variable) on one simulated day of the province: {info['events']:,} "
         f"events from `ioc simulate --sim-duration 24h --start {info['start']} --seed "
@@ -392,9 +393,9 @@ def report(results: list[tuple[str, Samples]], info: dict[str, Any], rounds: int
         f"{rounds} rounds interleaving every query. Wall time is the client's (execute + "
         "fetch); DB CPU is the backend's and its parallel workers' (clock ticks of 10 ms, "
         f"summed). Indexes on `kpi`: {info['indexes']}. Load average {info['load_before']} "
-        f"before, {info['load_after']} after (2 cores, shared). Command: `{info['command']}`.",
-        "",
-    ]
+        f"before, {info['load_after']} after (2 cores, shared). Command: `{info['command']}`."
+    )
+    lines = [textwrap.fill(intro, 92, break_on_hyphens=False, break_long_words=False), ""]
     for label, samples in results:
         lines += [*table(samples, rounds, label), ""]
     return "\n".join(lines)
@@ -447,7 +448,8 @@ def main(argv: list[str] | None = None) -> int:
             "indexes": indexes(url),
             "load_before": load_before,
             "load_after": " ".join(f"{x:.1f}" for x in os.getloadavg()),
-            "command": f".venv/bin/python bench/board_query_bench.py --rounds {args.rounds}",
+            "command": f".venv/bin/python bench/board_query_bench.py --rounds {args.rounds}"
+            + (f" --keep {args.keep}" if args.keep else ""),
         }
     text = report(results, info, args.rounds)
     print(text)
