@@ -112,6 +112,15 @@ class Settings(BaseSettings):
         description="how long (event time past the watermark) an `event_id` is remembered for "
         "de-duplication: at least the largest window plus the grace",
     )
+    entity_registry: Path | None = Field(
+        None,
+        description="CSV file `entity_kind,entity_id,district` of the province's agencies, "
+        "sites and sensors: an event naming a listed entity under another district is "
+        "dead-lettered as `entity_district` in every partition (unlisted entities keep the "
+        "district they are first windowed under in their partition); worker and replay read "
+        "the same file",
+        json_schema_extra=_shown("not set"),
+    )
     metrics_addr: str = Field(
         "127.0.0.1",
         description="address the worker's `/metrics` listens on (`0.0.0.0` in compose)",

@@ -81,10 +81,17 @@ EVENTS_DUPLICATE: Final = Counter(
     ["topic", "kind"],
     registry=WORKER_REGISTRY,
 )
+EVENTS_REROUTED: Final = Counter(
+    "ioc_events_rerouted_total",
+    "Valid events found outside their district's partition and copied to it (the copy is "
+    "consumed and counted there again).",
+    ["topic"],
+    registry=WORKER_REGISTRY,
+)
 PRODUCE_FAILURES: Final = Counter(
     "ioc_worker_produce_failures_total",
-    "Dead letters or late records the broker refused after every retry; the worker stops "
-    "without committing past them.",
+    "Re-routed copies, dead letters or late records the broker refused after every retry; "
+    "the worker stops without committing past them.",
     ["topic"],
     registry=WORKER_REGISTRY,
 )

@@ -33,7 +33,7 @@ ENTITY_WINDOW_KINDS: Final = {
     for kind in WINDOW_KINDS
 }
 """The window an entity panel reads for each selectable kind. Only districts get the hopping
-15-minute window (``streams.windows.HOPPING_ENTITY_KINDS``); agencies, sites and sensors
+15-minute window (``streams.window_close.HOPPING_ENTITY_KINDS``); agencies, sites and sensors
 show their newest 1-minute window instead, not nothing."""
 
 DISTRICT_HEADER = "Huyện / thị xã / thành phố"

@@ -312,12 +312,15 @@ def _pictures(
 
 
 def print_conservation(console: Console, figures: dict[str, Any]) -> None:
-    """The conservation line: sent = consumed = windowed + dead-lettered + late + duplicates."""
+    """The conservation line: sent = windowed + dead-lettered + late + duplicates, and
+    consumed = sent + re-routed (a re-routed event is read again in its district's partition)."""
+    rerouted = figures["rerouted"]
     console.print(
         "[bold]Conservation:[/bold] "
         f"sent {figures['sent']:,} · consumed {figures['consumed']:,} = windowed "
         f"{figures['windowed']:,} + dead-lettered {figures['dead_lettered']:,} + late "
         f"{figures['late']:,} + duplicates {figures['duplicates']:,} "
+        + (f"+ re-routed {rerouted:,} " if rerouted else "")
         + ("[green]✓[/green]" if figures["balanced"] else "[bold red]✗[/bold red]")
         + f" (re-read: {figures['redelivered']:,} redeliveries)"
     )
@@ -333,9 +336,12 @@ def conservation(worker: dict[str, float], sent: int) -> dict[str, Any]:
         "late": int(total(worker, "ioc_events_late_total")),
         "duplicates": int(total(worker, "ioc_events_duplicate_total")),
         "redelivered": int(total(worker, "ioc_events_redelivered_total")),
+        "rerouted": int(total(worker, "ioc_events_rerouted_total")),
     }
     parts = figures["windowed"] + figures["dead_lettered"] + figures["late"]
-    balanced = figures["consumed"] == sent and parts + figures["duplicates"] == sent
+    balanced = (
+        figures["consumed"] == sent + figures["rerouted"] and parts + figures["duplicates"] == sent
+    )
     return {**figures, "sent": sent, "balanced": balanced}
 
 

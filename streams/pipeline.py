@@ -6,7 +6,8 @@ and carry out what it returns, in this order, which keeps every KPI exact across
 
 1. store the batch's clock notes, if any (:meth:`TopicPipeline.note_writes`), wait until
    the broker has them, then produce them to city.clock.v1 (:mod:`streams.clocknotes`);
-   produce dead letters and late events;
+   produce re-routed copies (:mod:`streams.routing`), dead letters and late events, and
+   wait until the broker has them all;
 2. close the windows the watermarks passed (in memory: :meth:`TopicPipeline.close`);
 3. write the changed panes to the state table, except those the closing retires (no window
    needs them any more; until the clock below is written, a restart reads the records
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, NamedTuple, Protocol
 
@@ -30,6 +31,7 @@ from schemas.decode import ReasonKind, Rejection, deadletter_record, decode
 from schemas.events import RawEvent, SensorReading
 from streams.clocknotes import notes_store_key
 from streams.dedup import DEFAULT_HORIZON_SECONDS
+from streams.routing import district_partition, is_rerouted, reroute_header
 from streams.windows import REFUSED, Closing, KpiResult, Outcome, PartitionWindows, iso_utc
 
 
@@ -51,6 +53,8 @@ class Record(Protocol):
     def key(self) -> bytes | None: ...
     @property
     def value(self) -> bytes | None: ...
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes]]: ...
 
 
 class SourceRecord(NamedTuple):
@@ -63,6 +67,17 @@ class SourceRecord(NamedTuple):
     """Milliseconds, as in aiokafka's ``ConsumerRecord``."""
     key: bytes | None
     value: bytes | None
+    headers: Sequence[tuple[str, bytes]] = ()
+
+
+class Reroute(NamedTuple):
+    """A copy of a misplaced record for its district's partition of the same topic."""
+
+    partition: int
+    key: bytes
+    value: bytes | None
+    timestamp_ms: int | None
+    headers: list[tuple[str, bytes]]
 
 
 @dataclass
@@ -71,6 +86,8 @@ class Applied:
 
     deadletters: list[tuple[bytes | None, bytes]] = field(default_factory=list)
     lates: list[tuple[bytes | None, bytes]] = field(default_factory=list)
+    reroutes: list[Reroute] = field(default_factory=list)
+    """Copies of misplaced records to produce to their districts' partitions (step 1)."""
     consumed: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
     invalid: Counter[str] = field(default_factory=Counter)
@@ -128,6 +145,7 @@ _REFUSAL_KINDS: Final[dict[Outcome, ReasonKind]] = {
     Outcome.ENTITY_DISTRICT: "entity_district",
 }
 _WINDOWED: Final = Outcome.WINDOWED
+_MISROUTED: Final = Outcome.MISROUTED
 _LATE: Final = Outcome.LATE
 
 
@@ -141,8 +159,11 @@ class TopicPipeline:
         future_skew_seconds: float,
         partition_count: int | None = None,
         dedup_horizon_seconds: float = DEFAULT_HORIZON_SECONDS,
+        fixed_districts: Mapping[str, str] | None = None,
     ) -> None:
         self.topic = topic
+        self.fixed_districts = fixed_districts
+        """The province's entity registry (``IOC_ENTITY_REGISTRY``), None when not given."""
         self.grace = grace_seconds
         self.future_skew = future_skew_seconds
         self.partition_count = partition_count
@@ -163,7 +184,12 @@ class TopicPipeline:
     def new_windows(self, partition: int) -> PartitionWindows:
         """Empty window state of one partition, configured as this pipeline is."""
         return PartitionWindows(
-            self.topic, partition, self.grace, self.partition_count, self.dedup_horizon
+            self.topic,
+            partition,
+            self.grace,
+            self.partition_count,
+            self.dedup_horizon,
+            fixed_districts=self.fixed_districts,
         )
 
     def is_loaded(self, partition: int) -> bool:
@@ -227,6 +253,10 @@ class TopicPipeline:
             outcome = windows.apply(offset, result, reference)
             if outcome is _WINDOWED:
                 windowed += 1
+            elif outcome is _MISROUTED and not is_rerouted(record.headers):
+                outcomes[Outcome.REROUTED] += 1
+                applied.reroutes.append(self._reroute(record, result))
+                continue
             elif outcome in REFUSED:
                 refusal = windows.refusal(outcome, result)
                 applied.dead_letter(record, Rejection(_REFUSAL_KINDS[outcome], refusal))
@@ -244,6 +274,17 @@ class TopicPipeline:
                 reading.occurred_at.timestamp()
             )
         return applied
+
+    def _reroute(self, record: Record, event: RawEvent) -> Reroute:
+        district = event.district.value
+        home = district_partition(district, self.partition_count or 1)
+        return Reroute(
+            home,
+            district.encode(),
+            record.value,
+            record.timestamp,
+            [reroute_header(record.partition, record.offset)],
+        )
 
     def note_writes(self, applied: Applied) -> list[StateWrite]:
         """The pending clock notes of the partitions ``applied`` noted anew (step 1)."""

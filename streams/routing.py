@@ -5,21 +5,41 @@ Raw events are keyed by district, and a district's windows live in the partition
 Kafka's Java client (and aiokafka, and librdkafka's ``murmur2_random``) choose for that key:
 ``murmur2(key) & 0x7fffffff % partitions``. A record found in another partition (a producer
 that keys by sensor id, or librdkafka's default ``consistent_random`` partitioner) never
-creates windows there: the worker dead-letters it as ``misrouted``, with the partition it
-belongs in.
+creates windows there: the worker re-routes it. It produces a copy of the record (same value
+and timestamp, keyed by its district, header :data:`REROUTED_HEADER` naming the origin) to
+its district's partition of the same topic, where it is judged like any record, in the
+order the broker appended it. The raw topic is its own repartition topic: each partition
+stays one ordered log, so the worker's decisions are deterministic, survive crashes and
+are taken again by replay. A copy that is itself misplaced (the topic's partition count
+changed) is dead-lettered as ``misrouted``, never re-routed twice.
 
 An entity (agency, site, sensor) belongs to the district it was first seen under; an event
 naming it under another district is dead-lettered as ``entity_district`` rather than
-windowed twice. :class:`EntityRegistry` remembers those first sightings per partition.
+windowed twice. :class:`EntityRegistry` remembers those first sightings per partition. A
+partition cannot see another's sightings: the province's own list of entities
+(``IOC_ENTITY_REGISTRY``, :func:`load_entity_registry`) fixes the district of every entity
+it lists, in every partition alike.
 """
 
 from __future__ import annotations
 
+import csv
 import functools
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Final
 
 import orjson
 from aiokafka.partitioner import murmur2
+
+from common.errors import UserError
+from schemas.places import District
+
+REROUTED_HEADER: Final = "ioc-rerouted-from"
+"""Header of a re-routed copy: ``<partition>:<offset>`` of the misplaced original."""
+
+REGISTRY_HEADER: Final = ("entity_kind", "entity_id", "district")
+ENTITY_KINDS: Final = frozenset({"agency", "site", "sensor"})
 
 REGISTRY_CAP: Final = 200_000
 """Entities one partition's registry remembers at most; later ones are not checked."""
@@ -32,13 +52,23 @@ def district_partition(district: str, partitions: int) -> int:
     return int(murmur2(district.encode()) & 0x7FFFFFFF) % partitions
 
 
+def reroute_header(partition: int, offset: int) -> tuple[str, bytes]:
+    """The header a re-routed copy carries: where its original is."""
+    return REROUTED_HEADER, f"{partition}:{offset}".encode()
+
+
+def is_rerouted(headers: Sequence[tuple[str, bytes]] | None) -> bool:
+    """Whether a record with ``headers`` (aiokafka's (key, value) pairs) is a re-routed copy."""
+    return bool(headers) and any(key == REROUTED_HEADER for key, _ in headers or ())
+
+
 def misrouted_reason(district: str, partition: int, partitions: int) -> str:
-    """Why a record of ``district`` found in ``partition`` is dead-lettered, and the fix."""
+    """Why a re-routed copy of ``district`` found in ``partition`` is dead-lettered."""
     home = district_partition(district, partitions)
     return (
         f"district {district!r} belongs in partition {home} of {partitions} (murmur2 of the "
-        f"key {district!r}), the record is in partition {partition}: key raw events by "
-        "district with Kafka's default partitioner (librdkafka: partitioner=murmur2_random)"
+        f"key {district!r}), this re-routed copy is in partition {partition}: the topic's "
+        "partition count differs from IOC_PARTITIONS, so copies are not re-routed again"
     )
 
 
@@ -78,6 +108,37 @@ def entity_reason(kind: str, entity: str, district: str, known: str) -> str:
     """Why an event naming ``entity`` under ``district`` is dead-lettered."""
     return (
         f"{kind} {entity!r} is registered under district {known!r}, this event names "
-        f"{district!r}: an entity's district is fixed (fix the producer's registry, or give "
-        "the moved entity a new id)"
+        f"{district!r}: an entity's district is fixed (fix the producer's registry or the "
+        "province's (IOC_ENTITY_REGISTRY), or give the moved entity a new id)"
     )
+
+
+def load_entity_registry(path: Path) -> Mapping[str, str]:
+    """The district of every entity listed in the CSV file ``path`` (header
+    ``entity_kind,entity_id,district``), by entity id; raise :class:`UserError` naming the
+    line of the first bad row."""
+    districts = {d.value for d in District}
+    fixed: dict[str, str] = {}
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.reader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise UserError(f"cannot read the entity registry {path}: {error}") from error
+    if not rows or tuple(c.strip() for c in rows[0]) != REGISTRY_HEADER:
+        raise UserError(f"{path}:1: the first line must be {','.join(REGISTRY_HEADER)}")
+    for line, row in enumerate(rows[1:], start=2):
+        if not row:
+            continue
+        if len(row) != 3:
+            raise UserError(f"{path}:{line}: expected 3 columns, found {len(row)}")
+        kind, entity_id, district = (c.strip() for c in row)
+        if kind not in ENTITY_KINDS:
+            raise UserError(
+                f"{path}:{line}: entity_kind {kind!r} is not one of agency, site, sensor"
+            )
+        if district not in districts:
+            raise UserError(f"{path}:{line}: {district!r} is not a district of the province")
+        known = fixed.setdefault(entity_id, district)
+        if known != district:
+            raise UserError(f"{path}:{line}: {entity_id!r} is listed under {known!r} already")
+    return fixed

@@ -31,8 +31,7 @@ not one object per row; the changed panes of a batch are stored as one segment.
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping
 from enum import Enum
 from typing import Final
 
@@ -50,6 +49,13 @@ from streams.catalog import (
 from streams.clocknotes import ClockNotes
 from streams.dedup import DEFAULT_HORIZON_SECONDS, EventIdIndex
 from streams.routing import EntityRegistry, district_partition, entity_reason, misrouted_reason
+from streams.window_close import (
+    HOPPING_ENTITY_KINDS,
+    WindowFilter,
+    close_windows,
+    every_window,
+    retired_at,
+)
 from streams.window_rows import (
     HOP_SECONDS,
     HOUR_SECONDS,
@@ -73,6 +79,7 @@ from streams.window_store import (
 )
 
 __all__ = [
+    "HOPPING_ENTITY_KINDS",
     "HOP_SECONDS",
     "HOUR_SECONDS",
     "PANE_SECONDS",
@@ -90,56 +97,23 @@ __all__ = [
     "kpi_row",
 ]
 
-MERGED_SIZES: Final[tuple[int, ...]] = (HOP_SECONDS, HOUR_SECONDS)
-"""Windows of several panes (merged when they close); the hopping one for districts only."""
-"""Bounds of one state segment (a Kafka record of the changelog)."""
-HOPPING_ENTITY_KINDS: Final = frozenset({"district"})
-"""Entity kinds that get the hopping 15-minute window: rolling rates are a district figure
-for the wall screens; agencies, sites and sensors get the tumbling 1-minute and 1-hour
-windows only (a hopping window per sensor would multiply rows by 15 for no reader)."""
-
 
 class Outcome(Enum):
-    """What became of one valid event."""
+    """What became of one valid event (``REROUTED``: a misplaced record copied to its
+    district's partition, decided by the pipeline; :meth:`PartitionWindows.admit` says
+    ``MISROUTED``)."""
 
     WINDOWED = "windowed"
     LATE = "late"
     REDELIVERY = "redelivery"
     DUPLICATE_ID = "event_id"
     MISROUTED = "misrouted"
+    REROUTED = "rerouted"
     ENTITY_DISTRICT = "entity_district"
 
 
 REFUSED: Final = frozenset({Outcome.MISROUTED, Outcome.ENTITY_DISTRICT})
 """Outcomes of valid events that break the key contract: they are dead-lettered."""
-
-
-def _tumbling_ends(starts: list[int], first_end: int, last_end: int) -> list[int]:
-    """The window ends in ``first_end..last_end`` where a tumbling window of an entity with
-    panes ``starts`` (sorted) may close: the end of each pane's minute and each hour end,
-    in order, each once."""
-    minute_ends = [start + PANE_SECONDS for start in starts]
-    low = bisect_left(minute_ends, first_end)
-    high = bisect_left(minute_ends, last_end + 1)
-    first_hour = -(-first_end // HOUR_SECONDS) * HOUR_SECONDS
-    hour_ends = range(first_hour, last_end + 1, HOUR_SECONDS)
-    if not hour_ends:
-        return minute_ends[low:high]
-    return sorted({*minute_ends[low:high], *hour_ends})
-
-
-def _retired_at(pane_start: int) -> int:
-    """The boundary after which no window needs the pane any more."""
-    hour_end = pane_start - pane_start % HOUR_SECONDS + HOUR_SECONDS
-    return max(pane_start + HOP_SECONDS, hour_end)
-
-
-WindowFilter = Callable[[EntityKey, int, int], bool]
-"""Whether to build the rows of an entity's closed window ``[start, end)``."""
-
-
-def _every_window(entity: EntityKey, window_start: int, window_end: int) -> bool:
-    return True
 
 
 _DISTRICT: Final = EntityKind.DISTRICT
@@ -162,8 +136,12 @@ class PartitionWindows:
         partitions: int | None = None,
         dedup_horizon_seconds: float = DEFAULT_HORIZON_SECONDS,
         wanted: WindowFilter | None = None,
+        fixed_districts: Mapping[str, str] | None = None,
     ) -> None:
         self.topic = topic
+        self.fixed_districts = fixed_districts
+        """The province's entity registry (entity id -> district), consulted for entities
+        this partition has not windowed yet; None: first sightings alone decide."""
         self.wanted = wanted
         """Which closed windows to build rows for (replay narrows them); None: every one."""
         self.partition = partition
@@ -216,7 +194,7 @@ class PartitionWindows:
                 (kind, entity_id, start)
                 for (kind, entity_id), entity_panes in list(self.panes.items())
                 for start in list(entity_panes)
-                if _retired_at(start) <= closed
+                if retired_at(start) <= closed
             )
         self._ledger.finish_loading()
 
@@ -275,6 +253,9 @@ class PartitionWindows:
             return Outcome.DUPLICATE_ID
         entity_id = (entities or entities_of(event))[1][1]
         known = self.registry.districts.get(entity_id)
+        new_entity = known is None
+        if new_entity and self.fixed_districts is not None:
+            known = self.fixed_districts.get(entity_id)
         if known is not None and known != district:
             return Outcome.ENTITY_DISTRICT
         t = event.occurred_at.timestamp()
@@ -284,7 +265,7 @@ class PartitionWindows:
         ):
             return Outcome.LATE
         ids.add(event_id, t, offset)
-        if known is None:
+        if new_entity:
             self.registry.register(entity_id, district)
         if clock.max_event_time is None or t > clock.max_event_time:
             clock.max_event_time = t
@@ -299,8 +280,10 @@ class PartitionWindows:
         if outcome is Outcome.MISROUTED:
             return misrouted_reason(district, self.partition, self.partitions or 1)
         kind, entity_id = entities_of(event)[1]
-        known = self.registry.conflict(entity_id, district) or "?"
-        return entity_reason(kind, entity_id, district, known)
+        known = self.registry.conflict(entity_id, district)
+        if known is None and self.fixed_districts is not None:
+            known = self.fixed_districts.get(entity_id)
+        return entity_reason(kind, entity_id, district, known or "?")
 
     def fold(
         self, offset: int, event: RawEvent, entities: tuple[EntityKey, ...] | None = None
@@ -357,60 +340,15 @@ class PartitionWindows:
         previous = self.clock.closed_until
         if previous is not None and boundary <= previous:
             return None
-        out: list[WindowResult] = []
-        closed = dict.fromkeys(WINDOW_KINDS.values(), 0)
-        minutes = 0
-        retired: list[PaneKey] = []
-        merged, wanted = self._merged, self.wanted or _every_window
-        read_pane = self._plan.pane_values
-        for entity, entity_panes in self.panes.items():
-            kind, entity_id = entity
-            starts = sorted(entity_panes)
-            first_end = starts[0] + PANE_SECONDS
-            if previous is not None:
-                first_end = max(first_end, previous + PANE_SECONDS)
-            last_end = min(boundary, starts[-1] + HOUR_SECONDS)
-            if kind in HOPPING_ENTITY_KINDS:
-                ends: Iterable[int] = range(first_end, last_end + 1, PANE_SECONDS)
-                merged_sizes = MERGED_SIZES
-            else:  # only the ends of its panes' minutes and the hours between
-                ends = _tumbling_ends(starts, first_end, last_end)
-                merged_sizes = (HOUR_SECONDS,)
-            for end in ends:
-                pane = entity_panes.get(end - PANE_SECONDS)
-                if pane is not None:  # the minute: one pane, read as it is
-                    minutes += 1
-                    if wanted(entity, end - PANE_SECONDS, end):
-                        out.append(
-                            WindowResult(
-                                kind,
-                                entity_id,
-                                pane.district,
-                                end - PANE_SECONDS,
-                                end,
-                                pane.first,
-                                pane.last,
-                                pane.n,
-                                read_pane(pane.kpis, PANE_SECONDS),
-                            )
-                        )
-                for size in merged_sizes:  # several minutes: merged
-                    if size == HOUR_SECONDS and end % HOUR_SECONDS:
-                        continue
-                    low, high = bisect_left(starts, end - size), bisect_left(starts, end)
-                    if low < high:
-                        closed[WINDOW_KINDS[size]] += 1
-                        if wanted(entity, end - size, end):
-                            out.append(merged(entity, end - size, end, starts[low:high]))
-            for start in starts:
-                if _retired_at(start) > boundary:
-                    break
-                retired.append((kind, entity_id, start))
-        closed["1m"] = minutes
+        closed = close_windows(
+            self.panes, self._plan, previous, boundary, self.wanted or every_window
+        )
         self.clock.closed_until = boundary
         self.clock_dirty = True
         self.ids.expire(self.clock.watermark)
-        return Closing(self.topic, self.partition, out, closed, retired, boundary)
+        return Closing(
+            self.topic, self.partition, closed.windows, closed.counts, closed.retired, boundary
+        )
 
     def retire(self, keys: Iterable[PaneKey]) -> None:
         """Forget panes no window needs any more (after the caller stored the clock).
@@ -434,26 +372,6 @@ class PartitionWindows:
             forget(key)
         if entity_panes is not None and not entity_panes:
             del panes[entity]
-
-    def _merged(
-        self, entity: EntityKey, window_start: int, window_end: int, starts: list[int]
-    ) -> WindowResult:
-        """The values of one closed window of several minutes: the entity's panes that
-        start at ``starts`` (in time order), merged."""
-        entity_panes = self.panes[entity]
-        members = [entity_panes[start] for start in starts]
-        first, last, events = members[0].first, members[0].last, 0
-        for pane in members:  # one pass, no generators: an hour window has 60 panes
-            if pane.first < first:
-                first = pane.first
-            if pane.last > last:
-                last = pane.last
-            events += pane.n
-        values = self._plan.values([p.kpis for p in members], window_end - window_start)
-        return WindowResult(
-            entity[0], entity[1], members[0].district, window_start, window_end,
-            first, last, events, values,
-        )  # fmt: skip
 
     # -- persistence helpers ------------------------------------------------------------
     def take_dirty(self, retired: Iterable[PaneKey] = ()) -> list[tuple[bytes, bytes | None]]:

@@ -10,9 +10,12 @@ Rules, as the product promises them:
 * a record is decoded and its future checked against its reference time: the record
   timestamp, capped by the worker's wall clock when one is given;
 * a record in another partition than its district's (murmur2 of the district id) is
-  misrouted; an event id windowed before, whose event time the watermark has not passed by
-  the horizon, is a duplicate; an entity first windowed under another district is refused;
-  an event whose minute ends at or before the watermark is late;
+  re-routed: a copy of it is appended to its district's partition (the caller writes the
+  copies into the logs it judges, as the broker does); a copy found in another partition
+  than its district's is misrouted; an event id windowed before, whose event time the
+  watermark has not passed by the horizon, is a duplicate; an entity first windowed under
+  another district, or listed under another in the province's registry, is refused; an
+  event whose minute ends at or before the watermark is late;
 * the watermark is the largest ``min(event time, reference time) - grace`` of the windowed
   events (and the idle advances the caller asks for);
 * windows: tumbling 1 min and 1 h for every entity, hopping 15 min every minute for
@@ -23,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -42,6 +45,8 @@ class OracleRecord(NamedTuple):
     timestamp_ms: int | None
     value: bytes | None
     now: float | None = None
+    copy: bool = False
+    """A copy of a misplaced record, appended by the worker to its district's partition."""
 
 
 class Row(NamedTuple):
@@ -103,8 +108,10 @@ def judge(
     grace: float,
     skew: float,
     horizon: float,
+    fixed: Mapping[str, str] | None = None,
 ) -> PartitionVerdicts:
-    """Apply the rules to one partition's records (in offset order)."""
+    """Apply the rules to one partition's records (in offset order); ``fixed``: the
+    province's entity registry (entity id -> district), when one is given."""
     out = PartitionVerdicts()
     ids: dict[str, float] = {}
     registry: dict[str, str] = {}
@@ -130,7 +137,7 @@ def judge(
             continue
         district = result.district.value
         if home_partition(district, partitions) != partition:
-            out.outcomes["misrouted"] += 1
+            out.outcomes["misrouted" if record.copy else "rerouted"] += 1
             continue
         t = result.occurred_at.timestamp()
         first_seen = ids.get(result.event_id)
@@ -138,7 +145,8 @@ def judge(
             out.outcomes["event_id"] += 1
             continue
         entity = second_entity(result)[1]
-        if registry.get(entity, district) != district:
+        known = registry.get(entity) or (fixed or {}).get(entity)
+        if known is not None and known != district:
             out.outcomes["entity_district"] += 1
             continue
         if (t // 60) * 60 + 60 <= out.watermark:

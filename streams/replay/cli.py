@@ -25,6 +25,7 @@ from streams.replay.selection import (
     topics_for_kpis,
 )
 from streams.replay.times import parse_time
+from streams.routing import load_entity_registry
 
 DESCRIPTION = """\
 Re-read the raw topics with plain aiokafka (no consumer group), recompute the KPI rows of
@@ -252,6 +253,11 @@ def options_from(args: argparse.Namespace, now: dt.datetime) -> Options:
         into_table=args.into_table,
         replay_id=args.replay_id,
         progress=progress,
+        fixed_districts=(
+            None
+            if settings.entity_registry is None
+            else load_entity_registry(settings.entity_registry)
+        ),
     )
 
 

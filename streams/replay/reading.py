@@ -164,7 +164,7 @@ async def read(
             end = current.end
             topic = current.topic
             records = [
-                SourceRecord(topic, r.partition, r.offset, r.timestamp, r.key, r.value)
+                SourceRecord(topic, r.partition, r.offset, r.timestamp, r.key, r.value, r.headers)
                 for r in items
                 if r.offset < end
             ]

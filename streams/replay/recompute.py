@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from schemas.decode import Rejection
@@ -26,7 +26,6 @@ from streams.pipeline import Record, TopicPipeline, rows_of
 from streams.replay.selection import Selection
 from streams.windows import (
     PANE_SECONDS,
-    REFUSED,
     WINDOW_KINDS,
     Closing,
     EntityKey,
@@ -38,6 +37,10 @@ from streams.windows import (
 Identity = tuple[str, str, str, int, int]
 
 DUPLICATE_OUTCOMES = frozenset({Outcome.REDELIVERY.value, Outcome.DUPLICATE_ID.value})
+_COUNTED_AS = {
+    Outcome.ENTITY_DISTRICT: "invalid",
+    Outcome.MISROUTED: Outcome.REROUTED.value,  # a copy misplaced again is rare: see routing
+}
 
 
 @dataclass
@@ -68,6 +71,7 @@ class TopicStats:
             "late": self.outcomes[Outcome.LATE.value],
             "invalid": sum(self.invalid.values()),
             "duplicate": sum(self.outcomes[o] for o in DUPLICATE_OUTCOMES),
+            "rerouted": self.outcomes[Outcome.REROUTED.value],
             "outside": self.outside,
         }
 
@@ -80,6 +84,7 @@ class TopicStats:
             "late": c[Outcome.LATE.value],
             "invalid": c["invalid"],
             "duplicate": sum(c[o] for o in DUPLICATE_OUTCOMES),
+            "rerouted": c[Outcome.REROUTED.value],
         }
 
 
@@ -104,8 +109,16 @@ class _Windows(PartitionWindows):
         partitions: int | None,
         selection: Selection,
         stats: TopicStats,
+        fixed_districts: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(topic, partition, grace, partitions, wanted=self._in_selection)
+        super().__init__(
+            topic,
+            partition,
+            grace,
+            partitions,
+            wanted=self._in_selection,
+            fixed_districts=fixed_districts,
+        )
         if selection.kpis:
             self.kpis = tuple(k for k in self.kpis if k.name in selection.kpis)
         self._start = selection.start
@@ -130,7 +143,7 @@ class _Windows(PartitionWindows):
         if outcome is Outcome.WINDOWED:
             outcome = self.fold(offset, event)
         if self._start <= t < self._end:
-            self._counts["invalid" if outcome in REFUSED else outcome.value] += 1
+            self._counts[_COUNTED_AS.get(outcome, outcome.value)] += 1
         return outcome
 
     def _in_selection(self, entity: EntityKey, window_start: int, window_end: int) -> bool:
@@ -154,8 +167,9 @@ class _Pipeline(TopicPipeline):
         selection: Selection,
         stats: TopicStats,
         clock_notes: NoteBook,
+        fixed_districts: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(topic, grace, skew, partitions)
+        super().__init__(topic, grace, skew, partitions, fixed_districts=fixed_districts)
         self.selection = selection
         self.stats = stats
         self.clock_notes = clock_notes
@@ -182,7 +196,13 @@ class _Pipeline(TopicPipeline):
         worker's clock notes."""
         if not self.is_loaded(partition):
             windows = _Windows(
-                self.topic, partition, self.grace, self.partition_count, self.selection, self.stats
+                self.topic,
+                partition,
+                self.grace,
+                self.partition_count,
+                self.selection,
+                self.stats,
+                self.fixed_districts,
             )
             windows.notes = self.clock_notes.of(self.topic, partition)
             self.partitions[partition] = windows
@@ -209,7 +229,8 @@ class Result:
 class Recomputer:
     """One pipeline per raw topic, fed record batches by :meth:`feed`; records the workers
     noted in ``clock_notes`` are judged by the noted wall-clock time, the others by their
-    record timestamp, as the worker judged them."""
+    record timestamp, as the worker judged them; ``fixed_districts``: the province's entity
+    registry the workers were given (``IOC_ENTITY_REGISTRY``)."""
 
     def __init__(
         self,
@@ -220,6 +241,7 @@ class Recomputer:
         keep_records: bool = False,
         partition_counts: dict[str, int] | None = None,
         clock_notes: NoteBook | None = None,
+        fixed_districts: Mapping[str, str] | None = None,
     ) -> None:
         self.selection = selection
         self.grace = grace_seconds
@@ -235,6 +257,7 @@ class Recomputer:
                 selection,
                 self.stats[t],
                 notes,
+                fixed_districts,
             )
             for t in selection.topics
         }

@@ -112,8 +112,8 @@ def summary(report: Report, max_differences: int = 20) -> str:
         a, r = stats.summary(), stats.range_summary()
         lines.append(
             f"  {topic}: read {a['read']} (windowed {a['windowed']}, late {a['late']}, "
-            f"invalid {a['invalid']}, duplicate {a['duplicate']}, outside the range "
-            f"{a['outside']}); in range {r['events']} (late {r['late']}, invalid "
+            f"invalid {a['invalid']}, duplicate {a['duplicate']}, re-routed {a['rerouted']}, "
+            f"outside the range {a['outside']}); in range {r['events']} (late {r['late']}, invalid "
             f"{r['invalid']}, duplicate {r['duplicate']})"
         )
     lines.append(

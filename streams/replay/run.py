@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +51,8 @@ class Options:
     into_table: bool = False
     replay_id: str | None = None
     progress: bool = False
+    fixed_districts: Mapping[str, str] | None = None
+    """The province's entity registry (``IOC_ENTITY_REGISTRY``), as the workers read it."""
 
 
 def describe_mode(margin_seconds: float | None) -> str:
@@ -121,6 +123,7 @@ async def replay(options: Options) -> Report:
                 keep_records=options.republish is not None,
                 partition_counts={t: len(ps) for t, ps in partitions.items()},
                 clock_notes=notes,
+                fixed_districts=options.fixed_districts,
             )
             since_ms = None
             if options.margin_seconds is not None:

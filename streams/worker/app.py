@@ -11,31 +11,26 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any, Final
+from typing import Final
 
 from common import metrics
 from common.config import Settings, load
 from schemas.topics import CLOCK_TOPIC, DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
-from streams.catalog import ALERTABLE
 from streams.clocknotes import note_records
 from streams.pipeline import Applied, Record, StateWrite, TopicPipeline, kpi_packs
-from streams.windows import PANE_SECONDS, WINDOW_KINDS, Closing
+from streams.routing import load_entity_registry
+from streams.windows import Closing
 from streams.worker import garbage
 from streams.worker.backlog import KpiBacklog
 from streams.worker.counting import count_applied
+from streams.worker.delivery import Delivery
 from streams.worker.faust_host import FaustHost
+from streams.worker.kpi_gauges import KpiGauges
 
 log = logging.getLogger("streams.worker.app")
 
 ROWS_PER_MESSAGE: Final = 500
-PRODUCE_ATTEMPTS: Final = 5
-PRODUCE_BACKOFF_SECONDS: Final = 0.2
 STALL_SECONDS: Final = 10.0
-_ALERTABLE_NAMES: Final = frozenset(k.name for k in ALERTABLE)
-
-
-class ProduceFailed(RuntimeError):
-    """The broker refused records that must not be lost; the worker stops uncommitted."""
 
 
 def _table_name(topic: str) -> str:
@@ -49,13 +44,18 @@ class Worker:
         self.settings = settings
         self.host = FaustHost(settings)
         self.app = self.host.app
+        self.fixed_districts = (
+            None
+            if settings.entity_registry is None
+            else load_entity_registry(settings.entity_registry)
+        )
         self.pipelines: dict[str, TopicPipeline] = {}
         self.positions: dict[tuple[str, int], int] = {}
         self.arrival_lag: dict[tuple[str, int], float] = {}
         self.locks: dict[tuple[str, int], asyncio.Lock] = {}
         self.last_event_wall: dict[tuple[str, int], float] = {}
-        self.kpi_labels = metrics.BoundedLabels("ioc_kpi_last_value", 5000)
-        self._kpi_gauges: dict[tuple[str, ...], tuple[Any, Any]] = {}
+        self.kpi_gauges = KpiGauges()
+        self.delivery = Delivery(self.host)
         self.sensor_labels = metrics.BoundedLabels("ioc_sensor_last_seen_timestamp_seconds", 5000)
         self.backlog = KpiBacklog(
             settings.kafka_bootstrap,
@@ -77,6 +77,7 @@ class Worker:
             settings.future_skew_seconds,
             settings.partitions,
             settings.dedup_horizon_seconds,
+            self.fixed_districts,
         )
         # One agent per partition lane: partitions are processed side by side (one waits
         # for the broker while another computes), each in offset order.
@@ -129,53 +130,12 @@ class Worker:
                 self._note_arrival(topic, partition, now)
             if applied.clock_notes:
                 await self._write(topic, pipeline.note_writes(applied), wait=True)
-                await self._produce(CLOCK_TOPIC, note_records(topic, applied.clock_notes))
-            await self._produce(DEADLETTER_TOPIC, applied.deadletters)
-            await self._produce(LATE_TOPIC, applied.lates)
+                await self.delivery.produce(CLOCK_TOPIC, note_records(topic, applied.clock_notes))
+            await self.delivery.produce(topic, applied.reroutes)
+            await self.delivery.produce(DEADLETTER_TOPIC, applied.deadletters)
+            await self.delivery.produce(LATE_TOPIC, applied.lates)
             await self._finish(topic, applied.touched)
         self._count(topic, records, applied)
-
-    async def _produce(self, topic: str, records: list[tuple[bytes | None, bytes]]) -> None:
-        """Produce ``records`` to ``topic`` and wait until the broker has every one.
-
-        A refused record is sent again (``PRODUCE_ATTEMPTS`` in all, with back-off). One the
-        broker still refuses stops the worker loudly (log, metric, alert
-        ``WorkerProduceFailing``) before its batch is committed: it is read again on restart.
-        """
-        pending = records
-        for attempt in range(1, PRODUCE_ATTEMPTS + 1):
-            failed: list[tuple[bytes | None, bytes]] = []
-            error: BaseException | None = None
-            waiting: list[tuple[tuple[bytes | None, bytes], Any]] = []
-            for record in pending:
-                try:
-                    future = await self.host.send(topic, *record)
-                except Exception as refused:  # e.g. MessageSizeTooLargeError, at once
-                    failed.append(record)
-                    error = refused
-                else:
-                    waiting.append((record, future))
-            outcomes = await asyncio.gather(*(f for _, f in waiting), return_exceptions=True)
-            for (record, _), outcome in zip(waiting, outcomes, strict=True):
-                if isinstance(outcome, BaseException):
-                    failed.append(record)
-                    error = outcome
-            if not failed:
-                return
-            log.warning(
-                "%d records to %s refused (attempt %d of %d): %r",
-                len(failed), topic, attempt, PRODUCE_ATTEMPTS, error,
-            )  # fmt: skip
-            pending = failed
-            if attempt < PRODUCE_ATTEMPTS:
-                await asyncio.sleep(PRODUCE_BACKOFF_SECONDS * 2 ** (attempt - 1))
-        metrics.PRODUCE_FAILURES.labels(topic=topic).inc(len(pending))
-        log.critical(
-            "the broker refused %d records to %s after %d attempts; stopping without "
-            "committing their batch (it is read again on restart)",
-            len(pending), topic, PRODUCE_ATTEMPTS,
-        )  # fmt: skip
-        raise ProduceFailed(f"{len(pending)} records to {topic} refused: {error!r}")
 
     async def _finish(self, topic: str, partitions: set[int]) -> None:
         pipeline = self.pipelines[topic]
@@ -218,36 +178,7 @@ class Worker:
             await self.backlog.wait()
         futures = [await self.host.send(KPI_TOPIC, key, value) for key, value in packs]
         await asyncio.gather(*futures)
-        emitted = dict.fromkeys(WINDOW_KINDS, 0)
-        latest: dict[tuple[str, str, str, str], tuple[float, int]] = {}
-        for closing in closings.values():
-            newest: dict[tuple[str, str, str, str], tuple[float, int]] = {}
-            for w in closing.windows:  # an entity's windows come in end order
-                size = w.window_end - w.window_start
-                emitted[size] += len(w.values)
-                if size == PANE_SECONDS:
-                    for kpi, value, _, _ in w.values:
-                        if kpi in _ALERTABLE_NAMES:
-                            labels = (kpi, w.entity_kind, w.entity_id, w.district)
-                            newest[labels] = (value, w.window_end)
-            for labels, seen in newest.items():
-                other = latest.get(labels)
-                if other is None or other[1] <= seen[1]:
-                    latest[labels] = seen
-        for labels, (value, window_end) in latest.items():
-            gauges = self._kpi_gauges.get(labels)
-            if gauges is None:
-                if not self.kpi_labels.admit(labels):
-                    continue
-                gauges = self._kpi_gauges[labels] = (
-                    metrics.KPI_LAST_VALUE.labels(*labels),
-                    metrics.KPI_LAST_WINDOW_END.labels(*labels),
-                )
-            gauges[0].set(value)
-            gauges[1].set(window_end)
-        for size, n in emitted.items():
-            if n:
-                metrics.KPI_ROWS_EMITTED.labels(window=WINDOW_KINDS[size]).inc(n)
+        self.kpi_gauges.update(closings)
 
     async def _write(self, topic: str, writes: list[StateWrite], *, wait: bool = False) -> None:
         if writes:

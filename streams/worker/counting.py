@@ -2,9 +2,10 @@
 
 A record read again at an offset its partition already applied (after a stall repair, a
 rebalance or a restart that re-reads past the last commit) is a redelivery: it is counted
-in ``ioc_events_redelivered_total`` only, never as consumed, so that for the events sent
-``consumed = windowed + dead-lettered + late + duplicates`` holds however often the
-worker re-reads.
+in ``ioc_events_redelivered_total`` only, never as consumed, so that
+``consumed = windowed + dead-lettered + late + duplicates + rerouted`` holds however often
+the worker re-reads. A re-routed event is consumed twice (the original, then its copy in its
+district's partition), so ``consumed = sent + rerouted``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from streams.pipeline import Applied
 from streams.windows import Outcome
 
 REDELIVERY = Outcome.REDELIVERY.value
+REROUTED = Outcome.REROUTED.value
 
 
 def count_applied(topic: str, applied: Applied) -> None:
@@ -27,6 +29,8 @@ def count_applied(topic: str, applied: Applied) -> None:
             metrics.EVENTS_WINDOWED.labels(topic=topic).inc(n)
         elif outcome == Outcome.LATE.value:
             metrics.EVENTS_LATE.labels(topic=topic).inc(n)
+        elif outcome == REROUTED:
+            metrics.EVENTS_REROUTED.labels(topic=topic).inc(n)
         elif outcome != REDELIVERY:
             metrics.EVENTS_DUPLICATE.labels(topic=topic, kind=outcome).inc(n)
     for reason, n in applied.invalid.items():

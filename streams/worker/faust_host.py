@@ -124,9 +124,22 @@ class FaustHost:
         if wait:
             await asyncio.gather(*futures)
 
-    async def send(self, topic: str, key: bytes | None, value: bytes) -> Awaitable[Any]:
-        """Hand one record to the producer; the returned future says when the broker has it."""
-        future: Awaitable[Any] = await self.app.producer.send(topic, key, value, None, None, None)
+    async def send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        *,
+        partition: int | None = None,
+        timestamp_ms: int | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> Awaitable[Any]:
+        """Hand one record to the producer (``partition`` None: the key's partition;
+        ``timestamp_ms`` None: now); the returned future says when the broker has it."""
+        timestamp = None if timestamp_ms is None or timestamp_ms < 0 else timestamp_ms / 1000.0
+        future: Awaitable[Any] = await self.app.producer.send(
+            topic, key, value, partition, timestamp, headers
+        )
         return future
 
     # -- the consumer ----------------------------------------------------------------

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.topics import FARM_TOPIC
-from streams import windows as windows_module
+from streams import window_close
 from streams.pipeline import SourceRecord, TopicPipeline, rows_of
 from streams.replay.recompute import Recomputer
 from streams.replay.selection import Selection
@@ -136,6 +136,7 @@ def test_an_event_made_late_by_an_event_outside_the_range_stays_late() -> None:
         "late": 1,
         "invalid": 0,
         "duplicate": 0,
+        "rerouted": 0,
     }
     assert {r.entity_id for r in result.rows.values()} == {"vi-thanh", "vi-thanh-sal-000"}
     assert all(r.window_start < T0 + 300 for r in result.rows.values())
@@ -204,7 +205,7 @@ def test_rows_outside_the_selection_are_never_built(monkeypatch: pytest.MonkeyPa
         built.append((result.window_start, result.window_end))
         return result
 
-    monkeypatch.setattr(windows_module, "WindowResult", spy)
+    monkeypatch.setattr(window_close, "WindowResult", spy)
     sel = Selection(T0 + 600, T0 + 1200, topics=(FARM_TOPIC,), windows=frozenset({"1m"}))
     records = [record(i, reading(i, T0 + 20 * i), T0 + 20 * i) for i in range(200)]
     result = replay(records, sel, 50).finish()

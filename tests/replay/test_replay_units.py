@@ -236,6 +236,7 @@ def test_reports_carry_counts_differences_and_lineage() -> None:
         "late": 1,
         "invalid": 2,
         "duplicate": 1,
+        "rerouted": 0,
         "outside": 0,
     }
     assert data["topics"][FARM_TOPIC]["in_range"]["events"] == 8

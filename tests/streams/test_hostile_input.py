@@ -20,7 +20,7 @@ from schemas.decode import Rejection as DecodeRejection
 from schemas.places import District
 from schemas.topics import FARM_TOPIC
 from streams.pipeline import SourceRecord, TopicPipeline
-from streams.routing import district_partition
+from streams.routing import REROUTED_HEADER, district_partition
 from streams.windows import Outcome
 
 T0 = dt.datetime(2026, 3, 10, 10, 0, tzinfo=dt.UTC)
@@ -104,13 +104,31 @@ def test_event_ids_survive_a_restart_and_expire_after_the_horizon() -> None:
 
 
 @pytest.mark.parametrize("partition", [p for p in range(PARTITIONS) if p != HOME])
-def test_a_record_outside_its_districts_partition_is_dead_lettered_as_misrouted(
-    partition: int,
-) -> None:
+def test_a_record_outside_its_districts_partition_is_rerouted_there(partition: int) -> None:
     p = pipeline()
-    applied = p.apply(records([reading(5, event_id="x")], partition=partition))
-    assert applied.invalid == {"misrouted": 1}
+    value = reading(5, event_id="x")
+    applied = p.apply(records([reading(4, event_id="w"), value], partition=partition))
+    assert applied.outcomes == {"rerouted": 2} and not applied.invalid
     assert not p.windows(partition).panes
+    copy = applied.reroutes[1]
+    assert (copy.partition, copy.key, copy.value) == (HOME, DISTRICT.encode(), value)
+    assert copy.timestamp_ms == records([value])[0].timestamp
+    assert copy.headers == [(REROUTED_HEADER, f"{partition}:1".encode())]
+    arrived = SourceRecord(FARM_TOPIC, HOME, 0, copy.timestamp_ms, copy.key, copy.value,
+                           copy.headers)  # fmt: skip
+    assert p.apply([arrived]).outcomes == {"windowed": 1}
+    assert [pane.n for pane in p.windows(HOME).panes[("sensor", "lm-sal-001")].values()] == [1]
+
+
+def test_a_rerouted_copy_found_outside_its_districts_partition_is_dead_lettered() -> None:
+    """A copy is re-routed once: in a topic whose partition count differs from the
+    worker's setting, it would otherwise travel forever."""
+    other = (HOME + 1) % PARTITIONS
+    p = pipeline()
+    copy = SourceRecord(FARM_TOPIC, other, 0, None, None, reading(5, event_id="x"),
+                        [(REROUTED_HEADER, b"2:7")])  # fmt: skip
+    applied = p.apply([copy])
+    assert applied.invalid == {"misrouted": 1} and not applied.reroutes
     letter = read_deadletter(applied.deadletters[0][1])
     assert letter.reason_kind == "misrouted"
     assert f"partition {HOME} of {PARTITIONS}" in letter.reason

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from schemas.events import SensorKind, SensorReading
 from schemas.places import District
 from schemas.topics import FARM_TOPIC
-from streams.windows import KpiResult, Outcome, PartitionWindows, _tumbling_ends
+from streams.window_close import tumbling_ends
+from streams.windows import KpiResult, Outcome, PartitionWindows
 
 T0 = dt.datetime(2026, 3, 10, 10, 0, tzinfo=dt.UTC)
 
@@ -234,4 +235,4 @@ def test_tumbling_ends_are_the_minute_and_hour_ends_of_the_range(
         for end in range(first_end, last_end + 1, 60)
         if end - 60 in set(starts) or end % 3600 == 0
     ]
-    assert _tumbling_ends(starts, first_end, last_end) == expected
+    assert tumbling_ends(starts, first_end, last_end) == expected

@@ -1,5 +1,6 @@
 """The real worker on the real broker under hostile producers: any record, any size, never
-stops a worker or loses a count; records in the wrong partition never create windows.
+stops a worker or loses a count; records in the wrong partition never create windows there:
+they are re-routed to their district's partition and windowed there.
 
 Regressions of issue "exact under hostile input": a 2 MiB value crashed an agent
 (MessageSizeTooLargeError on its dead letter) and lost its batch's counts and the other
@@ -23,6 +24,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from schemas.decode import read_deadletter
+from schemas.places import District
 from schemas.topics import DEADLETTER_TOPIC, FARM_TOPIC, KPI_TOPIC
 from streams.routing import district_partition
 from tests.streams.support import PrivateBroker, WorkerProcess, metric_sum, wait_for
@@ -62,7 +64,7 @@ async def send(bootstrap: str, records: list[tuple[int, bytes, bytes]]) -> None:
         await producer.stop()
 
 
-def test_huge_and_misrouted_records_lose_nothing_and_create_no_windows(tmp_path: Path) -> None:
+def test_huge_and_misrouted_records_lose_nothing_and_windows_stay_home(tmp_path: Path) -> None:
     start = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) - dt.timedelta(minutes=3)
     huge = b'{"event_id": "' + b"x" * ((20 << 20) - 20) + b'"}'  # 20 MiB
     big = b"[" + b"1," * (400 << 10) + b"1]"
@@ -79,9 +81,12 @@ def test_huge_and_misrouted_records_lose_nothing_and_create_no_windows(tmp_path:
         worker = WorkerProcess(broker.bootstrap, "hostile", tmp_path / "worker.log").start()
         try:
             wait_for(
-                lambda: metric_sum(worker.metrics(), "ioc_events_consumed_total") >= len(records),
+                lambda: (
+                    metric_sum(worker.metrics(), "ioc_events_consumed_total")
+                    >= len(records) + len(misrouted)
+                ),
                 120,
-                "every record consumed",
+                "every record and every re-routed copy consumed",
             )
             wait_for(
                 lambda: metric_sum(worker.metrics(), "ioc_kpi_rows_emitted_total") > 0,
@@ -97,23 +102,28 @@ def test_huge_and_misrouted_records_lose_nothing_and_create_no_windows(tmp_path:
             for r in asyncio.run(read_topic(broker.bootstrap, DEADLETTER_TOPIC))
         ]
         kpis = asyncio.run(read_topic(broker.bootstrap, KPI_TOPIC))
-    assert metric_sum(samples, "ioc_events_consumed_total") == len(records)
-    assert metric_sum(samples, "ioc_events_windowed_total") == len(valid)
-    assert metric_sum(samples, "ioc_events_invalid_total") == 102 + len(misrouted)
-    assert len(letters) == 102 + len(misrouted)
+    assert metric_sum(samples, "ioc_events_consumed_total") == len(records) + len(misrouted)
+    assert metric_sum(samples, "ioc_events_rerouted_total") == len(misrouted)
+    assert metric_sum(samples, "ioc_events_windowed_total") == len(valid) + len(misrouted)
+    assert metric_sum(samples, "ioc_events_invalid_total") == 102
+    assert len(letters) == 102
     by_offset = {(d.origin_partition, d.origin_offset): d for d in letters}
     huge_letter = by_offset[(HOME, 50)]
     assert huge_letter.reason_kind == "oversized"
     assert huge_letter.size == len(huge) and huge_letter.truncated
     assert huge_letter.sha256 == hashlib.sha256(huge).hexdigest()
     assert huge_letter.raw is not None and huge.startswith(huge_letter.raw)
-    assert {d.reason_kind for d in letters if d.origin_partition == other} == {"misrouted"}
     windows = [w for r in kpis for w in orjson.loads(r.value)]
     assert windows and {w["source_partition"] for w in windows} == {HOME}
     sensor_minutes = [
-        w for w in windows if w["entity_id"] == "lm-sal-001" and w["window_end"].endswith(":00Z")
+        w
+        for w in windows
+        if w["entity_id"] == "lm-sal-001"
+        and dt.datetime.fromisoformat(w["window_end"])
+        - dt.datetime.fromisoformat(w["window_start"])
+        == dt.timedelta(minutes=1)
     ]
-    assert all(w["event_count"] <= 60 for w in sensor_minutes)
+    assert sum(w["event_count"] for w in sensor_minutes) == len(valid) + len(misrouted)
 
 
 async def accept_any_timestamp(bootstrap: str) -> None:
@@ -215,3 +225,41 @@ def test_one_bad_clock_does_not_make_the_partitions_on_time_events_late(
     assert metric_sum(samples, "ioc_events_future_held") == 1
     assert rows == quiet_rows and len(rows) >= 5
     assert metric_sum(quiet_samples, "ioc_events_windowed_total") == len(on_time)
+
+
+def test_the_provinces_registry_fixes_an_entitys_district_in_every_partition(
+    tmp_path: Path,
+) -> None:
+    """A sensor named under long-my and under a district of another partition: with
+    IOC_ENTITY_REGISTRY listing it under long-my, the second event is dead-lettered there."""
+    other = next(d.value for d in District if district_partition(d.value, PARTITIONS) != HOME)
+    registry = tmp_path / "entities.csv"
+    registry.write_text("entity_kind,entity_id,district\nsensor,lm-sal-001,long-my\n")
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=2)
+    moved = orjson.loads(reading(2, start)) | {"district": other}
+    records = [
+        (HOME, DISTRICT.encode(), reading(1, start)),
+        (district_partition(other, PARTITIONS), other.encode(), orjson.dumps(moved)),
+    ]
+    with PrivateBroker(tmp_path, partitions=PARTITIONS) as broker:
+        asyncio.run(send(broker.bootstrap, records))
+        worker = WorkerProcess(
+            broker.bootstrap, "registry", tmp_path / "worker.log", IOC_ENTITY_REGISTRY=registry
+        ).start()
+        try:
+            wait_for(
+                lambda: metric_sum(worker.metrics(), "ioc_events_consumed_total") >= 2,
+                120,
+                "both records consumed",
+            )
+            samples = worker.metrics()
+        finally:
+            worker.stop()
+        letters = [
+            read_deadletter(r.value)
+            for r in asyncio.run(read_topic(broker.bootstrap, DEADLETTER_TOPIC))
+        ]
+    assert metric_sum(samples, "ioc_events_windowed_total") == 1
+    (letter,) = letters
+    assert letter.reason_kind == "entity_district"
+    assert "'long-my'" in letter.reason and repr(other) in letter.reason

@@ -4,7 +4,8 @@ reads what a real ``ioc worker`` wrote to city.kpi.v1, city.deadletter.v1 and ci
 Batch one is keyed by district with ``partitioner=murmur2_random`` (Kafka's default
 partitioner, the product's key contract in streams/routing.py) and holds one late event;
 batch two uses kcat's default ``consistent_random`` partitioner (CRC32 of the key), which
-puts some districts in other partitions: the worker dead-letters those as ``misrouted``.
+puts some districts in other partitions: the worker re-routes those to their districts'
+partitions, so every KPI is as if kcat had used murmur2, and no record is dead-lettered.
 """
 
 from __future__ import annotations
@@ -79,6 +80,9 @@ def test_kcat_in_and_out_of_a_real_worker(tmp_path: Path) -> None:
         (d, reading(f"c-{d}", d, START + dt.timedelta(minutes=MINUTES, seconds=5)))
         for d in districts
     ]
+    closing = [
+        (d, reading(f"z-{d}", d, START + dt.timedelta(minutes=MINUTES + 2))) for d in districts
+    ]
     with PrivateBroker(tmp_path, partitions=PARTITIONS) as broker:
         kcat_produce(broker.bootstrap, [*murmur, late], "-X", "partitioner=murmur2_random")
         kcat_produce(broker.bootstrap, second)
@@ -91,22 +95,32 @@ def test_kcat_in_and_out_of_a_real_worker(tmp_path: Path) -> None:
             for d in districts
             for m in range(MINUTES)
         ), "murmur2_random put a district outside its partition"
-        misrouted = {
-            placed[f"c-{d}"]
-            for d in districts
-            if placed[f"c-{d}"][0] != district_partition(d, PARTITIONS)
-        }
+        misrouted = [
+            d for d in districts if placed[f"c-{d}"][0] != district_partition(d, PARTITIONS)
+        ]
         assert misrouted, "consistent_random put every district in its murmur2 partition"
 
         worker = WorkerProcess(broker.bootstrap, "kcat", tmp_path / "worker.log").start()
         try:
             wait_for(
                 lambda: (
-                    metric_sum(worker.metrics(), "ioc_events_consumed_total") >= total
-                    and metric_sum(worker.metrics(), "ioc_kpi_rows_emitted_total") > 0
+                    metric_sum(worker.metrics(), "ioc_events_consumed_total")
+                    >= total + len(misrouted)
                 ),
                 120,
-                "every record consumed and windows closed",
+                "every record and every re-routed copy consumed",
+            )
+            # Later events close the minute of batch two, re-routed copies included.
+            kcat_produce(broker.bootstrap, closing, "-X", "partitioner=murmur2_random")
+            total += len(closing)
+            wait_for(
+                lambda: (
+                    metric_sum(worker.metrics(), "ioc_events_consumed_total")
+                    >= total + len(misrouted)
+                    and metric_sum(worker.metrics(), "ioc_windows_closed_total") > 0
+                ),
+                120,
+                "the closing events consumed",
             )
             samples = worker.metrics()
         finally:
@@ -120,15 +134,25 @@ def test_kcat_in_and_out_of_a_real_worker(tmp_path: Path) -> None:
     assert all(
         w["source_partition"] == district_partition(w["district"], PARTITIONS) for w in windows
     )
-    assert {(d.origin_partition, d.origin_offset) for d in letters} == misrouted
-    assert {d.reason_kind for d in letters} == {"misrouted"}
-    assert all("partitioner=murmur2_random" in d.reason for d in letters)
+    assert letters == []
+    minute_of_batch_two = (START + dt.timedelta(minutes=MINUTES)).isoformat()
+    counts = {
+        w["district"]: w["event_count"]
+        for w in windows
+        if w["entity_kind"] == "district"
+        and dt.datetime.fromisoformat(w["window_start"]).isoformat() == minute_of_batch_two
+        and dt.datetime.fromisoformat(w["window_end"])
+        - dt.datetime.fromisoformat(w["window_start"])
+        == dt.timedelta(minutes=1)
+    }
+    assert counts == dict.fromkeys(districts, 1), "a re-routed event is missing from its minute"
     assert [x["event_id"] for x in lates] == ["late-1"]
     assert lates[0]["origin"]["partition"] == district_partition("long-my", PARTITIONS)
     consumed = metric_sum(samples, "ioc_events_consumed_total")
-    assert consumed == total
+    assert consumed == total + len(misrouted)
     assert consumed == sum(
         metric_sum(samples, f"ioc_events_{kind}_total")
-        for kind in ("windowed", "invalid", "late", "duplicate")
+        for kind in ("windowed", "invalid", "late", "duplicate", "rerouted")
     )
-    assert metric_sum(samples, "ioc_events_invalid_total") == len(misrouted)
+    assert metric_sum(samples, "ioc_events_rerouted_total") == len(misrouted)
+    assert metric_sum(samples, "ioc_events_invalid_total") == 0

@@ -1,0 +1,138 @@
+"""Which windows a watermark closes, and their values: 1-minute panes merged into windows.
+
+Pure functions over one partition's panes (:class:`streams.window_store.Pane`), used by
+:meth:`streams.windows.PartitionWindows.close`. Tumbling 1-minute and 1-hour windows for
+every entity, the hopping 15-minute window (every minute) for districts only; a window
+closes when the boundary passes its end, and a pane is retired once no window needs it.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Final
+
+from streams.catalog import KpiPlan
+from streams.window_rows import HOP_SECONDS, HOUR_SECONDS, PANE_SECONDS, WINDOW_KINDS, WindowResult
+from streams.window_store import EntityKey, Pane, PaneKey
+
+MERGED_SIZES: Final[tuple[int, ...]] = (HOP_SECONDS, HOUR_SECONDS)
+"""Windows of several panes (merged when they close); the hopping one for districts only."""
+HOPPING_ENTITY_KINDS: Final = frozenset({"district"})
+"""Entity kinds that get the hopping 15-minute window: rolling rates are a district figure
+for the wall screens; agencies, sites and sensors get the tumbling 1-minute and 1-hour
+windows only (a hopping window per sensor would multiply rows by 15 for no reader)."""
+
+WindowFilter = Callable[[EntityKey, int, int], bool]
+"""Whether to build the rows of an entity's closed window ``[start, end)``."""
+
+
+def every_window(entity: EntityKey, window_start: int, window_end: int) -> bool:
+    """The :data:`WindowFilter` that keeps every window."""
+    return True
+
+
+def tumbling_ends(starts: list[int], first_end: int, last_end: int) -> list[int]:
+    """The window ends in ``first_end..last_end`` where a tumbling window of an entity with
+    panes ``starts`` (sorted) may close: the end of each pane's minute and each hour end,
+    in order, each once."""
+    minute_ends = [start + PANE_SECONDS for start in starts]
+    low = bisect_left(minute_ends, first_end)
+    high = bisect_left(minute_ends, last_end + 1)
+    first_hour = -(-first_end // HOUR_SECONDS) * HOUR_SECONDS
+    hour_ends = range(first_hour, last_end + 1, HOUR_SECONDS)
+    if not hour_ends:
+        return minute_ends[low:high]
+    return sorted({*minute_ends[low:high], *hour_ends})
+
+
+def retired_at(pane_start: int) -> int:
+    """The boundary after which no window needs the pane any more."""
+    hour_end = pane_start - pane_start % HOUR_SECONDS + HOUR_SECONDS
+    return max(pane_start + HOP_SECONDS, hour_end)
+
+
+@dataclass
+class Closed:
+    """What one closing found: the windows' values, how many closed per kind, and the panes
+    no window needs any more."""
+
+    windows: list[WindowResult] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(WINDOW_KINDS.values(), 0))
+    retired: list[PaneKey] = field(default_factory=list)
+
+
+def close_windows(
+    panes: dict[EntityKey, dict[int, Pane]],
+    plan: KpiPlan,
+    previous: int | None,
+    boundary: int,
+    wanted: WindowFilter,
+) -> Closed:
+    """Every window of ``panes`` whose end lies in ``(previous, boundary]`` (``previous``
+    None: no window closed yet), built when ``wanted``; and the panes ``boundary`` retires.
+
+    At each end: the minute (one pane, read as it is) and each longer window that ends
+    there (several minutes, merged). One loop without calls per end: it runs once per
+    entity and minute.
+    """
+    closed = Closed()
+    out, counts, retired = closed.windows, closed.counts, closed.retired
+    read_pane = plan.pane_values
+    for entity, entity_panes in panes.items():
+        kind, entity_id = entity
+        starts = sorted(entity_panes)
+        first_end = starts[0] + PANE_SECONDS
+        if previous is not None:
+            first_end = max(first_end, previous + PANE_SECONDS)
+        last_end = min(boundary, starts[-1] + HOUR_SECONDS)
+        if kind in HOPPING_ENTITY_KINDS:
+            ends: Iterable[int] = range(first_end, last_end + 1, PANE_SECONDS)
+            sizes = MERGED_SIZES
+        else:  # only the ends of its panes' minutes and the hours between
+            ends = tumbling_ends(starts, first_end, last_end)
+            sizes = (HOUR_SECONDS,)
+        for end in ends:
+            pane = entity_panes.get(end - PANE_SECONDS)
+            if pane is not None:
+                counts["1m"] += 1
+                if wanted(entity, end - PANE_SECONDS, end):
+                    values = read_pane(pane.kpis, PANE_SECONDS)
+                    out.append(
+                        WindowResult(kind, entity_id, pane.district, end - PANE_SECONDS, end,
+                                     pane.first, pane.last, pane.n, values)
+                    )  # fmt: skip
+            for size in sizes:
+                if size == HOUR_SECONDS and end % HOUR_SECONDS:
+                    continue
+                low, high = bisect_left(starts, end - size), bisect_left(starts, end)
+                if low < high:
+                    counts[WINDOW_KINDS[size]] += 1
+                    if wanted(entity, end - size, end):
+                        members = [entity_panes[start] for start in starts[low:high]]
+                        out.append(merged(entity, end - size, end, members, plan))
+        for start in starts:
+            if retired_at(start) > boundary:
+                break
+            retired.append((kind, entity_id, start))
+    return closed
+
+
+def merged(
+    entity: EntityKey, window_start: int, window_end: int, members: list[Pane], plan: KpiPlan
+) -> WindowResult:
+    """The values of one closed window of several minutes: its panes (in time order),
+    merged."""
+    first, last, events = members[0].first, members[0].last, 0
+    for pane in members:  # one pass, no generators: an hour window has 60 panes
+        if pane.first < first:
+            first = pane.first
+        if pane.last > last:
+            last = pane.last
+        events += pane.n
+    values = plan.values([p.kpis for p in members], window_end - window_start)
+    return WindowResult(
+        entity[0], entity[1], members[0].district, window_start, window_end,
+        first, last, events, values,
+    )  # fmt: skip

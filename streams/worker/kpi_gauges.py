@@ -1,0 +1,59 @@
+"""What closed windows tell Prometheus: rows emitted per window kind, and the newest
+1-minute value of every alertable KPI per entity (the gauges the KPI alert rules read)."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from common import metrics
+from streams.catalog import ALERTABLE
+from streams.windows import PANE_SECONDS, WINDOW_KINDS, Closing
+
+_ALERTABLE_NAMES: Final = frozenset(k.name for k in ALERTABLE)
+Labels = tuple[str, str, str, str]
+"""(kpi, entity kind, entity id, district)."""
+
+
+class KpiGauges:
+    """``ioc_kpi_last_value`` and ``ioc_kpi_last_window_end`` per alertable KPI and entity
+    (at most ``BoundedLabels``' cap of series), and ``ioc_kpi_rows_emitted_total``."""
+
+    def __init__(self) -> None:
+        self.labels = metrics.BoundedLabels("ioc_kpi_last_value", 5000)
+        self._gauges: dict[Labels, tuple[Any, Any]] = {}
+
+    def update(self, closings: dict[int, Closing]) -> None:
+        """Count the rows of ``closings`` and set the gauges to the newest minute of each."""
+        emitted = dict.fromkeys(WINDOW_KINDS, 0)
+        latest: dict[Labels, tuple[float, int]] = {}
+        for closing in closings.values():
+            newest: dict[Labels, tuple[float, int]] = {}
+            for w in closing.windows:  # an entity's windows come in end order
+                size = w.window_end - w.window_start
+                emitted[size] += len(w.values)
+                if size == PANE_SECONDS:
+                    for kpi, value, _, _ in w.values:
+                        if kpi in _ALERTABLE_NAMES:
+                            labels = (kpi, w.entity_kind, w.entity_id, w.district)
+                            newest[labels] = (value, w.window_end)
+            for labels, seen in newest.items():
+                other = latest.get(labels)
+                if other is None or other[1] <= seen[1]:
+                    latest[labels] = seen
+        for labels, (value, window_end) in latest.items():
+            self._set(labels, value, window_end)
+        for size, n in emitted.items():
+            if n:
+                metrics.KPI_ROWS_EMITTED.labels(window=WINDOW_KINDS[size]).inc(n)
+
+    def _set(self, labels: Labels, value: float, window_end: int) -> None:
+        gauges = self._gauges.get(labels)
+        if gauges is None:
+            if not self.labels.admit(labels):
+                return
+            gauges = self._gauges[labels] = (
+                metrics.KPI_LAST_VALUE.labels(*labels),
+                metrics.KPI_LAST_WINDOW_END.labels(*labels),
+            )
+        gauges[0].set(value)
+        gauges[1].set(window_end)
