@@ -210,6 +210,7 @@ def _row(
     return (
         kpi, entity_kind, entity_id, district, kind, start, start + timedelta(minutes=minutes),
         float(value), count, by_name(kpi).topic, 0, 0, count - 1, count, float(weight),
+        None,  # no sketch: a quantile panel shows its worst district, as for older rows
     )  # fmt: skip
 
 

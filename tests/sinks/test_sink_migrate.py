@@ -34,6 +34,7 @@ CONTRACT = {
     "event_count": "bigint",
     "written_at": "timestamp with time zone",
     "weight": "double precision",
+    "sketch": "jsonb",
 }
 
 
