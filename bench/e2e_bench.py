@@ -59,6 +59,10 @@ from tests.support.kafka import produce  # noqa: E402
 
 DELAY = "ioc_sink_visible_delay_seconds"
 TIMEOUT = 1800.0
+EXTRA_SQL: list[str] = []
+KPI_BACKLOG: list[int] = [0]
+"""The worker's IOC_KPI_BACKLOG_MESSAGES in (b) (``--kpi-backlog``; 0: off)."""
+"""SQL run after the migrations in every benchmark database (``--extra-sql``)."""
 
 
 def say(text: str) -> None:
@@ -259,7 +263,7 @@ def one_run(broker: PrivateBroker, n: int, work: Path, run: int) -> Run:
     finally:
         worker.stop()
     start = asyncio.run(end_offsets(broker))
-    with fresh_database("ioc_bench_e2e") as url:
+    with fresh_database("ioc_bench_e2e", "".join(EXTRA_SQL) or None) as url:
         db = Database(url)
         say("(b) worker + sink side by side ...")
         asyncio.run(start_group_at(broker.bootstrap, f"e2e-sink-b-{run}", start))
@@ -267,7 +271,9 @@ def one_run(broker: PrivateBroker, n: int, work: Path, run: int) -> Run:
             broker.bootstrap, db.url, f"e2e-sink-b-{run}", work / f"b-sink-{run}.log"
         )
         worker = WorkerProcess(broker.bootstrap, f"e2e-b-{run}", work / f"b-{run}.log",
-                               IOC_IDLE_TIMEOUT_SECONDS=3600).start()  # fmt: skip
+                               IOC_IDLE_TIMEOUT_SECONDS=3600,
+                               IOC_KPI_BACKLOG_MESSAGES=KPI_BACKLOG[0],
+                               IOC_SINK_GROUP=f"e2e-sink-b-{run}").start()  # fmt: skip
         try:
             _, first = worker_until_consumed(worker, n)
             assert worker.proc is not None
@@ -310,7 +316,7 @@ def one_run(broker: PrivateBroker, n: int, work: Path, run: int) -> Run:
 def live_delay(broker: PrivateBroker, seconds: float, work: Path) -> tuple[float | None, int]:
     """Worker + sink while the simulator sends the province in real time for ``seconds``;
     the p99 delay from window close to rows visible, and the KPI messages observed."""
-    with fresh_database("ioc_bench_e2e") as url:
+    with fresh_database("ioc_bench_e2e", "".join(EXTRA_SQL) or None) as url:
         db = Database(url)
         asyncio.run(start_group_at(broker.bootstrap, "e2e-sink-live",
                                    asyncio.run(end_offsets(broker))))  # fmt: skip
@@ -392,7 +398,16 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--writers", type=int, default=2, help="the sink's --writers (2)")
     parser.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
+    parser.add_argument(
+        "--extra-sql", metavar="SQL", help="run SQL after the migrations (what-if indexes)"
+    )
+    parser.add_argument(
+        "--kpi-backlog", type=int, default=0, metavar="N",
+        help="the worker of (b) waits while the sink has over N KPI messages unread",
+    )  # fmt: skip
     args = parser.parse_args()
+    EXTRA_SQL[:] = [args.extra_sql] if args.extra_sql else []
+    KPI_BACKLOG[0] = args.kpi_backlog
     SinkProcess.writers = args.writers
     work = Path(tempfile.mkdtemp(prefix="ioc-bench-e2e-"))
     say(f"generating {args.events:,} simulator events ...")
@@ -410,6 +425,8 @@ def main() -> None:
     cmd = f".venv/bin/python bench/e2e_bench.py --events {args.events} --repeat {args.repeat}"
     cmd += f" --live {args.live:g}" if args.live > 0 else ""
     cmd += f" --writers {args.writers}" if args.writers != 2 else ""
+    cmd += f' --extra-sql "{args.extra_sql}"' if args.extra_sql else ""
+    cmd += f" --kpi-backlog {args.kpi_backlog}" if args.kpi_backlog else ""
     text = report(runs, len(messages), live, cmd)
     print(text)
     if not args.no_write:

@@ -79,6 +79,13 @@ class Settings(BaseSettings):
         "smartcity-ioc", description="Faust app id (consumer group and changelog topic prefix)"
     )
     sink_group: str = Field("smartcity-ioc-sink", description="consumer group of `ioc sink`")
+    kpi_backlog_messages: int = Field(
+        0,
+        ge=0,
+        description="a worker about to emit KPI rows waits (30 s at most) while the sink group "
+        "has more than this many city.kpi.v1 messages unread (up to 500 rows each); 0: off "
+        "(streams/worker/backlog.py)",
+    )
     partitions: int = Field(4, description="partitions of the topics the project creates")
     grace_seconds: float = Field(30.0, description="event-time grace before a window closes")
     processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(

@@ -89,15 +89,17 @@ def step_color(steps: list[dict[str, Any]], value: float) -> str:
     return color
 
 
-def merge_sql(k: KpiDef, value: str = "value", count: str = "count", weight: str = "weight") -> str:
+def merge_sql(k: KpiDef) -> str:
     """SQL aggregate merging the rows of one group (several entities and/or windows).
 
     Counts and sums: the total per window, averaged over the distinct windows in the group
     (so overlapping 15-minute windows are not added up). Means and ratios: weighted by
     ``weight``, their denominator (rows older than that column: by ``count``), which is
-    exact. Minima and maxima: exact. Quantiles cannot be merged from their values: the group
-    shows its worst (largest) member.
+    exact. Minima and maxima: exact. Quantiles: the quantile of the merged sketches of the
+    group's district rows (``ioc_sketch_quantile``, migration 0009), which is exact; a group
+    with a row without a sketch (written before that migration) shows its worst member.
     """
+    value, count, weight = "value", "count", "weight"
     acc = k.accumulator
     if acc in ADDITIVE:
         return f"sum({value}) / count(DISTINCT window_start)"
@@ -106,7 +108,13 @@ def merge_sql(k: KpiDef, value: str = "value", count: str = "count", weight: str
         return f"sum({value} * {w}) / NULLIF(sum({w}), 0)"
     if acc == "min":
         return f"min({value})"
-    if acc in ("max",) or acc.startswith("quantile:"):
+    if acc.startswith("quantile:"):
+        q = float(acc.removeprefix("quantile:"))
+        return (
+            f"CASE WHEN count(sketch) = count(*) "
+            f"THEN ioc_sketch_quantile(array_agg(sketch), {q!r}) ELSE max({value}) END"
+        )
+    if acc == "max":
         return f"max({value})"
     raise ValueError(f"KPI {k.name}: no SQL merge for accumulator {acc!r}")
 

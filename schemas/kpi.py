@@ -24,6 +24,10 @@ TopicName = Annotated[str, Field(min_length=1, max_length=249)]
 Tally = Annotated[int, Field(ge=0)]
 """A count or offset: never negative."""
 Weight = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Bins = dict[Annotated[str, Field(pattern=r"^-?[0-9]{1,6}$")], Weight]
+Sketch = tuple[Tally, Weight, Weight, Bins, Bins]
+"""A quantile KPI's mergeable sketch: observations, total weight, weight at zero, then the
+positive and negative DDSketch bins (1 % relative accuracy) as ``{bin key: weight}``."""
 """What a KPI value stands on (see :class:`KpiRow`): finite, never negative."""
 
 
@@ -102,6 +106,11 @@ class KpiWindow(BaseModel):
         list[Annotated[tuple[KpiName, float, Tally, Weight | None], BeforeValidator(_padded)]],
         Field(min_length=1, description="[kpi, value, count, weight] of each KPI of the window"),
     ]
+    sketches: dict[KpiName, Sketch] | None = Field(
+        None,
+        description="district windows: the sketch of each quantile KPI, which province "
+        "roll-ups merge (n, total weight, zero weight, positive bins, negative bins)",
+    )
 
     def rows(self) -> list[KpiRow]:
         """One :class:`KpiRow` per KPI (already valid: every field was checked here)."""

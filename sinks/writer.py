@@ -50,6 +50,8 @@ class StoredRow(NamedTuple):
     last_offset: int
     event_count: int
     weight: float | None
+    sketch: Any = None
+    """A district row of a quantile KPI: its mergeable sketch (``jsonb``), else None."""
 
     def identity(self) -> tuple[str, str, str, datetime, datetime]:
         """The upsert key: (kpi, entity_kind, entity_id, window_start, window_end)."""
@@ -67,7 +69,8 @@ CREATE TEMP TABLE IF NOT EXISTS ioc_kpi_stage (
     seq int NOT NULL, replay_id text, kpi text, entity_kind text, entity_id text,
     district text, window_kind text, window_start timestamptz, window_end timestamptz,
     value double precision, count bigint, source_topic text, source_partition int,
-    first_offset bigint, last_offset bigint, event_count bigint, weight double precision
+    first_offset bigint, last_offset bigint, event_count bigint, weight double precision,
+    sketch jsonb
 ) ON COMMIT DELETE ROWS;
 DELETE FROM ioc_kpi_stage
 """
@@ -76,7 +79,7 @@ DELETE FROM ioc_kpi_stage
 STAGE_TYPES: Final = (
     "int4", "text",
     "text", "text", "text", "text", "text", "timestamptz", "timestamptz", "float8", "int8",
-    "text", "int4", "int8", "int8", "int8", "float8",
+    "text", "int4", "int8", "int8", "int8", "float8", "jsonb",
 )  # fmt: skip
 
 #: Errors that mean "this data is refused", as opposed to "the server is gone".

@@ -366,10 +366,10 @@ def kpi_packs(closings: dict[int, Closing], rows_per_pack: int) -> list[tuple[by
     """The city.kpi.v1 records of ``closings``: (key, JSON array of
     :class:`schemas.kpi.KpiWindow` objects).
 
-    Each window states its entity, bounds and lineage once, with one ``[kpi, value, count]``
-    per KPI. Windows travel in packs of about ``rows_per_pack`` rows, keyed by their source
-    partition (``topic|partition``): one Kafka record per row would cost more than computing
-    it.
+    Each window states its entity, bounds and lineage once, with one ``[kpi, value, count,
+    weight]`` per KPI; a district window adds the sketches of its quantile KPIs. Windows
+    travel in packs of about ``rows_per_pack`` rows, keyed by their source partition
+    (``topic|partition``): one Kafka record per row would cost more than computing it.
     """
     packs: list[tuple[bytes, bytes]] = []
     for partition, closing in sorted(closings.items()):
@@ -380,21 +380,22 @@ def kpi_packs(closings: dict[int, Closing], rows_per_pack: int) -> list[tuple[by
         for w in closing.windows:
             if not w.values:
                 continue
-            pack.append(
-                {
-                    "entity_kind": w.entity_kind,
-                    "entity_id": w.entity_id,
-                    "district": w.district,
-                    "window_start": iso_utc(w.window_start),
-                    "window_end": iso_utc(w.window_end),
-                    "source_topic": topic,
-                    "source_partition": partition,
-                    "first_offset": w.first_offset,
-                    "last_offset": w.last_offset,
-                    "event_count": w.event_count,
-                    "kpis": w.values,
-                }
-            )
+            window: dict[str, object] = {
+                "entity_kind": w.entity_kind,
+                "entity_id": w.entity_id,
+                "district": w.district,
+                "window_start": iso_utc(w.window_start),
+                "window_end": iso_utc(w.window_end),
+                "source_topic": topic,
+                "source_partition": partition,
+                "first_offset": w.first_offset,
+                "last_offset": w.last_offset,
+                "event_count": w.event_count,
+                "kpis": w.values,
+            }
+            if w.sketches:
+                window["sketches"] = w.sketches
+            pack.append(window)
             rows += len(w.values)
             if rows >= rows_per_pack:
                 packs.append((key, orjson.dumps(pack)))

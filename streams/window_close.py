@@ -19,6 +19,9 @@ from streams.window_store import EntityKey, Pane, PaneKey
 
 MERGED_SIZES: Final[tuple[int, ...]] = (HOP_SECONDS, HOUR_SECONDS)
 """Windows of several panes (merged when they close); the hopping one for districts only."""
+SKETCHED_ENTITY_KINDS: Final = frozenset({"district"})
+"""Entity kinds whose windows carry their quantile KPIs' sketches: the province merges
+district rows, so a district's quantile must be mergeable (design.md, invariant 7)."""
 HOPPING_ENTITY_KINDS: Final = frozenset({"district"})
 """Entity kinds that get the hopping 15-minute window: rolling rates are a district figure
 for the wall screens; agencies, sites and sensors get the tumbling 1-minute and 1-hour
@@ -87,6 +90,7 @@ def close_windows(
         if previous is not None:
             first_end = max(first_end, previous + PANE_SECONDS)
         last_end = min(boundary, starts[-1] + HOUR_SECONDS)
+        sketched = kind in SKETCHED_ENTITY_KINDS
         if kind in HOPPING_ENTITY_KINDS:
             ends: Iterable[int] = range(first_end, last_end + 1, PANE_SECONDS)
             sizes = MERGED_SIZES
@@ -99,9 +103,10 @@ def close_windows(
                 counts["1m"] += 1
                 if wanted(entity, end - PANE_SECONDS, end):
                     values = read_pane(pane.kpis, PANE_SECONDS)
+                    sketches = plan.sketches([pane.kpis]) if sketched else None
                     out.append(
                         WindowResult(kind, entity_id, pane.district, end - PANE_SECONDS, end,
-                                     pane.first, pane.last, pane.n, values)
+                                     pane.first, pane.last, pane.n, values, sketches)
                     )  # fmt: skip
             for size in sizes:
                 if size == HOUR_SECONDS and end % HOUR_SECONDS:
@@ -111,7 +116,7 @@ def close_windows(
                     counts[WINDOW_KINDS[size]] += 1
                     if wanted(entity, end - size, end):
                         members = [entity_panes[start] for start in starts[low:high]]
-                        out.append(merged(entity, end - size, end, members, plan))
+                        out.append(merged(entity, end - size, end, members, plan, sketched))
         for start in starts:
             if retired_at(start) > boundary:
                 break
@@ -120,10 +125,15 @@ def close_windows(
 
 
 def merged(
-    entity: EntityKey, window_start: int, window_end: int, members: list[Pane], plan: KpiPlan
+    entity: EntityKey,
+    window_start: int,
+    window_end: int,
+    members: list[Pane],
+    plan: KpiPlan,
+    sketched: bool = False,
 ) -> WindowResult:
     """The values of one closed window of several minutes: its panes (in time order),
-    merged."""
+    merged; with ``sketched``, its quantile KPIs' merged sketches too."""
     first, last, events = members[0].first, members[0].last, 0
     for pane in members:  # one pass, no generators: an hour window has 60 panes
         if pane.first < first:
@@ -131,8 +141,9 @@ def merged(
         if pane.last > last:
             last = pane.last
         events += pane.n
-    values = plan.values([p.kpis for p in members], window_end - window_start)
+    states = [p.kpis for p in members]
+    values = plan.values(states, window_end - window_start)
     return WindowResult(
         entity[0], entity[1], members[0].district, window_start, window_end,
-        first, last, events, values,
+        first, last, events, values, plan.sketches(states) if sketched else None,
     )  # fmt: skip

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from dataclasses import dataclass
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 import orjson
 
@@ -100,6 +100,9 @@ class WindowResult(NamedTuple):
     event_count: int
     values: list[tuple[str, float, int, float]]
     """(KPI name, value, count, weight) of every KPI that has a value."""
+    sketches: dict[str, Any] | None = None
+    """District windows: the merged sketch state of each quantile KPI (province roll-ups
+    merge them, :mod:`streams.accumulators.quantile`); None otherwise."""
 
 
 @dataclass

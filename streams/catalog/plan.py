@@ -63,6 +63,9 @@ class KpiPlan:
         self._read = tuple(
             (k.name, k.acc.result, k.acc.count, _weight_of(k.acc), k.acc.merge_all) for k in kpis
         )
+        self._sketched = tuple(
+            (k.name, k.acc.merge_all) for k in kpis if k.accumulator.startswith("quantile:")
+        )
 
     def observe(self, event: Any) -> list[Observed]:
         """The observations of ``event``, in KPI order."""
@@ -86,6 +89,16 @@ class KpiPlan:
                     w = float(n) if weight is None else weight(state, window_seconds)
                     out.append((name, value, n, w))
         return out
+
+    def sketches(self, panes: list[dict[str, State]]) -> dict[str, State] | None:
+        """The merged state of each quantile KPI in ``panes`` (a mergeable sketch: what an
+        exact roll-up of several windows' quantiles needs); None when there is none."""
+        out: dict[str, State] = {}
+        for name, merge_all in self._sketched:
+            states = [pane[name] for pane in panes if name in pane]
+            if states:
+                out[name] = states[0] if len(states) == 1 else merge_all(states)
+        return out or None
 
     def values(self, panes: list[dict[str, State]], window_seconds: float) -> list[KpiValue]:
         """``(name, value, count, weight)`` of each KPI that has a value in ``panes``.

@@ -21,6 +21,7 @@ from streams.pipeline import Applied, Record, StateWrite, TopicPipeline, kpi_pac
 from streams.routing import load_entity_registry
 from streams.windows import Closing
 from streams.worker import garbage
+from streams.worker.backlog import KpiBacklog
 from streams.worker.counting import count_applied
 from streams.worker.delivery import Delivery
 from streams.worker.faust_host import FaustHost
@@ -56,6 +57,12 @@ class Worker:
         self.kpi_gauges = KpiGauges()
         self.delivery = Delivery(self.host)
         self.sensor_labels = metrics.BoundedLabels("ioc_sensor_last_seen_timestamp_seconds", 5000)
+        self.backlog = KpiBacklog(
+            settings.kafka_bootstrap,
+            settings.sink_group,
+            settings.kpi_backlog_messages,
+            settings.partitions,
+        )
         for topic_name in RAW_TOPICS:
             self._add_source(topic_name)
         self.host.every(1.0, self._idle_tick)
@@ -166,10 +173,10 @@ class Worker:
 
         Re-emitted rows are identical, so their order across packs is moot.
         """
-        futures = [
-            await self.host.send(KPI_TOPIC, key, value)
-            for key, value in kpi_packs(closings, ROWS_PER_MESSAGE)
-        ]
+        packs = kpi_packs(closings, ROWS_PER_MESSAGE)
+        if packs:
+            await self.backlog.wait()
+        futures = [await self.host.send(KPI_TOPIC, key, value) for key, value in packs]
         await asyncio.gather(*futures)
         self.kpi_gauges.update(closings)
 

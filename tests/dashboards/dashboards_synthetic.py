@@ -63,7 +63,9 @@ RANGES: dict[str, tuple[float, float]] = {
 SCALED = frozenset({"count", "sum", "mean_x_window_minutes"})
 ENTITY_PREFIX = {"agency": "agency", "site": "site", "sensor": "sensor"}
 
-Row = tuple[str, str, str, str, str, datetime, datetime, float, int, str, int, int, int, int]
+Row = tuple[
+    str, str, str, str, str, datetime, datetime, float, int, str, int, int, int, int, float, None
+]
 
 
 def _range(k: KpiDef) -> tuple[float, float]:
@@ -139,6 +141,7 @@ def rows(
                             offset - 1,
                             count,
                             float(count),
+                            None,  # no sketch: quantiles show the worst district
                         )
             start += timedelta(minutes=step)
 

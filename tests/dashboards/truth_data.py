@@ -183,8 +183,12 @@ ENTITY_POSITIONS: Final[dict[tuple[str, str], tuple[str, float, float]]] = {
     ("sensor", "nb-s01"): (NB, 105.83, 9.80),
     ("sensor", "nb-s02"): (NB, 105.85, 9.83),
     ("site", "ct-4g-001"): (District.CHAU_THANH.value, 105.80, 9.93),
+    ("agency", "so-tu-phap"): (VT, 105.47, 9.78),
+    ("agency", "ubnd-nga-bay"): (NB, 105.82, 9.81),
+    ("agency", "so-xay-dung"): (NB, 105.81, 9.82),
 }
-"""Rows of table ``entity``: (district, longitude, latitude); ct-4g-001 has no KPI rows."""
+"""Rows of table ``entity`` as the sink writes them for every entity with KPI rows:
+(district, longitude, latitude); ct-4g-001 has no KPI rows."""
 ENTITY_OLDER_VALUE: Final = 0.123
 """Every entity KPI one window before ``ENTITY_LATEST``: shown nowhere."""
 
@@ -206,6 +210,7 @@ def _row(
     return (
         kpi, entity_kind, entity_id, district, kind, start, start + timedelta(minutes=minutes),
         float(value), count, by_name(kpi).topic, 0, 0, count - 1, count, float(weight),
+        None,  # no sketch: a quantile panel shows its worst district, as for older rows
     )  # fmt: skip
 
 

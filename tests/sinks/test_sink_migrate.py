@@ -34,6 +34,7 @@ CONTRACT = {
     "event_count": "bigint",
     "written_at": "timestamp with time zone",
     "weight": "double precision",
+    "sketch": "jsonb",
 }
 
 
@@ -68,7 +69,8 @@ def test_kpi_table_matches_the_contract(migrated: str) -> None:
     assert [(c, str(i)) for c, i in hyper] == [("window_start", "1 day, 0:00:00")]
     assert "UNIQUE" in indexes["kpi_identity"]
     assert "(kpi, entity_kind, entity_id, window_start, window_end)" in indexes["kpi_identity"]
-    assert "(kpi, district, window_kind, window_start DESC)" in indexes["kpi_board_district"]
+    assert "(kpi, entity_kind, window_kind, district, window_start DESC)" in indexes["kpi_board"]
+    assert sorted(indexes) == ["kpi_board", "kpi_identity"]
     assert license_row == ("apache",)
 
 
@@ -183,6 +185,57 @@ def test_the_weight_migration_upgrades_a_database_with_rows(
             "SELECT sum(value * coalesce(weight, count)) / sum(coalesce(weight, count)) FROM kpi"
         ).fetchone()
     assert merged == (0.5,)
+
+
+def test_the_board_index_migration_upgrades_a_database_with_rows(
+    new_database: Callable[..., str], tmp_path: Path
+) -> None:
+    """A database at version 7 with rows in two chunks keeps them; its two board indexes
+    become one, on every chunk, and the upsert identity stays unique."""
+    url = new_database("board_index")
+    old = tmp_path / "migrations"
+    old.mkdir()
+    for path in sorted(MIGRATIONS_DIR.glob("000[1-7]_*.sql")):
+        (old / path.name).write_text(path.read_text())
+    assert migrate(url, old).version == 7
+    insert = (
+        "INSERT INTO kpi (kpi, entity_kind, entity_id, district, window_kind, window_start,"
+        " window_end, value, count, source_topic, source_partition, first_offset,"
+        " last_offset, event_count, weight) VALUES (%s, %s, %s, 'vi-thanh', '1m', %s,"
+        " %s::timestamptz + interval '1 minute', 0.5, 4, 't', 0, 0, 3, 4, 4)"
+    )
+    rows = [
+        ("farm.x", kind, entity, start, start)
+        for kind, entity in (("district", "vi-thanh"), ("sensor", "vt-s01"))
+        for start in ("2026-03-10T06:00Z", "2026-03-11T06:00Z")
+    ]
+    with psycopg.connect(url) as conn:
+        conn.cursor().executemany(insert, rows)
+    assert migrate(url).version == latest_version()
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT count(*) FROM kpi").fetchone() == (4,)
+        chunks = conn.execute(
+            "SELECT count(*) FROM timescaledb_information.chunks WHERE hypertable_name = 'kpi'"
+        ).fetchone()
+        per_chunk = conn.execute(
+            "SELECT regexp_replace(indexname, '^_hyper_[0-9]+_[0-9]+_chunk_', ''), count(*) "
+            "FROM pg_indexes WHERE schemaname = '_timescaledb_internal' "
+            "AND tablename LIKE '_hyper_%' GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+        conn.execute("SET enable_seqscan = off")
+        plan = "\n".join(
+            line
+            for (line,) in conn.execute(
+                "EXPLAIN SELECT value FROM kpi WHERE kpi = 'farm.x' AND "
+                "entity_kind = 'district' AND window_kind = '1m' AND district = 'vi-thanh' "
+                "AND window_start > '2026-03-11T00:00Z'"
+            )
+        )
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute(insert, rows[0])
+    assert chunks == (2,)
+    assert per_chunk == [("kpi_board", 2), ("kpi_identity", 2)]
+    assert "kpi_board" in plan
 
 
 def _grafana_statement_timeout(url: str) -> str:

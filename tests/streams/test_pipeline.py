@@ -11,12 +11,14 @@ from schemas.topics import RAW_TOPICS
 from simulator.generator import SimConfig, generate
 from sinks.kpi_codec import BadMessage, decode_kpis
 from sinks.writer import StoredRow, stored_row
+from streams.catalog import CATALOG
 from streams.pipeline import SourceRecord, TopicPipeline, kpi_packs, rows_of
 from streams.window_rows import kpi_row
 from tests.replay.support import small_province
 
 START_MS = 1_773_100_800_000  # 2026-03-10 00:00 UTC
 PARTITIONS = 2
+QUANTILE_KPIS = {k.name for k in CATALOG if k.accumulator.startswith("quantile:")}
 
 
 def province_records(minutes: int) -> dict[str, list[SourceRecord]]:
@@ -39,7 +41,7 @@ def _identity(row: object) -> tuple[object, ...]:
 
 def test_kpi_packs_carry_every_row_once_as_the_sink_decodes_them() -> None:
     records = province_records(minutes=75)
-    packs_seen = rows_seen = 0
+    packs_seen = rows_seen = rows_seen_sketched = 0
     for topic in RAW_TOPICS:
         pipeline = TopicPipeline(topic, grace_seconds=30, future_skew_seconds=300)
         for partition in range(PARTITIONS):
@@ -52,7 +54,12 @@ def test_kpi_packs_carry_every_row_once_as_the_sink_decodes_them() -> None:
             packs = kpi_packs(closings, rows_per_pack=50)
             decoded = [row for _, value in packs for row in decode_kpis(value)]
             assert not [row for row in decoded if isinstance(row, BadMessage)]
-            assert sorted(decoded, key=_identity) == sorted(expected, key=_identity)
+            sketched = [r for r in decoded if isinstance(r, StoredRow) and r.sketch is not None]
+            assert all(r.entity_kind == "district" for r in sketched)
+            assert {r.kpi for r in sketched} <= QUANTILE_KPIS
+            rows_seen_sketched += len(sketched)
+            plain = [r._replace(sketch=None) for r in decoded if isinstance(r, StoredRow)]
+            assert sorted(plain, key=_identity) == sorted(expected, key=_identity)
             for key, value in packs:
                 windows = orjson.loads(value)
                 assert {w["source_partition"] for w in windows} == {int(key.split(b"|")[1])}
@@ -63,3 +70,4 @@ def test_kpi_packs_carry_every_row_once_as_the_sink_decodes_them() -> None:
             packs_seen += len(packs)
             rows_seen += len(expected)
     assert packs_seen > 10 and rows_seen > 1000
+    assert rows_seen_sketched > 50, "district quantile rows carry their sketches"
