@@ -68,10 +68,11 @@ from schemas.places import District  # noqa: E402
 from schemas.topics import RAW_TOPICS  # noqa: E402
 from sinks.entities import INSERT as ENTITY_INSERT  # noqa: E402
 from sinks.entities import KNOWN_DISTRICTS  # noqa: E402
+from sinks.kpi_codec import decode_kpis  # noqa: E402
 from sinks.writer import COLUMNS, STAGE_TYPES, StoredRow  # noqa: E402
-from streams.pipeline import SourceRecord, TopicPipeline, rows_of  # noqa: E402
+from streams.pipeline import SourceRecord, TopicPipeline, kpi_packs  # noqa: E402
 from streams.routing import district_partition  # noqa: E402
-from streams.window_rows import KpiResult  # noqa: E402
+from streams.window_rows import Closing  # noqa: E402
 
 IOC = ROOT / ".venv" / "bin" / "ioc"
 DAY_START = "2026-03-10T00:00:00+07:00"
@@ -100,29 +101,9 @@ def simulate_day(out: Path, seed: int, start: str) -> None:
     )  # fmt: skip
 
 
-def stored(row: KpiResult) -> StoredRow:
-    """A pipeline row as the sink stores it."""
-    return StoredRow(
-        row.kpi,
-        row.entity_kind,
-        row.entity_id,
-        row.district,
-        row.window_kind,
-        datetime.fromtimestamp(row.window_start, UTC),
-        datetime.fromtimestamp(row.window_end, UTC),
-        row.value,
-        row.count,
-        row.source_topic,
-        row.source_partition,
-        row.first_offset,
-        row.last_offset,
-        row.event_count,
-        row.weight,
-    )
-
-
 class DayRows:
-    """The worker's pipelines over the day's events, one per raw topic: KPI rows in the
+    """The worker's pipelines over the day's events, one per raw topic: KPI rows as the sink
+    stores them (the worker's city.kpi.v1 packs, decoded by the sink's codec), in the
     order the worker would emit them."""
 
     def __init__(self, partitions: int, grace: float, skew: float) -> None:
@@ -137,14 +118,14 @@ class DayRows:
         self.pending: dict[str, list[SourceRecord]] = defaultdict(list)
         self.events = 0
 
-    def _step(self, topic: str) -> list[KpiResult]:
+    def _step(self, topic: str) -> list[StoredRow]:
         pipeline, records = self.pipelines[topic], self.pending.pop(topic, [])
         applied = pipeline.apply(records)
         closings = pipeline.close(applied.touched)
         pipeline.retire(closings)
-        return rows_of(closings)
+        return stored(closings)
 
-    def rows(self, events: Path) -> Iterator[KpiResult]:
+    def rows(self, events: Path) -> Iterator[StoredRow]:
         with events.open("rb") as lines:
             for line in lines:
                 item = orjson.loads(line)
@@ -164,8 +145,13 @@ class DayRows:
             yield from self._step(topic)
             for windows in pipeline.partitions.values():
                 windows.advance_idle(1e10)
-            closings = pipeline.close(range(self.partitions))
-            yield from rows_of(closings)
+            yield from stored(pipeline.close(range(self.partitions)))
+
+
+def stored(closings: dict[int, Closing]) -> list[StoredRow]:
+    """The rows of ``closings`` as the sink stores them."""
+    rows = [row for _, value in kpi_packs(closings, 500) for row in decode_kpis(value)]
+    return [row for row in rows if isinstance(row, StoredRow)]
 
 
 def copy_rows(conn: psycopg.Connection[Any], rows: list[StoredRow]) -> None:
@@ -200,8 +186,7 @@ def fill(url: str, seed: int, start: str) -> Filled:
         written = 0
         with psycopg.connect(url, autocommit=True) as conn:
             chunk: list[StoredRow] = []
-            for result in day.rows(events):
-                row = stored(result)
+            for row in day.rows(events):
                 chunk.append(row)
                 entities.setdefault((row.entity_kind, row.entity_id), row.district)
                 if len(chunk) >= COPY_ROWS:

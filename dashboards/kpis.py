@@ -97,7 +97,8 @@ def merge_sql(k: KpiDef) -> str:
     ``weight``, their denominator (rows older than that column: by ``count``), which is
     exact. Minima and maxima: exact. Quantiles: the quantile of the merged sketches of the
     group's district rows (``ioc_sketch_quantile``, migration 0009), which is exact; a group
-    with a row without a sketch (written before that migration) shows its worst member.
+    of one row shows its value (the same number, without the call), and a group with a row
+    without a sketch (written before that migration) shows its worst member.
     """
     value, count, weight = "value", "count", "weight"
     acc = k.accumulator
@@ -111,7 +112,7 @@ def merge_sql(k: KpiDef) -> str:
     if acc.startswith("quantile:"):
         q = float(acc.removeprefix("quantile:"))
         return (
-            f"CASE WHEN count(sketch) = count(*) "
+            f"CASE WHEN count(*) > 1 AND count(sketch) = count(*) "
             f"THEN ioc_sketch_quantile(array_agg(sketch), {q!r}) ELSE max({value}) END"
         )
     if acc == "max":

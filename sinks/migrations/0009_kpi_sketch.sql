@@ -21,30 +21,22 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT power(2.0::double precision, key / 34.65620375188817::double precision)
              * 0.9900000000000001::double precision $$;
 
--- DDSketch's Store.key_at_rank over the merged bins at `path` (3: positive, 4: negative).
+-- DDSketch's Store.key_at_rank over bins `keys` (ascending) with weights `weights`.
 CREATE OR REPLACE FUNCTION ioc_sketch_key_at_rank(
-    sketches jsonb[], path int, rank double precision, lower boolean
+    keys int[], weights double precision[], rank double precision, lower boolean
 ) RETURNS int
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $$
 DECLARE
-    bin record;
     running double precision := 0;
-    last_key int;
 BEGIN
-    FOR bin IN
-        SELECT b.key::int AS key, sum(b.value::double precision) AS weight
-        FROM unnest(sketches) AS s, jsonb_each_text(s -> path) AS b
-        GROUP BY b.key::int
-        ORDER BY b.key::int
-    LOOP
-        running := running + bin.weight;
-        last_key := bin.key;
+    FOR i IN 1 .. cardinality(keys) LOOP
+        running := running + weights[i];
         IF (lower AND running > rank) OR (NOT lower AND running >= rank + 1) THEN
-            RETURN bin.key;
+            RETURN keys[i];
         END IF;
     END LOOP;
-    RETURN last_key;
+    RETURN keys[cardinality(keys)];
 END
 $$;
 
@@ -57,8 +49,11 @@ DECLARE
     n bigint;
     total double precision;
     zero double precision;
-    negative_total double precision;
-    positive_bins int;
+    pos_keys int[];
+    pos_weights double precision[];
+    neg_keys int[];
+    neg_weights double precision[];
+    negative_total double precision := 0;
     rank double precision;
 BEGIN
     SELECT sum((s ->> 0)::bigint), sum((s ->> 1)::double precision),
@@ -68,23 +63,28 @@ BEGIN
     IF n IS NULL OR n = 0 OR total <= 0 THEN
         RETURN NULL;
     END IF;
-    SELECT coalesce(sum(b.value::double precision), 0) INTO negative_total
-    FROM unnest(sketches) AS s, jsonb_each_text(s -> 4) AS b;
-    SELECT count(DISTINCT b.key) INTO positive_bins
-    FROM unnest(sketches) AS s, jsonb_each_text(s -> 3) AS b;
-    IF negative_total = 0 AND zero = 0 AND positive_bins = 1 THEN
-        RETURN ioc_sketch_bin_value(ioc_sketch_key_at_rank(sketches, 3, 0, true));
+    SELECT array_agg(key ORDER BY key), array_agg(weight ORDER BY key)
+    INTO pos_keys, pos_weights
+    FROM (SELECT b.key::int AS key, sum(b.value::double precision) AS weight
+          FROM unnest(sketches) AS s, jsonb_each_text(s -> 3) AS b GROUP BY 1) AS bins;
+    IF EXISTS (SELECT FROM unnest(sketches) AS s WHERE s -> 4 <> '{}'::jsonb) THEN
+        SELECT array_agg(key ORDER BY key), array_agg(weight ORDER BY key), sum(weight)
+        INTO neg_keys, neg_weights, negative_total
+        FROM (SELECT b.key::int AS key, sum(b.value::double precision) AS weight
+              FROM unnest(sketches) AS s, jsonb_each_text(s -> 4) AS b GROUP BY 1) AS bins;
+    END IF;
+    IF negative_total = 0 AND zero = 0 AND cardinality(pos_keys) = 1 THEN
+        RETURN ioc_sketch_bin_value(pos_keys[1]);
     END IF;
     rank := q * (total - 1);
     IF rank < negative_total THEN
         RETURN -ioc_sketch_bin_value(
-            ioc_sketch_key_at_rank(sketches, 4, negative_total - rank - 1, false));
+            ioc_sketch_key_at_rank(neg_keys, neg_weights, negative_total - rank - 1, false));
     END IF;
     IF rank < zero + negative_total THEN
         RETURN 0.0;
     END IF;
     RETURN ioc_sketch_bin_value(
-        ioc_sketch_key_at_rank(sketches, 3, rank - zero - negative_total, true));
+        ioc_sketch_key_at_rank(pos_keys, pos_weights, rank - zero - negative_total, true));
 END
 $$;
-

@@ -13,16 +13,20 @@ import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import orjson
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import CoordinatorLoadInProgressError, GroupCoordinatorNotAvailableError
 
+from ioc.cli import main
 from schemas.topics import KPI_TOPIC, RAW_TOPICS
 from simulator.faults import FaultRates
 from simulator.generator import Message, SimConfig, generate
 from simulator.province import Province, build_province
 from streams.replay.broker_quirks import true_end_offsets
+from streams.replay.times import iso
 from tests.streams.support import IOC, WorkerProcess, metric_sum
 
 FAULTS = FaultRates(
@@ -190,3 +194,21 @@ def run_sink(bootstrap: str, database_url: str, log: Path) -> None:
             check=True,
             timeout=120,
         )
+
+
+def sink_and_replay(
+    bootstrap: str, database_url: str, tmp_path: Path, start: float, end: float, *options: str
+) -> tuple[int, dict[str, Any]]:
+    """Write the broker's KPI rows with ``ioc sink``, then run ``ioc replay`` over
+    ``[start, end)`` (epoch seconds) against that database: its exit code and JSON report."""
+    run_sink(bootstrap, database_url, tmp_path / "sink.log")
+    report_path = tmp_path / "report.json"
+    code = main(
+        [
+            "replay", "--from", iso(start), "--to", iso(end), "--bootstrap", bootstrap,
+            "--database-url", database_url, "--no-progress", "--report", str(report_path),
+            *options,
+        ]
+    )  # fmt: skip
+    report: dict[str, Any] = orjson.loads(report_path.read_bytes())
+    return code, report

@@ -21,12 +21,10 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from ioc.cli import main
 from schemas.decode import read_deadletter
 from schemas.topics import CLOCK_TOPIC, DEADLETTER_TOPIC, FARM_TOPIC
-from streams.replay.times import iso
 from streams.routing import district_partition
-from tests.replay.support import run_sink
+from tests.replay.support import sink_and_replay
 from tests.streams.support import PrivateBroker, WorkerProcess, metric_sum, wait_for
 from tests.support.kafka import read_topic
 
@@ -103,27 +101,9 @@ def test_replay_takes_the_workers_decisions_on_forged_record_times(
             for r in asyncio.run(read_topic(broker.bootstrap, DEADLETTER_TOPIC))
         ]
         url = new_database("clock_notes")
-        run_sink(broker.bootstrap, url, tmp_path / "sink.log")
-        report_path = tmp_path / "report.json"
-        code = main(
-            [
-                "replay",
-                "--from",
-                iso(present - 900),
-                "--to",
-                iso(present + 1800),
-                "--grace",
-                str(GRACE),
-                "--bootstrap",
-                broker.bootstrap,
-                "--database-url",
-                url,
-                "--no-progress",
-                "--report",
-                str(report_path),
-            ]
+        code, report = sink_and_replay(
+            broker.bootstrap, url, tmp_path, present - 900, present + 1800, "--grace", str(GRACE)
         )
-    report = orjson.loads(report_path.read_bytes())
     assert [d.reason_kind for d in letters] == ["future"]
     assert metric_sum(samples, "ioc_events_invalid_total") == 1
     assert metric_sum(samples, "ioc_events_clock_noted_total") == 2

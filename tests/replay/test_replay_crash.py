@@ -11,16 +11,13 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-import orjson
 import pytest
 
-from ioc.cli import main
-from streams.replay.times import iso
 from tests.replay.support import (
     produce_sim,
-    run_sink,
     sim_messages,
     sim_start,
+    sink_and_replay,
     wait_consumed,
     wait_settled,
 )
@@ -52,24 +49,9 @@ def test_worker_killed_mid_stream_matches_replay(
         finally:
             worker.stop()
         url = new_database("replay_crash")
-        run_sink(broker.bootstrap, url, tmp_path / "sink.log")
-        report_path = tmp_path / "report.json"
-        code = main(
-            [
-                "replay",
-                "--from",
-                iso(start / 1000),
-                "--to",
-                iso(start / 1000 + MINUTES * 60),
-                "--bootstrap",
-                broker.bootstrap,
-                "--database-url",
-                url,
-                "--report",
-                str(report_path),
-            ]
+        code, report = sink_and_replay(
+            broker.bootstrap, url, tmp_path, start / 1000, start / 1000 + MINUTES * 60
         )
-    report = orjson.loads(report_path.read_bytes())
     assert code == 0, report["differences"][:5]
     comparison = report["comparison"]
     assert comparison["rows_compared"] > 3000

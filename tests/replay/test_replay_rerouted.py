@@ -21,12 +21,10 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from ioc.cli import main
 from schemas.places import District
 from schemas.topics import FARM_TOPIC
-from streams.replay.times import iso
 from streams.routing import district_partition
-from tests.replay.support import run_sink
+from tests.replay.support import sink_and_replay
 from tests.streams.support import PrivateBroker, WorkerProcess, metric_sum, wait_for
 
 pytestmark = [pytest.mark.integration]
@@ -112,16 +110,9 @@ def test_replay_takes_the_workers_decisions_on_rerouted_records(
         finally:
             worker.stop()
         url = new_database("rerouted")
-        run_sink(broker.bootstrap, url, tmp_path / "sink.log")
-        report_path = tmp_path / "report.json"
-        code = main(
-            [
-                "replay", "--from", iso(present - 900), "--to", iso(present + 900),
-                "--grace", str(GRACE), "--bootstrap", broker.bootstrap,
-                "--database-url", url, "--no-progress", "--report", str(report_path),
-            ]
-        )  # fmt: skip
-    report = orjson.loads(report_path.read_bytes())
+        code, report = sink_and_replay(
+            broker.bootstrap, url, tmp_path, present - 900, present + 900, "--grace", str(GRACE)
+        )
     assert metric_sum(samples, "ioc_events_rerouted_total") == misplaced
     assert metric_sum(samples, "ioc_events_invalid_total") == 0
     late = metric_sum(samples, "ioc_events_late_total")
