@@ -103,7 +103,7 @@ def close_windows(
                 counts["1m"] += 1
                 if wanted(entity, end - PANE_SECONDS, end):
                     values = read_pane(pane.kpis, PANE_SECONDS)
-                    sketches = plan.sketches([pane.kpis]) if sketched else None
+                    sketches = plan.sketches(pane.kpis) if sketched else None
                     out.append(
                         WindowResult(kind, entity_id, pane.district, end - PANE_SECONDS, end,
                                      pane.first, pane.last, pane.n, values, sketches)
@@ -141,8 +141,8 @@ def merged(
         if pane.last > last:
             last = pane.last
         events += pane.n
-    states = [p.kpis for p in members]
-    values = plan.values(states, window_end - window_start)
+    states = plan.merge([p.kpis for p in members])
+    values = plan.pane_values(states, window_end - window_start)
     return WindowResult(
         entity[0], entity[1], members[0].district, window_start, window_end,
         first, last, events, values, plan.sketches(states) if sketched else None,

@@ -63,9 +63,7 @@ class KpiPlan:
         self._read = tuple(
             (k.name, k.acc.result, k.acc.count, _weight_of(k.acc), k.acc.merge_all) for k in kpis
         )
-        self._sketched = tuple(
-            (k.name, k.acc.merge_all) for k in kpis if k.accumulator.startswith("quantile:")
-        )
+        self._sketched = tuple(k.name for k in kpis if k.accumulator.startswith("quantile:"))
 
     def observe(self, event: Any) -> list[Observed]:
         """The observations of ``event``, in KPI order."""
@@ -90,26 +88,20 @@ class KpiPlan:
                     out.append((name, value, n, w))
         return out
 
-    def sketches(self, panes: list[dict[str, State]]) -> dict[str, State] | None:
-        """The merged state of each quantile KPI in ``panes`` (a mergeable sketch: what an
-        exact roll-up of several windows' quantiles needs); None when there is none."""
-        out: dict[str, State] = {}
-        for name, merge_all in self._sketched:
-            states = [pane[name] for pane in panes if name in pane]
-            if states:
-                out[name] = states[0] if len(states) == 1 else merge_all(states)
+    def sketches(self, pane: dict[str, State]) -> dict[str, State] | None:
+        """The state of each quantile KPI in ``pane`` (one pane, or panes merged by
+        :meth:`merge`): a mergeable sketch, what an exact roll-up of several windows'
+        quantiles needs; None when there is none."""
+        out = {name: pane[name] for name in self._sketched if name in pane}
         return out or None
 
-    def values(self, panes: list[dict[str, State]], window_seconds: float) -> list[KpiValue]:
-        """``(name, value, count, weight)`` of each KPI that has a value in ``panes``.
-
-        One pane is read as it is; several are merged in (time) order first, KPI by KPI,
-        with the accumulators' ``merge_all``; states of other KPI names (e.g. restored from
-        an older changelog) are ignored. The inputs are left untouched.
+    def merge(self, panes: list[dict[str, State]]) -> dict[str, State]:
+        """The state of each KPI over ``panes``, merged in (time) order with the
+        accumulators' ``merge_all``; one pane is returned as it is. States of other KPI names
+        (e.g. restored from an older changelog) are left out. The inputs are left untouched.
         """
         if len(panes) == 1:
-            return self.pane_values(panes[0], window_seconds)
-        out: list[KpiValue] = []
+            return panes[0]
         by_name: dict[str, list[State]] = {}
         for pane in panes:
             for name, pane_state in pane.items():
@@ -118,16 +110,17 @@ class KpiPlan:
                     by_name[name] = [pane_state]
                 else:
                     states.append(pane_state)
-        for name, result, count, weight, merge_all in self._read:
+        merged: dict[str, State] = {}
+        for name, _, _, _, merge_all in self._read:
             states = by_name.get(name)
             if states is not None:
-                merged = merge_all(states)
-                value = result(merged, window_seconds)
-                if value is not None:
-                    n = count(merged)
-                    w = float(n) if weight is None else weight(merged, window_seconds)
-                    out.append((name, value, n, w))
-        return out
+                merged[name] = merge_all(states)
+        return merged
+
+    def values(self, panes: list[dict[str, State]], window_seconds: float) -> list[KpiValue]:
+        """``(name, value, count, weight)`` of each KPI that has a value in ``panes``
+        (merged by :meth:`merge`)."""
+        return self.pane_values(self.merge(panes), window_seconds)
 
 
 def observe_event(kpis: tuple[KpiDef, ...], event: Any) -> list[Observed]:
