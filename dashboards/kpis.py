@@ -100,23 +100,21 @@ def merge_sql(k: KpiDef) -> str:
     of one row shows its value (the same number, without the call), and a group with a row
     without a sketch (written before that migration) shows its worst member.
     """
-    value, count, weight = "value", "count", "weight"
     acc = k.accumulator
     if acc in ADDITIVE:
-        return f"sum({value}) / count(DISTINCT window_start)"
+        return "sum(value) / count(DISTINCT window_start)"
     if acc in WEIGHTED:
-        w = f"coalesce({weight}, {count})"
-        return f"sum({value} * {w}) / NULLIF(sum({w}), 0)"
+        return "sum(value * coalesce(weight, count)) / NULLIF(sum(coalesce(weight, count)), 0)"
     if acc == "min":
-        return f"min({value})"
+        return "min(value)"
     if acc.startswith("quantile:"):
         q = float(acc.removeprefix("quantile:"))
         return (
-            f"CASE WHEN count(*) > 1 AND count(sketch) = count(*) "
-            f"THEN ioc_sketch_quantile(array_agg(sketch), {q!r}) ELSE max({value}) END"
+            "CASE WHEN count(*) > 1 AND count(sketch) = count(*) "
+            f"THEN ioc_sketch_quantile(array_agg(sketch), {q!r}) ELSE max(value) END"
         )
     if acc == "max":
-        return f"max({value})"
+        return "max(value)"
     raise ValueError(f"KPI {k.name}: no SQL merge for accumulator {acc!r}")
 
 

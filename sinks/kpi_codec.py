@@ -62,12 +62,7 @@ def decode_window(item: dict[str, Any]) -> list[StoredRow] | list[BadMessage]:
               window.window_start, window.window_end)  # fmt: skip
     lineage = (window.source_topic, window.source_partition, window.first_offset,
                window.last_offset, window.event_count)  # fmt: skip
-    sketches = window.sketches
-    if sketches is None:
-        return [
-            StoredRow(kpi, *shared, value, count, *lineage, weight)
-            for kpi, value, count, weight in window.kpis
-        ]
+    sketches = window.sketches or {}
     return [
         StoredRow(kpi, *shared, value, count, *lineage, weight, sketches.get(kpi))
         for kpi, value, count, weight in window.kpis

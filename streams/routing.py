@@ -59,7 +59,7 @@ def reroute_header(partition: int, offset: int) -> tuple[str, bytes]:
 
 def is_rerouted(headers: Sequence[tuple[str, bytes]] | None) -> bool:
     """Whether a record with ``headers`` (aiokafka's (key, value) pairs) is a re-routed copy."""
-    return bool(headers) and any(key == REROUTED_HEADER for key, _ in headers or ())
+    return any(key == REROUTED_HEADER for key, _ in headers or ())
 
 
 def misrouted_reason(district: str, partition: int, partitions: int) -> str:
@@ -113,10 +113,13 @@ def entity_reason(kind: str, entity: str, district: str, known: str) -> str:
     )
 
 
-def load_entity_registry(path: Path) -> Mapping[str, str]:
+def load_entity_registry(path: Path | None) -> Mapping[str, str] | None:
     """The district of every entity listed in the CSV file ``path`` (header
-    ``entity_kind,entity_id,district``), by entity id; raise :class:`UserError` naming the
-    line of the first bad row."""
+    ``entity_kind,entity_id,district``), by entity id; None when no file is set
+    (``IOC_ENTITY_REGISTRY``); raise :class:`UserError` naming the line of the first bad
+    row."""
+    if path is None:
+        return None
     districts = {d.value for d in District}
     fixed: dict[str, str] = {}
     try:

@@ -253,11 +253,7 @@ def options_from(args: argparse.Namespace, now: dt.datetime) -> Options:
         into_table=args.into_table,
         replay_id=args.replay_id,
         progress=progress,
-        fixed_districts=(
-            None
-            if settings.entity_registry is None
-            else load_entity_registry(settings.entity_registry)
-        ),
+        fixed_districts=load_entity_registry(settings.entity_registry),
     )
 
 

@@ -44,11 +44,7 @@ class Worker:
         self.settings = settings
         self.host = FaustHost(settings)
         self.app = self.host.app
-        self.fixed_districts = (
-            None
-            if settings.entity_registry is None
-            else load_entity_registry(settings.entity_registry)
-        )
+        self.fixed_districts = load_entity_registry(settings.entity_registry)
         self.pipelines: dict[str, TopicPipeline] = {}
         self.positions: dict[tuple[str, int], int] = {}
         self.arrival_lag: dict[tuple[str, int], float] = {}
