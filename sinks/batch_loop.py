@@ -175,6 +175,9 @@ class BatchLoop(Generic[Payload]):
         for tp, records in fetched.items():
             for record in records:
                 self._accept(record)
+                # Let the write under way send its next rows and commit: decoding a whole
+                # fetch in one go would leave the database idle meanwhile.
+                await asyncio.sleep(0)
             self.batch.stamps += [record.timestamp for record in records]
             if records:
                 count += len(records)

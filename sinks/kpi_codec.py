@@ -1,9 +1,12 @@
 """Decode one message of city.kpi.v1 into rows as stored, or say why they cannot be stored.
 
 A window of the workers' packs is validated once as a :class:`~schemas.kpi.KpiWindow`
-(from the parsed JSON, not re-serialised) and gives one
-:class:`~sinks.writer.StoredRow` per KPI directly: the sink's hot path builds no
-intermediate model per row.
+and gives one :class:`~sinks.writer.StoredRow` per KPI directly: the sink's hot path builds
+no intermediate model per row. A whole pack is first validated in one call straight from
+its bytes (pydantic parses the JSON itself, no Python objects in between); a pack that is
+not a valid list of windows, or that spells NaN or Infinity (which the JSON parser would
+accept and orjson refuses), goes item by item instead, so each bad item is refused with
+its own reason as before.
 """
 
 from __future__ import annotations
@@ -12,12 +15,15 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 import orjson
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from schemas.kpi import KpiRow, KpiWindow
 from sinks.writer import StoredRow, kind_of_length, stored_row
 
 MAX_ERRORS_SHOWN: Final = 3
+_PACK: Final = TypeAdapter(list[KpiWindow])
+_NOT_JSON: Final = (b"NaN", b"Infinity")
+"""Tokens pydantic's JSON parser accepts and orjson (the item-by-item path) refuses."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +40,14 @@ def decode_kpis(value: bytes | None) -> list[StoredRow | BadMessage]:
     objects; never raises. A bad item gives one BadMessage (for all rows of a window)."""
     if not value or value.lstrip()[:1] != b"[":
         return [decode_kpi(value)]
+    if not any(token in value for token in _NOT_JSON):
+        try:
+            windows = _PACK.validate_json(value)
+        except Exception:  # not a list of valid windows: item by item says what is wrong
+            pass
+        else:
+            if windows:
+                return [row for window in windows for row in _window_rows(window)]
     try:
         items = orjson.loads(value)
     except orjson.JSONDecodeError as error:
@@ -54,6 +68,11 @@ def decode_window(item: dict[str, Any]) -> list[StoredRow] | list[BadMessage]:
     window = _validated(KpiWindow, item)
     if isinstance(window, BadMessage):
         return [window]
+    return _window_rows(window)
+
+
+def _window_rows(window: KpiWindow) -> list[StoredRow] | list[BadMessage]:
+    """The rows of a valid window, or one BadMessage when its length is not a window kind."""
     seconds = (window.window_end - window.window_start).total_seconds()
     kind = kind_of_length(seconds)
     if kind is None:

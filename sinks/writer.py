@@ -4,7 +4,8 @@ one upsert, in one transaction.
 A live sink writes mostly rows it has never seen (a window closes once), so a batch first
 goes straight into the table with one binary COPY (``copy_first``): as fast as a raw COPY.
 If one of its identities is already stored (a redelivery after a crash, a replayed batch)
-the COPY fails as a whole and nothing of it stays; the batch then takes the upsert path.
+or comes twice in it, the unique index makes the COPY fail as a whole and nothing of it
+stays; the batch then takes the upsert path.
 Redelivered rows and replayed batches leave one row per identity (kpi, entity_kind,
 entity_id, window_start, window_end); within a batch the last occurrence wins. A row the
 database refuses (a CHECK constraint, a number out of range) is isolated row by row under
@@ -263,9 +264,9 @@ async def write_stored_rows(
 ) -> WriteResult:
     """Upsert ``rows`` (in delivery order) into ``table`` in one transaction.
 
-    ``kpi_audit`` needs ``replay_id``. With ``copy_first`` a batch without repeated
-    identities is first copied straight into the table; when any of them is already stored
-    it is upserted instead (``WriteResult.copied`` says which path wrote it). Connection
+    ``kpi_audit`` needs ``replay_id``. With ``copy_first`` the batch is first copied
+    straight into the table; when one of its identities is already stored or comes twice
+    in it, it is upserted instead (``WriteResult.copied`` says which path wrote it). Connection
     errors propagate: nothing of the batch is committed then, and calling again with the
     same rows is safe.
     """
@@ -284,14 +285,17 @@ async def _write(
         raise ValueError("replay_id is required for kpi_audit and only for kpi_audit")
     if not staged:
         return WriteResult(rows=0, changed=0, rejected=rejected)
-    distinct = len({values.identity() for _, values in staged})
-    if copy_first and distinct == len(staged):
+    if copy_first:
+        # No look at the identities first: one repeated within the batch, like one already
+        # stored, makes the unique index refuse the COPY, and the upsert path sorts it out.
         try:
             await _copy_batch(conn, staged, table, replay_id)
         except (*DATA_ERRORS, OverflowError):
-            pass  # an identity already stored, or a bad row: the upsert path sorts it out
+            pass  # an identity already stored or repeated, or a bad row
         else:
-            return WriteResult(rows=distinct, changed=distinct, rejected=rejected, copied=True)
+            stored = len(staged)
+            return WriteResult(rows=stored, changed=stored, rejected=rejected, copied=True)
+    distinct = len({values.identity() for _, values in staged})
     try:
         changed = await _write_batch(conn, staged, table, replay_id, dedupe=distinct < len(staged))
     except (*DATA_ERRORS, OverflowError):  # OverflowError: a number too big for binary COPY

@@ -12,7 +12,7 @@ from sink_support import kpi_row
 from schemas.decode import read_deadletter
 from sinks.batch import Batch, Item
 from sinks.deadletter import dead_letter
-from sinks.kpi_codec import BadMessage, decode_kpi, decode_kpis
+from sinks.kpi_codec import BadMessage, decode_kpi, decode_kpis, decode_window
 from sinks.migrate import MIGRATIONS_DIR, load_migrations
 from sinks.options import Backoff
 from sinks.writer import StoredRow, stored_row
@@ -127,6 +127,19 @@ def test_decode_pack_of_windows_as_the_workers_send_them() -> None:
     empty = window_of(row.model_dump_json().encode(), [])
     (refused,) = decode_kpis(b"[" + empty + b"]")
     assert isinstance(refused, BadMessage) and refused.reason_kind == "invalid"
+
+
+def test_a_pack_validated_in_one_call_gives_the_rows_of_item_by_item() -> None:
+    windows = [
+        window_of(kpi_row(5).model_dump_json().encode(), [["farm.a", 1.5, 4, 2.0], ["b", 2, 0]]),
+        window_of(kpi_row(6, minutes=2).model_dump_json().encode(), [["x", 1, 1, None]]),
+    ]
+    pack = b"[" + b",".join(windows) + b"]"
+    item_by_item = [row for w in windows for row in decode_window(orjson.loads(w))]
+    assert len(item_by_item) == 3 and isinstance(item_by_item[2], BadMessage)
+    assert decode_kpis(pack) == item_by_item
+    (nan,) = decode_kpis(pack.replace(b"1.5", b"NaN"))  # pydantic would parse it, orjson not
+    assert isinstance(nan, BadMessage) and nan.reason_kind == "malformed"
 
 
 def test_a_failed_batch_goes_again_in_front_of_the_newer_one() -> None:
