@@ -52,8 +52,10 @@ class SinkStats:
 
 @dataclass
 class Item(Generic[Payload]):
+    """The payloads one record decoded into (a KPI pack gives hundreds of rows)."""
+
     record: Record
-    payload: Payload
+    payloads: list[Payload]
 
 
 @dataclass(frozen=True)
@@ -65,10 +67,11 @@ class Flushed:
 
 @dataclass
 class Batch(Generic[Payload]):
-    """Records polled since the last write: their payloads, where each partition got to,
-    their Kafka timestamps and the dead letters sent for them."""
+    """Records polled since the last write: their payloads (``rows`` in all), where each
+    partition got to, their Kafka timestamps and the dead letters sent for them."""
 
     items: list[Item[Payload]] = field(default_factory=list)
+    rows: int = 0
     offsets: dict[TopicPartition, int] = field(default_factory=dict)
     stamps: list[int] = field(default_factory=list)
     dead_sent: list[asyncio.Future[Any]] = field(default_factory=list)
@@ -77,6 +80,7 @@ class Batch(Generic[Payload]):
     def absorb(self, newer: Batch[Payload]) -> None:
         """Append a newer batch (after this one failed to write: both go again, in order)."""
         self.items += newer.items
+        self.rows += newer.rows
         for tp, offset in newer.offsets.items():
             self.offsets[tp] = max(self.offsets.get(tp, 0), offset)
         self.stamps += newer.stamps

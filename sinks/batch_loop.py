@@ -81,13 +81,13 @@ class BatchLoop(Generic[Payload]):
         try:
             while not self.stop.is_set():
                 got = 0
-                if self.up and len(self.batch.items) < self.batch_size:
+                if self.up and self.batch.rows < self.batch_size:
                     got = await self._fill()
                     if got or not self.consumer.assignment():
                         idle_since = time.monotonic()
                 if self.writing is not None:
                     task = self.writing[0]
-                    if got and not task.done() and len(self.batch.items) < self.batch_size:
+                    if got and not task.done() and self.batch.rows < self.batch_size:
                         continue  # keep filling the next batch while this one is written
                     if not await self._written():
                         continue
@@ -151,7 +151,7 @@ class BatchLoop(Generic[Payload]):
         if got:
             started = time.monotonic()
             waited = 0.0
-            while len(self.batch.items) < self.batch_size:
+            while self.batch.rows < self.batch_size:
                 remaining = self.linger - waited
                 if remaining <= 0 or time.monotonic() - started > LINGER_CAP:
                     break
@@ -168,7 +168,7 @@ class BatchLoop(Generic[Payload]):
         asked = time.monotonic()
         fetched = await self.consumer.getmany(
             timeout_ms=timeout_ms,
-            max_records=max(1, min(100, self.batch_size - len(self.batch.items))),
+            max_records=max(1, min(100, self.batch_size - self.batch.rows)),
         )
         self.last_wait = time.monotonic() - asked
         count = 0
@@ -187,13 +187,17 @@ class BatchLoop(Generic[Payload]):
         return count
 
     def _accept(self, record: Record) -> None:
+        payloads: list[Payload] = []
         for decoded in self.stage.decode(record):
             if isinstance(decoded, BadMessage):
                 self.stats.invalid += 1
                 metrics.SINK_ERRORS.labels(kind="invalid_message").inc()
                 self._send_dead(self.batch, record, decoded.reason_kind, decoded.reason)
             else:
-                self.batch.items.append(Item(record, decoded))
+                payloads.append(decoded)
+        if payloads:
+            self.batch.items.append(Item(record, payloads))
+            self.batch.rows += len(payloads)
 
     def _send_dead(
         self, batch: Batch[Payload], record: Record, reason_kind: str, reason: str
@@ -216,17 +220,17 @@ class BatchLoop(Generic[Payload]):
         """Write ``batch``, dead-letter refused rows, then commit its offsets."""
         if batch.items:
             started = time.perf_counter()
-            flushed = await self._write_side_by_side(batch.items)
+            flushed, refused = await self._write_side_by_side(batch.items)
             elapsed = time.perf_counter() - started
             metrics.SINK_BATCH_SECONDS.observe(elapsed)
-            metrics.SINK_BATCH_ROWS.observe(len(batch.items))
+            metrics.SINK_BATCH_ROWS.observe(batch.rows)
             metrics.SINK_ROWS_WRITTEN.labels(table=self.stage.table).inc(flushed.rows)
             self.stats.batch_seconds.append(elapsed)
             self.stats.batches += 1
-            for index, reason in flushed.refused:
+            for record, reason in refused:
                 metrics.SINK_ROWS_REJECTED.inc()
                 metrics.SINK_ERRORS.labels(kind="rejected_row").inc()
-                self._send_dead(batch, batch.items[index].record, DATABASE, reason)
+                self._send_dead(batch, record, DATABASE, reason)
         else:
             flushed = Flushed(rows=0, changed=0, refused=[])
         visible = time.time()
@@ -238,18 +242,22 @@ class BatchLoop(Generic[Payload]):
         for stamp in batch.stamps:
             delay.observe(max(0.0, visible - stamp / 1000.0))
 
-    async def _write_side_by_side(self, items: list[Item[Payload]]) -> Flushed:
+    async def _write_side_by_side(
+        self, items: list[Item[Payload]]
+    ) -> tuple[Flushed, list[tuple[Record, str]]]:
         """Write the items in ``writers`` transactions side by side, one per group of
         partitions (all rows of one identity come from one partition, so their order
-        holds); raise the first error once every transaction has ended."""
-        lanes: dict[int, list[int]] = {}
-        for index, item in enumerate(items):
+        holds); raise the first error once every transaction has ended. Also returns the
+        refused rows' records with the database's reasons, in batch order per group."""
+        lanes: dict[int, list[Item[Payload]]] = {}
+        for item in items:
             lane = hash((item.record.topic, item.record.partition)) % self.writers
-            lanes.setdefault(lane, []).append(index)
+            lanes.setdefault(lane, []).append(item)
 
-        async def write(indexes: list[int]) -> Flushed:
+        async def write(group: list[Item[Payload]]) -> Flushed:
+            payloads = [payload for item in group for payload in item.payloads]
             async with self.pool.connection() as conn:
-                return await self.stage.write(conn, [items[i].payload for i in indexes])
+                return await self.stage.write(conn, payloads)
 
         groups = list(lanes.values())
         results = await asyncio.gather(*(write(g) for g in groups), return_exceptions=True)
@@ -257,15 +265,17 @@ class BatchLoop(Generic[Payload]):
             if isinstance(result, BaseException):
                 raise result
         done = [r for r in results if isinstance(r, Flushed)]
-        return Flushed(
+        flushed = Flushed(
             rows=sum(f.rows for f in done),
             changed=sum(f.changed for f in done),
-            refused=sorted(
-                (indexes[i], reason)
-                for indexes, f in zip(groups, done, strict=True)
-                for i, reason in f.refused
-            ),
+            refused=[refusal for f in done for refusal in f.refused],
         )
+        refused = [
+            (_owner(group, index), reason)
+            for group, f in zip(groups, done, strict=True)
+            for index, reason in f.refused
+        ]
+        return flushed, refused
 
     async def _commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         assigned = self.consumer.assignment()
@@ -303,7 +313,7 @@ class BatchLoop(Generic[Payload]):
                 self.stage.table,
                 self.where,
                 detail,
-                len(self.batch.items),
+                self.batch.rows,
                 self.backoff.minimum,
                 self.backoff.maximum,
             )
@@ -336,3 +346,12 @@ class BatchLoop(Generic[Payload]):
             self.where,
             now - began,
         )
+
+
+def _owner(items: list[Item[Payload]], index: int) -> Record:
+    """The record of row ``index`` of the payloads of ``items`` laid end to end."""
+    for item in items:
+        if index < len(item.payloads):
+            return item.record
+        index -= len(item.payloads)
+    raise IndexError(index)

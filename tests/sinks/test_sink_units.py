@@ -145,9 +145,10 @@ def test_a_pack_validated_in_one_call_gives_the_rows_of_item_by_item() -> None:
 def test_a_failed_batch_goes_again_in_front_of_the_newer_one() -> None:
     tp, other = TopicPartition("t", 0), TopicPartition("t", 1)
     older: Batch[str] = Batch(offsets={tp: 5}, stamps=[1], polled=2)
-    older.items = [Item(None, "a"), Item(None, "b")]  # type: ignore[arg-type]
+    older.items, older.rows = [Item(None, ["a"]), Item(None, ["b"])], 2  # type: ignore[arg-type]
     newer: Batch[str] = Batch(offsets={tp: 9, other: 3}, stamps=[2], polled=1)
-    newer.items = [Item(None, "c")]  # type: ignore[arg-type]
+    newer.items, newer.rows = [Item(None, ["c", "d"])], 2  # type: ignore[arg-type]
     older.absorb(newer)
-    assert [item.payload for item in older.items] == ["a", "b", "c"]
+    assert [item.payloads for item in older.items] == [["a"], ["b"], ["c", "d"]]
+    assert older.rows == 4
     assert (older.offsets, older.stamps, older.polled) == ({tp: 9, other: 3}, [1, 2], 3)
