@@ -76,6 +76,31 @@ def cpu_seconds(pid: int) -> float:
     return usage.cpu_seconds
 
 
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+
+
+def server_cpu(url: str) -> float:
+    """CPU seconds the local PostgreSQL server has used: its postmaster with every child
+    that ended (cutime, cstime) and every live child (the backends, checkpointer, WAL
+    writer). Read from /proc: the local TimescaleDB runs on this machine."""
+    with psycopg.connect(url) as c:
+        row = c.execute("SELECT pg_backend_pid()").fetchone()
+    assert row is not None
+    postmaster = int(_stat(int(row[0]))[1])
+    ticks = sum(int(x) for x in _stat(postmaster)[11:15])
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = _stat(int(entry.name))
+        except OSError:
+            continue
+        if int(fields[1]) == postmaster:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 class SinkProcess:
     """``ioc sink`` as a child process, its /metrics on a port of its own."""
 
@@ -185,13 +210,15 @@ class Database:
             row = c.execute("SELECT hypertable_size('kpi')").fetchone()
         return int(row[0]) if row and row[0] else 0
 
-    def raw_copy(self) -> float:
-        """Seconds of one binary COPY of every row of ``kpi`` back into the emptied table."""
+    def raw_copy(self) -> tuple[float, float, float]:
+        """Seconds of one binary COPY of every row of ``kpi`` back into the emptied table,
+        and the CPU seconds it took in this process and in the database server."""
         cols = sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
         with psycopg.connect(self.url, autocommit=True) as c:
             rows = c.execute(sql.SQL("SELECT {} FROM kpi").format(cols)).fetchall()
             c.execute("TRUNCATE kpi")
             c.execute("VACUUM ANALYZE kpi")
+            server, client = server_cpu(self.url), time.process_time()
             started = time.perf_counter()
             with c.transaction(), c.cursor() as cur:
                 copy_sql = sql.SQL("COPY kpi ({}) FROM STDIN (FORMAT BINARY)").format(cols)
@@ -199,7 +226,8 @@ class Database:
                     copy.set_types(STAGE_TYPES[2:])
                     for row in rows:
                         copy.write_row(row)
-            return time.perf_counter() - started
+            seconds = time.perf_counter() - started
+            return seconds, time.process_time() - client, server_cpu(self.url) - server
 
     def empty(self) -> None:
         with psycopg.connect(self.url, autocommit=True) as c:
@@ -217,9 +245,13 @@ class Run:
     e2e_sink_cpu: float = 0.0
     catchup_p50: float | None = None
     catchup_p99: float | None = None
+    e2e_db_cpu: float = 0.0
     copy_s: float = 0.0
+    copy_cpu: float = 0.0
+    copy_db_cpu: float = 0.0
     sink_s: float = 0.0
     sink_cpu: float = 0.0
+    sink_db_cpu: float = 0.0
     kpi_bytes: int = 0
 
 
@@ -267,6 +299,7 @@ def one_run(broker: PrivateBroker, n: int, work: Path, run: int) -> Run:
         db = Database(url)
         say("(b) worker + sink side by side ...")
         asyncio.run(start_group_at(broker.bootstrap, f"e2e-sink-b-{run}", start))
+        server = server_cpu(db.url)
         sink = SinkProcess(
             broker.bootstrap, db.url, f"e2e-sink-b-{run}", work / f"b-sink-{run}.log"
         )
@@ -286,13 +319,15 @@ def one_run(broker: PrivateBroker, n: int, work: Path, run: int) -> Run:
         finally:
             worker.stop()
             result.e2e_sink_cpu = sink.stop()
+            result.e2e_db_cpu = server_cpu(db.url) - server
         assert db.count() == result.rows, (db.count(), result.rows)
         result.kpi_bytes = db.size()
         say("(c) raw COPY of the same rows ...")
-        result.copy_s = db.raw_copy()
+        result.copy_s, result.copy_cpu, result.copy_db_cpu = db.raw_copy()
         say("(d) the sink alone ...")
         db.empty()
         asyncio.run(start_group_at(broker.bootstrap, f"e2e-sink-d-{run}", start))
+        server = server_cpu(db.url)
         sink = SinkProcess(
             broker.bootstrap, db.url, f"e2e-sink-d-{run}", work / f"d-sink-{run}.log"
         )
@@ -310,6 +345,7 @@ def one_run(broker: PrivateBroker, n: int, work: Path, run: int) -> Run:
             result.sink_s = (end - at) * result.rows / max(result.rows - rows_then, 1)
         finally:
             result.sink_cpu = sink.stop()
+            result.sink_db_cpu = server_cpu(db.url) - server
     return result
 
 
@@ -361,16 +397,23 @@ def report(runs: list[Run], n: int, live: tuple[float | None, int] | None, cmd: 
         f"private Apache Kafka broker, local TimescaleDB; median of {len(runs)} run(s). "
         f"Load average at the end: {load} (2 cores). Command: `{cmd}`.",
         "",
-        "| path | events/s | rows/s | CPU s (worker / sink) |",
+        "| path | events/s | rows/s | CPU s (worker / sink or COPY client / database) |",
         "|---|---|---|---|",
         f"| (a) worker alone, rows to city.kpi.v1 | {a:,.0f} | {a * rows / n:,.0f} | "
-        f"{median([r.worker_cpu for r in runs]):.1f} / - |",
+        f"{median([r.worker_cpu for r in runs]):.1f} / - / - |",
         f"| (b) worker + sink, until the last row is visible in `kpi` | {b:,.0f} | "
         f"{b * rows / n:,.0f} | {median([r.e2e_worker_cpu for r in runs]):.1f} / "
-        f"{median([r.e2e_sink_cpu for r in runs]):.1f} |",
-        f"| (c) raw binary COPY of the same rows, one transaction | - | {c:,.0f} | - |",
+        f"{median([r.e2e_sink_cpu for r in runs]):.1f} / "
+        f"{median([r.e2e_db_cpu for r in runs]):.1f} |",
+        f"| (c) raw binary COPY of the same rows, one transaction | - | {c:,.0f} | "
+        f"- / {median([r.copy_cpu for r in runs]):.1f} / "
+        f"{median([r.copy_db_cpu for r in runs]):.1f} |",
         f"| (d) sink alone, the same rows from city.kpi.v1 | - | {d:,.0f} | "
-        f"- / {median([r.sink_cpu for r in runs]):.1f} |",
+        f"- / {median([r.sink_cpu for r in runs]):.1f} / "
+        f"{median([r.sink_db_cpu for r in runs]):.1f} |",
+        "",
+        "Database CPU is the whole local PostgreSQL server's (backends, WAL writer,"
+        " checkpointer) over the step, read from /proc.",
         "",
         f"- (b)/(a) = **{b / a:.0%}** (bar 50 %); (d)/(c) = **{d / c:.0%}** (bar 80 %).",
         "- Window close to rows visible during the catch-up of (b): p50 "

@@ -34,15 +34,12 @@ class EntityRegister:
 
     def new_entities(self, rows: Iterable[StoredRow]) -> list[EntityKey]:
         """Entities of ``rows`` not stored yet, in a known district (first one seen wins)."""
-        found: dict[tuple[str, str], str] = {}
-        for row in rows:
-            key = (row.entity_kind, row.entity_id)
-            if key not in self.stored and key not in found:
-                found[key] = row.district
+        # One dict comprehension over the rows reversed: the first occurrence is written last.
+        districts = {(row.entity_kind, row.entity_id): row.district for row in reversed([*rows])}
         return [
             (kind, entity_id, district)
-            for (kind, entity_id), district in found.items()
-            if district in KNOWN_DISTRICTS
+            for (kind, entity_id), district in districts.items()
+            if (kind, entity_id) not in self.stored and district in KNOWN_DISTRICTS
         ]
 
     async def store(self, conn: psycopg.AsyncConnection[Any], rows: Iterable[StoredRow]) -> int:

@@ -52,7 +52,8 @@ class KpiStage(Stage[StoredRow]):
             self.upserts_before_copy -= 1
         refused = [(item.index, item.reason) for item in result.rejected]
         rejected = {index for index, _ in refused}
-        await self.entities.store(conn, (r for i, r in enumerate(payloads) if i not in rejected))
+        stored = [r for i, r in enumerate(payloads) if i not in rejected] if rejected else payloads
+        await self.entities.store(conn, stored)
         return Flushed(rows=result.rows, changed=result.changed, refused=refused)
 
     def account(self, stats: SinkStats, flushed: Flushed, messages: int) -> None:

@@ -310,12 +310,15 @@ async def _copy_batch(
     replay_id: str | None,
 ) -> None:
     """One binary COPY of the batch into ``table``; raises (leaving nothing) on any conflict."""
-    prefix: tuple[Any, ...] = (replay_id,) if table == "kpi_audit" else ()
     types = STAGE_TYPES[1:] if table == "kpi_audit" else STAGE_TYPES[2:]
     async with conn.transaction(), conn.cursor() as cur, cur.copy(copy_table_sql(table)) as copy:
         copy.set_types(types)
-        for _, values in staged:
-            await copy.write_row((*prefix, *values))
+        if table == "kpi_audit":
+            for _, values in staged:
+                await copy.write_row((replay_id, *values))
+        else:
+            for _, values in staged:  # the row as it is: no new tuple per row
+                await copy.write_row(values)
 
 
 async def _write_batch(
