@@ -86,8 +86,8 @@ def server_cpu(url: str) -> float:
     writer). Read from /proc: the local TimescaleDB runs on this machine."""
     with psycopg.connect(url) as c:
         row = c.execute("SELECT pg_backend_pid()").fetchone()
-    assert row is not None
-    postmaster = int(_stat(int(row[0]))[1])
+        assert row is not None
+        postmaster = int(_stat(int(row[0]))[1])  # while that backend is alive
     ticks = sum(int(x) for x in _stat(postmaster)[11:15])
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
