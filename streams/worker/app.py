@@ -126,10 +126,12 @@ class Worker:
                 self._note_arrival(topic, partition, now)
             if applied.clock_notes:
                 await self._write(topic, pipeline.note_writes(applied), wait=True)
-                await self.delivery.produce(CLOCK_TOPIC, note_records(topic, applied.clock_notes))
-            await self.delivery.produce(topic, applied.reroutes)
-            await self.delivery.produce(DEADLETTER_TOPIC, applied.deadletters)
-            await self.delivery.produce(LATE_TOPIC, applied.lates)
+            await self.delivery.produce(
+                (CLOCK_TOPIC, note_records(topic, applied.clock_notes)),
+                (topic, applied.reroutes),
+                (DEADLETTER_TOPIC, applied.deadletters),
+                (LATE_TOPIC, applied.lates),
+            )
             await self._finish(topic, applied.touched)
         self._count(topic, records, applied)
 
