@@ -86,7 +86,11 @@ class Settings(BaseSettings):
         "has more than this many city.kpi.v1 messages unread (up to 500 rows each); 0: off "
         "(streams/worker/backlog.py)",
     )
-    partitions: int = Field(4, description="partitions of the topics the project creates")
+    partitions: int = Field(
+        4,
+        description="partitions of the topics the project creates; a worker refuses to start "
+        "on a raw topic that has another count",
+    )
     grace_seconds: float = Field(30.0, description="event-time grace before a window closes")
     processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
         "at_least_once",

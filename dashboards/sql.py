@@ -23,7 +23,7 @@ from typing import Final
 from dashboards.kpis import merge_sql
 from schemas.places import DISTRICT_NAMES, District
 from streams import windows
-from streams.catalog import KpiDef
+from streams.catalog import CATALOG, KpiDef
 
 WINDOW_KINDS: Final = tuple(windows.WINDOW_KINDS.values())
 """The window kinds a board may select (``1m``, ``15m``, ``1h``)."""
@@ -86,15 +86,24 @@ def district_filter(column: str = "district") -> str:
 
 
 def district_variable_query() -> str:
-    """Values of the ``district`` variable: districts with rows in the time range.
+    """Values of the ``district`` variable: the known districts with rows in the time range.
 
-    Ids are the values, Vietnamese names the text. Limited to the time range (the variable
-    refreshes when the range changes) so that it reads only the chunks of that range.
+    Ids are the values, Vietnamese names the text, in the order of ``DISTRICT_NAMES``. Each
+    known district is one probe of index ``kpi_identity`` (a district's rows have
+    ``entity_id`` = the district) that stops at its first row in the range; a DISTINCT over
+    the range read every row of it (0.8 s for one day, BENCHMARKS.md "Board queries").
+    Unknown ids are not listed: :func:`district_filter` would select nothing for them.
     """
+    known = ", ".join(literal(d.value) for d in DISTRICT_NAMES)
+    names = ", ".join(literal(k.name) for k in CATALOG)
     return (
         f"SELECT district AS __value, {district_name()} AS __text\n"
-        "FROM (SELECT DISTINCT district FROM kpi WHERE $__timeFilter(window_start)) AS d\n"
-        f"ORDER BY {district_order()}"
+        f"FROM unnest(ARRAY[{known}]) WITH ORDINALITY AS known(district, position)\n"
+        "WHERE EXISTS (\n"
+        f"  SELECT FROM kpi WHERE kpi = ANY(ARRAY[{names}])\n"
+        "    AND entity_kind = 'district' AND entity_id = known.district\n"
+        "    AND $__timeFilter(window_start)\n)\n"
+        "ORDER BY position"
     )
 
 
@@ -126,11 +135,17 @@ def province_by_window(k: KpiDef, alias: str) -> str:
 
     The newest point is the province figure of the newest window, the same window the
     district grid shows; a time bucket would merge several hopping windows into a figure
-    no table shows.
+    no table shows. Of the hopping 15-minute windows (one a minute) the sparkline takes
+    those that do not overlap (starting on the quarter hour) and the newest: 15 times fewer
+    merges (a province quantile merges 8 sketches a point), and every point still a window.
     """
+    where = _where([k], "district")
     return (
         f'SELECT window_start AS "time", {merge_sql(k)} AS {ident(alias)}\n'
-        f"FROM kpi\nWHERE {_where([k], 'district')}\n"
+        f"FROM kpi\nWHERE {where}\n"
+        f"  AND (window_kind <> {literal(HOPPING_KIND)}\n"
+        f"    OR date_part('epoch', window_start)::bigint % {windows.HOP_SECONDS} = 0\n"
+        f"    OR window_start = (SELECT max(window_start) FROM kpi WHERE {where}))\n"
         "GROUP BY window_start\nORDER BY 1"
     )
 

@@ -17,9 +17,9 @@ from common import metrics
 from common.config import Settings, load
 from schemas.topics import CLOCK_TOPIC, DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
 from streams.clocknotes import note_records
-from streams.pipeline import Applied, Record, StateWrite, TopicPipeline, kpi_packs
+from streams.pipeline import Applied, Record, StateWrite, TopicPipeline
 from streams.routing import load_entity_registry
-from streams.windows import Closing
+from streams.windows import Closing, kpi_packs
 from streams.worker import garbage
 from streams.worker.backlog import KpiBacklog
 from streams.worker.counting import count_applied
@@ -126,10 +126,12 @@ class Worker:
                 self._note_arrival(topic, partition, now)
             if applied.clock_notes:
                 await self._write(topic, pipeline.note_writes(applied), wait=True)
-                await self.delivery.produce(CLOCK_TOPIC, note_records(topic, applied.clock_notes))
-            await self.delivery.produce(topic, applied.reroutes)
-            await self.delivery.produce(DEADLETTER_TOPIC, applied.deadletters)
-            await self.delivery.produce(LATE_TOPIC, applied.lates)
+            await self.delivery.produce(
+                (CLOCK_TOPIC, note_records(topic, applied.clock_notes)),
+                (topic, applied.reroutes),
+                (DEADLETTER_TOPIC, applied.deadletters),
+                (LATE_TOPIC, applied.lates),
+            )
             await self._finish(topic, applied.touched)
         self._count(topic, records, applied)
 

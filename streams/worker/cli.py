@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from collections.abc import Callable
 from typing import Any
 
 from common import metrics
 from common.config import load
+from schemas.topics import RAW_TOPICS
 from streams.worker import garbage
+from streams.worker.preflight import check_partitions
 
 
 def register(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
@@ -38,6 +41,11 @@ def run(args: Any) -> int:
     import faust
 
     settings = load()
+    problems = check_partitions(settings.kafka_bootstrap, RAW_TOPICS, settings.partitions)
+    for problem in problems:
+        print(f"ioc worker: {problem}", file=sys.stderr)
+    if problems:
+        return 2
     port = settings.ports.worker_metrics if args.metrics_port is None else args.metrics_port
     if port:
         metrics.serve(metrics.WORKER_REGISTRY, port, settings.metrics_addr)

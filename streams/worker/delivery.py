@@ -37,49 +37,56 @@ class Delivery:
         self.host = host
         self.backoff_seconds = backoff_seconds
 
-    async def produce(self, topic: str, records: Sequence[Outgoing]) -> None:
-        """Produce ``records`` to ``topic`` and wait until the broker has every one; raise
-        :class:`ProduceFailed` when it still refuses some after every attempt."""
-        pending = list(records)
+    async def produce(self, *outputs: tuple[str, Sequence[Outgoing]]) -> None:
+        """Produce the records of every (topic, records) of ``outputs`` and wait once until
+        the broker has every one; raise :class:`ProduceFailed` when it still refuses some
+        after every attempt."""
+        pending = [(topic, record) for topic, records in outputs for record in records]
         error: BaseException | None = None
         for attempt in range(1, PRODUCE_ATTEMPTS + 1):
-            pending, error = await self._attempt(topic, pending)
             if not pending:
                 return
-            log.warning(
-                "%d records to %s refused (attempt %d of %d): %r",
-                len(pending), topic, attempt, PRODUCE_ATTEMPTS, error,
-            )  # fmt: skip
-            if attempt < PRODUCE_ATTEMPTS:
+            pending, error = await self._attempt(pending)
+            if pending:
+                log.warning(
+                    "%d records to %s refused (attempt %d of %d): %r",
+                    len(pending), _topics(pending), attempt, PRODUCE_ATTEMPTS, error,
+                )  # fmt: skip
+            if pending and attempt < PRODUCE_ATTEMPTS:
                 await asyncio.sleep(self.backoff_seconds * 2 ** (attempt - 1))
-        metrics.PRODUCE_FAILURES.labels(topic=topic).inc(len(pending))
-        hint = _hint(pending)
+        if not pending:
+            return
+        for topic, _ in pending:
+            metrics.PRODUCE_FAILURES.labels(topic=topic).inc()
+        hint = _hint([record for _, record in pending])
         log.critical(
             "the broker refused %d records to %s after %d attempts; stopping without "
             "committing their batch (it is read again on restart)%s",
-            len(pending), topic, PRODUCE_ATTEMPTS, hint,
+            len(pending), _topics(pending), PRODUCE_ATTEMPTS, hint,
         )  # fmt: skip
-        raise ProduceFailed(f"{len(pending)} records to {topic} refused: {error!r}{hint}")
+        raise ProduceFailed(
+            f"{len(pending)} records to {_topics(pending)} refused: {error!r}{hint}"
+        )
 
     async def _attempt(
-        self, topic: str, records: list[Outgoing]
-    ) -> tuple[list[Outgoing], BaseException | None]:
+        self, records: list[tuple[str, Outgoing]]
+    ) -> tuple[list[tuple[str, Outgoing]], BaseException | None]:
         """Send ``records`` once; the ones refused and the last error."""
-        failed: list[Outgoing] = []
+        failed: list[tuple[str, Outgoing]] = []
         error: BaseException | None = None
-        waiting: list[tuple[Outgoing, Any]] = []
-        for record in records:
+        waiting: list[tuple[tuple[str, Outgoing], Any]] = []
+        for item in records:
             try:
-                future = await self._send(topic, record)
+                future = await self._send(*item)
             except Exception as refused:  # e.g. MessageSizeTooLargeError, at once
-                failed.append(record)
+                failed.append(item)
                 error = refused
             else:
-                waiting.append((record, future))
+                waiting.append((item, future))
         outcomes = await asyncio.gather(*(f for _, f in waiting), return_exceptions=True)
-        for (record, _), outcome in zip(waiting, outcomes, strict=True):
+        for (item, _), outcome in zip(waiting, outcomes, strict=True):
             if isinstance(outcome, BaseException):
-                failed.append(record)
+                failed.append(item)
                 error = outcome
         return failed, error
 
@@ -94,6 +101,11 @@ class Delivery:
                 headers=record.headers,
             )
         return await self.host.send(topic, *record)
+
+
+def _topics(records: Sequence[tuple[str, Outgoing]]) -> str:
+    """The topics of ``records``, e.g. 'city.deadletter.v1, city.late.v1'."""
+    return ", ".join(sorted({topic for topic, _ in records}))
 
 
 def _hint(refused: Sequence[Outgoing]) -> str:

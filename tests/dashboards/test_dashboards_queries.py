@@ -78,6 +78,8 @@ def test_district_variable_lists_vietnamese_names(conn: Any, synthetic_now: date
         assert queries in ([], [district_variable_query()])
     rows = conn.execute(expand_sql(district_variable_query(), ctx).encode()).fetchall()
     assert rows == [(d.value, name) for d, name in DISTRICT_NAMES.items()]
+    earlier = QueryContext(synthetic_now - timedelta(days=3), synthetic_now - timedelta(days=2))
+    assert conn.execute(expand_sql(district_variable_query(), earlier).encode()).fetchall() == []
 
 
 def test_every_promql_expression_is_accepted(prometheus_url: str, synthetic_now: datetime) -> None:
@@ -171,3 +173,26 @@ def test_hostile_districts_show_only_known_selected_districts(
     for query in SQL:
         run_sql(conn, query, context(query, synthetic_now, variables))
     assert conn.execute("SELECT count(*) FROM kpi").fetchone()[0] > 0
+
+
+def test_a_stats_sparkline_takes_quarter_hour_windows_and_the_newest(
+    conn: Any, synthetic_now: datetime
+) -> None:
+    """Of the hopping 15-minute windows a stat shows those that do not overlap, and the
+    newest window last (the figure the stat prints)."""
+    stats = [q for q in SQL if q.panel_type == "stat"]
+    assert stats
+    variables = {"district": ALL_DISTRICTS, "window_kind": ["15m"]}
+    for query in stats:
+        ctx = context(query, synthetic_now, variables)
+        times = [row[0] for row in run_sql(conn, query, ctx).rows]
+        if not times:
+            continue
+        kpi = query.text.split("kpi = '")[1].split("'")[0]
+        newest = conn.execute(
+            "SELECT max(window_start) FROM kpi WHERE kpi = %s AND entity_kind = 'district' "
+            "AND window_kind = '15m' AND window_start BETWEEN %s AND %s",
+            (kpi, ctx.time_from, ctx.time_to),
+        ).fetchone()[0]
+        assert times[-1] == newest, query.label
+        assert all(t.minute % 15 == 0 and t.second == 0 for t in times[:-1]), query.label

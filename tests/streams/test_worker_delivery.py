@@ -40,8 +40,12 @@ def test_refused_records_are_sent_again_until_the_broker_has_them() -> None:
     host = FlakyHost(refusals=2)
     copy = Reroute(3, b"long-my", b"c", 1234, [("ioc-rerouted-from", b"0:7")])
     delivery = Delivery(host, backoff_seconds=0.0)  # type: ignore[arg-type]
-    asyncio.run(delivery.produce("t", [(b"k", b"a"), (None, b"b"), copy]))
-    assert sorted(value for _, value, _ in host.sent) == [b"a", b"b", b"c"]
+    asyncio.run(delivery.produce(("t", [(b"k", b"a"), copy]), ("t-other", [(None, b"b")])))
+    assert sorted((topic, value) for topic, value, _ in host.sent) == [
+        ("t", b"a"),
+        ("t", b"c"),
+        ("t-other", b"b"),
+    ]
     (options,) = [o for _, value, o in host.sent if value == b"c"]
     assert options == {"partition": 3, "timestamp_ms": 1234, "headers": copy.headers}
 
@@ -51,7 +55,7 @@ def test_a_record_refused_every_time_stops_the_worker_loudly() -> None:
     before = metrics.PRODUCE_FAILURES.labels(topic="t-stop")._value.get()
     delivery = Delivery(host, backoff_seconds=0.0)  # type: ignore[arg-type]
     with pytest.raises(ProduceFailed, match="1 records to t-stop refused"):
-        asyncio.run(delivery.produce("t-stop", [(b"k", b"a")]))
+        asyncio.run(delivery.produce(("t-stop", [(b"k", b"a")]), ("t-none", [])))
     assert host.tries[b"a"] == PRODUCE_ATTEMPTS
     assert metrics.PRODUCE_FAILURES.labels(topic="t-stop")._value.get() == before + 1
 
@@ -61,4 +65,4 @@ def test_refused_copies_name_the_partition_setting() -> None:
     copy = Reroute(6, b"long-my", b"c", None, [("ioc-rerouted-from", b"0:7")])
     delivery = Delivery(host, backoff_seconds=0.0)  # type: ignore[arg-type]
     with pytest.raises(ProduceFailed, match=r"partitions \[6\].*IOC_PARTITIONS"):
-        asyncio.run(delivery.produce("t-copies", [copy]))
+        asyncio.run(delivery.produce(("t-copies", [copy])))
