@@ -184,22 +184,21 @@ async def write_kpi_rows(
     errors propagate: nothing of the batch is committed then, and calling again with the
     same rows is safe.
     """
-    staged = list(enumerate(rows))
     rejected: list[Rejected] = []
     if (table == "kpi_audit") != (replay_id is not None):
         raise ValueError("replay_id is required for kpi_audit and only for kpi_audit")
-    if not staged:
+    if not rows:
         return WriteResult(rows=0, changed=0, rejected=rejected)
     if copy_first:
         # No look at the identities first: one repeated within the batch, like one already
         # stored, makes the unique index refuse the COPY, and the upsert path sorts it out.
         try:
-            await _copy_batch(conn, staged, table, replay_id)
+            await _copy_batch(conn, rows, table, replay_id)
         except (*DATA_ERRORS, OverflowError):
             pass  # an identity already stored or repeated, or a bad row
         else:
-            stored = len(staged)
-            return WriteResult(rows=stored, changed=stored, rejected=rejected, copied=True)
+            return WriteResult(rows=len(rows), changed=len(rows), rejected=rejected, copied=True)
+    staged = list(enumerate(rows))
     distinct = len({values.identity() for _, values in staged})
     try:
         changed = await _write_batch(conn, staged, table, replay_id, dedupe=distinct < len(staged))
@@ -210,7 +209,7 @@ async def write_kpi_rows(
 
 async def _copy_batch(
     conn: psycopg.AsyncConnection[Any],
-    staged: Sequence[tuple[int, KpiRow]],
+    rows: Sequence[KpiRow],
     table: KpiTable,
     replay_id: str | None,
 ) -> None:
@@ -219,11 +218,11 @@ async def _copy_batch(
     async with conn.transaction(), conn.cursor() as cur, cur.copy(copy_table_sql(table)) as copy:
         copy.set_types(types)
         if table == "kpi_audit":
-            for _, values in staged:
-                await copy.write_row((replay_id, *values))
+            for row in rows:
+                await copy.write_row((replay_id, *row))
         else:
-            for _, values in staged:  # the row as it is: no new tuple per row
-                await copy.write_row(values)
+            for row in rows:  # the row as it is: no new tuple per row
+                await copy.write_row(row)
 
 
 async def _write_batch(
