@@ -69,10 +69,11 @@ from schemas.topics import RAW_TOPICS  # noqa: E402
 from sinks.entities import INSERT as ENTITY_INSERT  # noqa: E402
 from sinks.entities import KNOWN_DISTRICTS  # noqa: E402
 from sinks.kpi_codec import decode_kpis  # noqa: E402
-from sinks.writer import COLUMNS, STAGE_TYPES, StoredRow  # noqa: E402
-from streams.pipeline import SourceRecord, TopicPipeline, kpi_packs  # noqa: E402
+from sinks.writer import COLUMNS, STAGE_TYPES  # noqa: E402
+from streams.pipeline import SourceRecord, TopicPipeline  # noqa: E402
 from streams.routing import district_partition  # noqa: E402
-from streams.window_rows import Closing  # noqa: E402
+from streams.window_rows import KpiRow  # noqa: E402
+from streams.windows import Closing, kpi_packs  # noqa: E402
 
 IOC = ROOT / ".venv" / "bin" / "ioc"
 DAY_START = "2026-03-10T00:00:00+07:00"
@@ -118,14 +119,14 @@ class DayRows:
         self.pending: dict[str, list[SourceRecord]] = defaultdict(list)
         self.events = 0
 
-    def _step(self, topic: str) -> list[StoredRow]:
+    def _step(self, topic: str) -> list[KpiRow]:
         pipeline, records = self.pipelines[topic], self.pending.pop(topic, [])
         applied = pipeline.apply(records)
         closings = pipeline.close(applied.touched)
         pipeline.retire(closings)
         return stored(closings)
 
-    def rows(self, events: Path) -> Iterator[StoredRow]:
+    def rows(self, events: Path) -> Iterator[KpiRow]:
         with events.open("rb") as lines:
             for line in lines:
                 item = orjson.loads(line)
@@ -148,13 +149,13 @@ class DayRows:
             yield from stored(pipeline.close(range(self.partitions)))
 
 
-def stored(closings: dict[int, Closing]) -> list[StoredRow]:
+def stored(closings: dict[int, Closing]) -> list[KpiRow]:
     """The rows of ``closings`` as the sink stores them."""
     rows = [row for _, value in kpi_packs(closings, 500) for row in decode_kpis(value)]
-    return [row for row in rows if isinstance(row, StoredRow)]
+    return [row for row in rows if isinstance(row, KpiRow)]
 
 
-def copy_rows(conn: psycopg.Connection[Any], rows: list[StoredRow]) -> None:
+def copy_rows(conn: psycopg.Connection[Any], rows: list[KpiRow]) -> None:
     """One binary COPY of ``rows`` into ``kpi`` (the sink's fast path), one transaction."""
     statement = sql.SQL("COPY kpi ({}) FROM STDIN (FORMAT BINARY)").format(
         sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
@@ -185,7 +186,7 @@ def fill(url: str, seed: int, start: str) -> Filled:
         entities: dict[tuple[str, str], str] = {}
         written = 0
         with psycopg.connect(url, autocommit=True) as conn:
-            chunk: list[StoredRow] = []
+            chunk: list[KpiRow] = []
             for row in day.rows(events):
                 chunk.append(row)
                 entities.setdefault((row.entity_kind, row.entity_id), row.district)

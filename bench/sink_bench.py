@@ -39,8 +39,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from ioc.processes import Usage  # noqa: E402
-from schemas.kpi import EntityKind, KpiRow  # noqa: E402
-from sinks.writer import COLUMNS, STAGE_TYPES, stored_row, write_kpi_rows  # noqa: E402
+from schemas.kpi import EntityKind  # noqa: E402
+from sinks.writer import COLUMNS, STAGE_TYPES, write_kpi_rows  # noqa: E402
+from streams.window_rows import KpiRow  # noqa: E402
 
 KPIS = (
     "farm.salinity_mean_gl",
@@ -77,9 +78,10 @@ def make_rows(n: int, entities: int = 500) -> list[KpiRow]:
         rows.append(
             KpiRow(
                 kpi=KPIS[k],
-                entity_kind=EntityKind.SENSOR,
+                entity_kind=EntityKind.SENSOR.value,
                 entity_id=f"sensor-{entity:04d}",
                 district=DISTRICTS[entity % len(DISTRICTS)],
+                window_kind="1m",
                 window_start=window_start,
                 window_end=window_start + timedelta(minutes=1),
                 value=(i % 997) / 100.0,
@@ -89,6 +91,7 @@ def make_rows(n: int, entities: int = 500) -> list[KpiRow]:
                 first_offset=i * 60,
                 last_offset=i * 60 + 59,
                 event_count=60,
+                weight=None,
             )
         )
     return rows
@@ -123,9 +126,7 @@ async def raw_copy(
     async with conn.transaction(), conn.cursor() as cur, cur.copy(statement) as copy:
         copy.set_types(STAGE_TYPES[2:])
         for row in rows:
-            stored = stored_row(row)
-            assert stored is not None
-            await copy.write_row(stored)
+            await copy.write_row(row)
     return time.perf_counter() - started, _spent(cpu, cpu0)
 
 

@@ -18,7 +18,7 @@ import orjson
 from pydantic import BaseModel
 
 from schemas.events import DossierEvent, ProbeEvent, SensorReading
-from schemas.kpi import KpiRow, KpiWindow
+from schemas.kpi import KpiWindow
 
 JSON_DIR: Final = Path(__file__).resolve().parent / "json"
 SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
@@ -27,7 +27,6 @@ MODELS: Final[dict[str, type[BaseModel]]] = {
     "dossier_event.json": DossierEvent,
     "probe_event.json": ProbeEvent,
     "sensor_reading.json": SensorReading,
-    "kpi_row.json": KpiRow,
     "kpi_window.json": KpiWindow,
 }
 

@@ -14,7 +14,7 @@ import psycopg
 
 from schemas.geo import position
 from schemas.places import District
-from sinks.writer import StoredRow
+from streams.window_rows import KpiRow
 
 INSERT: Final = (
     b"INSERT INTO entity (entity_kind, entity_id, district, longitude, latitude) "
@@ -32,7 +32,7 @@ class EntityRegister:
     def __init__(self) -> None:
         self.stored: set[tuple[str, str]] = set()
 
-    def new_entities(self, rows: Iterable[StoredRow]) -> list[EntityKey]:
+    def new_entities(self, rows: Iterable[KpiRow]) -> list[EntityKey]:
         """Entities of ``rows`` not stored yet, in a known district (first one seen wins)."""
         found: dict[tuple[str, str], str] = {}
         for row in rows:
@@ -45,7 +45,7 @@ class EntityRegister:
             if district in KNOWN_DISTRICTS
         ]
 
-    async def store(self, conn: psycopg.AsyncConnection[Any], rows: Iterable[StoredRow]) -> int:
+    async def store(self, conn: psycopg.AsyncConnection[Any], rows: Iterable[KpiRow]) -> int:
         """Insert the new entities of ``rows`` in one transaction; how many were new here."""
         new = self.new_entities(rows)
         if not new:

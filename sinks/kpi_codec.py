@@ -2,20 +2,21 @@
 
 A window of the workers' packs is validated once as a :class:`~schemas.kpi.KpiWindow`
 (from the parsed JSON, not re-serialised) and gives one
-:class:`~sinks.writer.StoredRow` per KPI directly: the sink's hot path builds no
-intermediate model per row.
+:class:`~streams.window_rows.KpiRow` per KPI directly: the sink's hot path builds no
+intermediate model per row. An older worker's single-row object is read as a window of
+one KPI.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 import orjson
 from pydantic import ValidationError
 
-from schemas.kpi import KpiRow, KpiWindow
-from sinks.writer import StoredRow, kind_of_length, stored_row
+from schemas.kpi import KpiWindow
+from streams.window_rows import KpiRow, kind_of_length
 
 MAX_ERRORS_SHOWN: Final = 3
 
@@ -28,30 +29,31 @@ class BadMessage:
     reason: str
 
 
-def decode_kpis(value: bytes | None) -> list[StoredRow | BadMessage]:
-    """The rows of one message: a single KpiRow object, or a pack: a JSON array of
-    KpiWindow objects (as the workers send them: each gives one row per KPI) or of KpiRow
-    objects; never raises. A bad item gives one BadMessage (for all rows of a window)."""
-    if not value or value.lstrip()[:1] != b"[":
-        return [decode_kpi(value)]
+def decode_kpis(value: bytes | None) -> list[KpiRow | BadMessage]:
+    """The rows of one message: a pack, a JSON array of KpiWindow objects (as the workers
+    send them: each gives one row per KPI), or an older worker's single-row object or
+    array of them; never raises. A bad item gives one BadMessage (for all rows of a
+    window)."""
+    if not value:
+        return [BadMessage("empty", "record has no value" if value is None else "value is empty")]
+    if value.lstrip()[:1] != b"[":
+        return [*decode_window(value)]
     try:
         items = orjson.loads(value)
     except orjson.JSONDecodeError as error:
         return [BadMessage("malformed", str(error)[:300])]
     if not isinstance(items, list) or not items:
         return [BadMessage("not_object", "a KPI record is an object or a non-empty array of them")]
-    rows: list[StoredRow | BadMessage] = []
+    rows: list[KpiRow | BadMessage] = []
     for item in items:
-        if isinstance(item, dict) and "kpis" in item:
-            rows.extend(decode_window(item))
-        else:
-            rows.append(decode_kpi(orjson.dumps(item)))
+        rows.extend(decode_window(item))
     return rows
 
 
-def decode_window(item: dict[str, Any]) -> list[StoredRow] | list[BadMessage]:
-    """The rows of a parsed KpiWindow object, or one BadMessage saying why it is not one."""
-    window = _validated(KpiWindow, item)
+def decode_window(item: bytes | Any) -> list[KpiRow] | list[BadMessage]:
+    """The rows of a KpiWindow object (JSON bytes or parsed JSON), or one BadMessage saying
+    why it is not one."""
+    window = _validated(item)
     if isinstance(window, BadMessage):
         return [window]
     seconds = (window.window_end - window.window_start).total_seconds()
@@ -64,34 +66,18 @@ def decode_window(item: dict[str, Any]) -> list[StoredRow] | list[BadMessage]:
                window.last_offset, window.event_count)  # fmt: skip
     sketches = window.sketches or {}
     return [
-        StoredRow(kpi, *shared, value, count, *lineage, weight, sketches.get(kpi))
+        KpiRow(kpi, *shared, value, count, *lineage, weight, sketches.get(kpi))
         for kpi, value, count, weight in window.kpis
     ]
 
 
-def decode_kpi(value: bytes | None) -> StoredRow | BadMessage:
-    """Validate a KpiRow JSON value and its window length (1 min, 15 min or 1 h); never raises."""
-    if not value:
-        return BadMessage("empty", "record has no value" if value is None else "value is empty")
-    row = _validated(KpiRow, value)
-    if isinstance(row, BadMessage):
-        return row
-    stored = stored_row(row)
-    if stored is None:
-        return _bad_length((row.window_end - row.window_start).total_seconds())
-    return stored
-
-
-Model = TypeVar("Model", KpiRow, KpiWindow)
-
-
-def _validated(model: type[Model], value: bytes | dict[str, Any]) -> Model | BadMessage:
-    """``value`` (JSON bytes or parsed JSON) as a ``model``, or why it is not one; never
+def _validated(value: bytes | Any) -> KpiWindow | BadMessage:
+    """``value`` (JSON bytes or parsed JSON) as a KpiWindow, or why it is not one; never
     raises."""
     try:
         if isinstance(value, bytes):
-            return model.model_validate_json(value)
-        return model.model_validate(value)
+            return KpiWindow.model_validate_json(value)
+        return KpiWindow.model_validate(value)
     except ValidationError as error:
         return _classify(error)
     except Exception as error:  # a validator bug must not stop the sink

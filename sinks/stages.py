@@ -14,7 +14,8 @@ from sinks.batch import Flushed, Record, SinkStats, Stage
 from sinks.entities import EntityRegister
 from sinks.kpi_codec import BadMessage, decode_kpis
 from sinks.raw_archive import RawRecord, decode_raw, write_raw_events
-from sinks.writer import StoredRow, write_stored_rows
+from sinks.writer import write_kpi_rows
+from streams.window_rows import KpiRow
 
 log = logging.getLogger("sinks.sink")
 
@@ -22,7 +23,7 @@ COPY_RETRY_AFTER: Final = 16
 """Batches written by upsert before the KPI stage tries a straight COPY again."""
 
 
-class KpiStage(Stage[StoredRow]):
+class KpiStage(Stage[KpiRow]):
     """KPI rows into ``kpi``: straight COPY while batches are new, upsert after a conflict.
 
     After a batch whose identities were already stored (redeliveries) the next
@@ -36,14 +37,14 @@ class KpiStage(Stage[StoredRow]):
         self.upserts_before_copy = 0
         self.entities = EntityRegister()
 
-    def decode(self, record: Record) -> Sequence[StoredRow | BadMessage]:
+    def decode(self, record: Record) -> Sequence[KpiRow | BadMessage]:
         return decode_kpis(record.value)
 
     async def write(
-        self, conn: psycopg.AsyncConnection[Any], payloads: Sequence[StoredRow]
+        self, conn: psycopg.AsyncConnection[Any], payloads: Sequence[KpiRow]
     ) -> Flushed:
         copy_first = self.upserts_before_copy == 0
-        result = await write_stored_rows(conn, payloads, copy_first=copy_first)
+        result = await write_kpi_rows(conn, payloads, copy_first=copy_first)
         if result.copied:
             self.upserts_before_copy = 0
         elif copy_first:

@@ -17,14 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Final, Literal, NamedTuple
+from typing import Any, Final, Literal
 
 import psycopg
 from psycopg import sql
 
-from schemas.kpi import KpiRow
-from streams.window_rows import WINDOW_KINDS
+from streams.window_rows import KpiRow
 
 KpiTable = Literal["kpi", "kpi_audit"]
 
@@ -32,33 +30,8 @@ STAGE_TABLE: Final = "ioc_kpi_stage"
 IDENTITY: Final = ("kpi", "entity_kind", "entity_id", "window_start", "window_end")
 
 
-class StoredRow(NamedTuple):
-    """A KPI row as stored: the columns of ``kpi`` in COPY order (window kind resolved)."""
-
-    kpi: str
-    entity_kind: str
-    entity_id: str
-    district: str
-    window_kind: str
-    window_start: datetime
-    window_end: datetime
-    value: float
-    count: int  # type: ignore[assignment]  # the column of kpi; tuple.count is never used
-    source_topic: str
-    source_partition: int
-    first_offset: int
-    last_offset: int
-    event_count: int
-    weight: float | None
-    sketch: Any = None
-    """A district row of a quantile KPI: its mergeable sketch (``jsonb``), else None."""
-
-    def identity(self) -> tuple[str, str, str, datetime, datetime]:
-        """The upsert key: (kpi, entity_kind, entity_id, window_start, window_end)."""
-        return (self.kpi, self.entity_kind, self.entity_id, self.window_start, self.window_end)
-
-
-COLUMNS: Final = StoredRow._fields
+COLUMNS: Final = KpiRow._fields
+"""The columns of ``kpi`` a row fills, in COPY order."""
 _UPDATED: Final = tuple(c for c in COLUMNS if c not in IDENTITY)
 
 # Session temp table, emptied by every commit; created on a connection's first batch. The
@@ -105,40 +78,6 @@ class WriteResult:
     rejected: list[Rejected] = field(default_factory=list)
     copied: bool = False
     """True when the batch went straight into the table (no identity of it was stored)."""
-
-
-def window_kind(row: KpiRow) -> str | None:
-    """'1m', '15m' or '1h' from the window length; None for any other length."""
-    return kind_of_length((row.window_end - row.window_start).total_seconds())
-
-
-def kind_of_length(seconds: float) -> str | None:
-    """'1m', '15m' or '1h' for a window of ``seconds``; None for any other length."""
-    return WINDOW_KINDS.get(int(seconds)) if seconds.is_integer() else None
-
-
-def stored_row(row: KpiRow) -> StoredRow | None:
-    """``row`` as stored; None when its window is not 1 min, 15 min or 1 h long."""
-    kind = window_kind(row)
-    if kind is None:
-        return None
-    return StoredRow(
-        row.kpi,
-        row.entity_kind.value,
-        row.entity_id,
-        row.district,
-        kind,
-        row.window_start,
-        row.window_end,
-        row.value,
-        row.count,
-        row.source_topic,
-        row.source_partition,
-        row.first_offset,
-        row.last_offset,
-        row.event_count,
-        row.weight,
-    )
 
 
 def _key_columns(table: KpiTable) -> tuple[str, ...]:
@@ -236,31 +175,6 @@ async def write_kpi_rows(
     replay_id: str | None = None,
     copy_first: bool = True,
 ) -> WriteResult:
-    """Upsert ``rows`` (in delivery order) into ``table``, as :func:`write_stored_rows`.
-
-    Rows whose window length is not 1 min, 15 min or 1 h are rejected without asking the
-    database.
-    """
-    rejected: list[Rejected] = []
-    staged: list[tuple[int, StoredRow]] = []
-    for index, row in enumerate(rows):
-        stored = stored_row(row)
-        if stored is None:
-            seconds = (row.window_end - row.window_start).total_seconds()
-            rejected.append(Rejected(index, f"window length {seconds:g} s is not 1m, 15m or 1h"))
-        else:
-            staged.append((index, stored))
-    return await _write(conn, staged, rejected, table, replay_id, copy_first)
-
-
-async def write_stored_rows(
-    conn: psycopg.AsyncConnection[Any],
-    rows: Sequence[StoredRow],
-    *,
-    table: KpiTable = "kpi",
-    replay_id: str | None = None,
-    copy_first: bool = True,
-) -> WriteResult:
     """Upsert ``rows`` (in delivery order) into ``table`` in one transaction.
 
     ``kpi_audit`` needs ``replay_id``. With ``copy_first`` a batch without repeated
@@ -269,17 +183,8 @@ async def write_stored_rows(
     errors propagate: nothing of the batch is committed then, and calling again with the
     same rows is safe.
     """
-    return await _write(conn, list(enumerate(rows)), [], table, replay_id, copy_first)
-
-
-async def _write(
-    conn: psycopg.AsyncConnection[Any],
-    staged: Sequence[tuple[int, StoredRow]],
-    rejected: list[Rejected],
-    table: KpiTable,
-    replay_id: str | None,
-    copy_first: bool,
-) -> WriteResult:
+    staged = list(enumerate(rows))
+    rejected: list[Rejected] = []
     if (table == "kpi_audit") != (replay_id is not None):
         raise ValueError("replay_id is required for kpi_audit and only for kpi_audit")
     if not staged:
@@ -301,7 +206,7 @@ async def _write(
 
 async def _copy_batch(
     conn: psycopg.AsyncConnection[Any],
-    staged: Sequence[tuple[int, StoredRow]],
+    staged: Sequence[tuple[int, KpiRow]],
     table: KpiTable,
     replay_id: str | None,
 ) -> None:
@@ -316,7 +221,7 @@ async def _copy_batch(
 
 async def _write_batch(
     conn: psycopg.AsyncConnection[Any],
-    staged: Sequence[tuple[int, StoredRow]],
+    staged: Sequence[tuple[int, KpiRow]],
     table: KpiTable,
     replay_id: str | None,
     *,
@@ -334,7 +239,7 @@ async def _write_batch(
 
 async def _write_row_by_row(
     conn: psycopg.AsyncConnection[Any],
-    staged: Sequence[tuple[int, StoredRow]],
+    staged: Sequence[tuple[int, KpiRow]],
     table: KpiTable,
     replay_id: str | None,
     rejected: list[Rejected],

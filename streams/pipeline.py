@@ -32,7 +32,7 @@ from schemas.events import RawEvent, SensorReading
 from streams.clocknotes import notes_store_key
 from streams.dedup import DEFAULT_HORIZON_SECONDS
 from streams.routing import district_partition, is_rerouted, reroute_header
-from streams.windows import REFUSED, Closing, KpiResult, Outcome, PartitionWindows, iso_utc
+from streams.windows import REFUSED, Closing, Outcome, PartitionWindows
 
 
 class Record(Protocol):
@@ -225,7 +225,7 @@ class TopicPipeline:
         outcomes = dict.fromkeys(Outcome, 0)
         windowed = 0  # the common outcome, counted without hashing an Enum per event
         partitions = self.partitions
-        decode = self.decode
+        judge = self._judge
         readings: dict[str, SensorReading] = {}
         for record in records:
             windows = partitions[record.partition]
@@ -233,18 +233,7 @@ class TopicPipeline:
             if offset <= windows.clock.processed_offset:
                 outcomes[Outcome.REDELIVERY] += 1
                 continue
-            notes = windows.notes
-            noted = notes.at.get(offset) if offset <= notes.through else None
-            if noted is None:
-                reference = _reference_seconds(record.timestamp, now)
-            else:  # judged before (a batch read again, or replay): by the same clock
-                reference = _reference_seconds(record.timestamp, noted)
-                applied.note(record.partition, offset, noted)
-            result = decode(record, None if reference == math.inf else reference * 1000.0)
-            if reference == now and noted is None and _clock_decides(result, reference):
-                notes.add(offset, reference)
-                applied.note(record.partition, offset, reference)
-                applied.noted.add(record.partition)
+            result, reference = judge(record, windows, now, applied)
             if isinstance(result, Rejection):
                 windows.clock.processed_offset = offset
                 windows.clock_dirty = True
@@ -274,6 +263,27 @@ class TopicPipeline:
                 reading.occurred_at.timestamp()
             )
         return applied
+
+    def _judge(
+        self, record: Record, windows: PartitionWindows, now: float | None, applied: Applied
+    ) -> tuple[RawEvent | Rejection, float]:
+        """Decode ``record`` against its reference time (see :meth:`apply`): the noted time
+        when it has a clock note, else its timestamp capped by ``now``; note the record
+        when ``now`` changed its decision. Returns the result and the reference time."""
+        offset = record.offset
+        notes = windows.notes
+        noted = notes.at.get(offset) if offset <= notes.through else None
+        if noted is None:
+            reference = _reference_seconds(record.timestamp, now)
+        else:  # judged before (a batch read again, or replay): by the same clock
+            reference = _reference_seconds(record.timestamp, noted)
+            applied.note(record.partition, offset, noted)
+        result = self.decode(record, None if reference == math.inf else reference * 1000.0)
+        if reference == now and noted is None and _clock_decides(result, reference):
+            notes.add(offset, reference)
+            applied.note(record.partition, offset, reference)
+            applied.noted.add(record.partition)
+        return result, reference
 
     def _reroute(self, record: Record, event: RawEvent) -> Reroute:
         district = event.district.value
@@ -355,52 +365,3 @@ def _reference_seconds(timestamp_ms: int | None, now: float | None) -> float:
     if now is not None and now < reference:
         return now
     return reference
-
-
-def rows_of(closings: dict[int, Closing]) -> list[KpiResult]:
-    """All rows of ``closings`` in a stable order."""
-    return [row for _, closing in sorted(closings.items()) for row in closing.rows]
-
-
-def kpi_packs(closings: dict[int, Closing], rows_per_pack: int) -> list[tuple[bytes, bytes]]:
-    """The city.kpi.v1 records of ``closings``: (key, JSON array of
-    :class:`schemas.kpi.KpiWindow` objects).
-
-    Each window states its entity, bounds and lineage once, with one ``[kpi, value, count,
-    weight]`` per KPI; a district window adds the sketches of its quantile KPIs. Windows
-    travel in packs of about ``rows_per_pack`` rows, keyed by their source partition
-    (``topic|partition``): one Kafka record per row would cost more than computing it.
-    """
-    packs: list[tuple[bytes, bytes]] = []
-    for partition, closing in sorted(closings.items()):
-        topic = closing.topic
-        key = f"{topic}|{partition}".encode()
-        pack: list[dict[str, object]] = []
-        rows = 0
-        for w in closing.windows:
-            if not w.values:
-                continue
-            window: dict[str, object] = {
-                "entity_kind": w.entity_kind,
-                "entity_id": w.entity_id,
-                "district": w.district,
-                "window_start": iso_utc(w.window_start),
-                "window_end": iso_utc(w.window_end),
-                "source_topic": topic,
-                "source_partition": partition,
-                "first_offset": w.first_offset,
-                "last_offset": w.last_offset,
-                "event_count": w.event_count,
-                "kpis": w.values,
-            }
-            if w.sketches:
-                window["sketches"] = w.sketches
-            pack.append(window)
-            rows += len(w.values)
-            if rows >= rows_per_pack:
-                packs.append((key, orjson.dumps(pack)))
-                pack = []
-                rows = 0
-        if pack:
-            packs.append((key, orjson.dumps(pack)))
-    return packs

@@ -1,23 +1,20 @@
-"""What windows emit: their sizes, a closing's windows and the KPI rows they give.
+"""What windows emit: their sizes and the one KPI row shape inside the product.
 
-Inside the product a closing carries one :class:`WindowResult` per entity and window (its
-KPI values as a list) rather than one object per row; :attr:`Closing.rows` flattens them
-into :class:`KpiResult` rows (replay, reports). On the wire a window is a
-:class:`schemas.kpi.KpiWindow` (``streams.pipeline.kpi_packs``) and a single row a
-:class:`schemas.kpi.KpiRow` (:func:`kpi_row`).
+A closing gives one :class:`KpiRow` per KPI of every closed window, consecutive for one
+window, in the columns of the ``kpi`` table: the sink COPYs them, replay compares them
+with the rows it reads back, reports print them. On city.kpi.v1 the rows of one window
+travel as one :class:`schemas.kpi.KpiWindow` (:func:`kpi_pack`, :func:`kpi_windows`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-from dataclasses import dataclass
+from collections.abc import Iterable
+from operator import itemgetter
 from typing import Any, Final, NamedTuple
 
 import orjson
-
-from schemas.kpi import KpiRow
-from streams.window_store import PaneKey
 
 PANE_SECONDS: Final = 60
 HOP_SECONDS: Final = 900
@@ -25,118 +22,110 @@ HOUR_SECONDS: Final = 3600
 WINDOW_KINDS: Final[dict[int, str]] = {PANE_SECONDS: "1m", HOP_SECONDS: "15m", HOUR_SECONDS: "1h"}
 
 
-@dataclass(frozen=True, slots=True)
-class KpiResult:
-    """One final KPI value of one entity and window, with lineage: one row of a
-    :class:`WindowResult`, the unit replay compares with the rows stored in ``kpi``."""
+class KpiRow(NamedTuple):
+    """One final KPI value of one entity and window with its lineage, in the columns of the
+    ``kpi`` table (``KpiRow(*record)`` reads a stored row back).
+
+    ``weight`` is what the value stands on (``Accumulator.weight``; None: rows older than
+    it); ``sketch`` a district row's mergeable quantile sketch, else None.
+    """
 
     kpi: str
     entity_kind: str
     entity_id: str
     district: str
-    window_start: int
-    window_end: int
+    window_kind: str
+    window_start: dt.datetime
+    window_end: dt.datetime
     value: float
-    count: int
+    count: int  # type: ignore[assignment]  # the column of kpi; tuple.count is never used
     source_topic: str
     source_partition: int
     first_offset: int
     last_offset: int
     event_count: int
-    weight: float | None = None
-    """What the value stands on (``Accumulator.weight``); None: rows older than it."""
+    weight: float | None
+    sketch: Any = None
 
-    @property
-    def window_kind(self) -> str:
-        """'1m', '15m' or '1h'."""
-        return WINDOW_KINDS[self.window_end - self.window_start]
-
-    def identity(self) -> tuple[str, str, str, int, int]:
-        """The upsert key of the row."""
+    def identity(self) -> tuple[str, str, str, dt.datetime, dt.datetime]:
+        """The upsert key: (kpi, entity_kind, entity_id, window_start, window_end)."""
         return (self.kpi, self.entity_kind, self.entity_id, self.window_start, self.window_end)
 
 
-def kpi_row(row: KpiResult) -> KpiRow:
-    """``row`` as the sink decodes a single-row message: a validated
-    :class:`schemas.kpi.KpiRow` read from its JSON (window bounds in ISO)."""
-    return KpiRow.model_validate_json(
-        orjson.dumps(
-            {
-                "kpi": row.kpi,
-                "entity_kind": row.entity_kind,
-                "entity_id": row.entity_id,
-                "district": row.district,
-                "window_start": iso_utc(row.window_start),
-                "window_end": iso_utc(row.window_end),
-                "value": row.value,
-                "count": row.count,
-                "source_topic": row.source_topic,
-                "source_partition": row.source_partition,
-                "first_offset": row.first_offset,
-                "last_offset": row.last_offset,
-                "event_count": row.event_count,
-                "weight": row.weight,
-            }
-        )
-    )
+def kind_of_length(seconds: float) -> str | None:
+    """'1m', '15m' or '1h' for a window of ``seconds``; None for any other length."""
+    return WINDOW_KINDS.get(int(seconds)) if seconds.is_integer() else None
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def iso_utc(epoch: int) -> str:
-    """``epoch`` seconds as ISO 8601 UTC, e.g. '2026-03-10T10:00:00Z' (cached)."""
-    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def utc(epoch: int) -> dt.datetime:
+    """``epoch`` seconds as an aware UTC datetime (cached: windows share their bounds)."""
+    return dt.datetime.fromtimestamp(epoch, dt.UTC)
 
 
-class WindowResult(NamedTuple):
-    """The final values of one entity's window: what a closing emits, one row per KPI."""
-
-    entity_kind: str
-    entity_id: str
-    district: str
-    window_start: int
-    window_end: int
-    first_offset: int
-    last_offset: int
-    event_count: int
-    values: list[tuple[str, float, int, float]]
-    """(KPI name, value, count, weight) of every KPI that has a value."""
-    sketches: dict[str, Any] | None = None
-    """District windows: the merged sketch state of each quantile KPI (province roll-ups
-    merge them, :mod:`streams.accumulators.quantile`); None otherwise."""
+@functools.lru_cache(maxsize=1 << 16)
+def iso_utc(when: dt.datetime) -> str:
+    """``when`` as ISO 8601 UTC, e.g. '2026-03-10T10:00:00Z' (cached)."""
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@dataclass
-class Closing:
-    """Result of :meth:`PartitionWindows.close`: windows to emit, then panes to delete."""
+_WINDOW: Final = itemgetter(1, 2, 3, 5, 6, 9, 10, 11, 12, 13)
+"""What the rows of one window share: entity, bounds and lineage."""
+_KPI: Final = itemgetter(0, 7, 8, 14)
+"""A row's ``[kpi, value, count, weight]`` in its window."""
 
-    topic: str
-    partition: int
-    windows: list[WindowResult]
-    windows_closed: dict[str, int]
-    retired: list[PaneKey]
-    closed_until: int
 
-    @property
-    def rows(self) -> list[KpiResult]:
-        """One :class:`KpiResult` per KPI value of every closed window."""
-        topic, partition = self.topic, self.partition
-        return [
-            KpiResult(
-                kpi,
-                w.entity_kind,
-                w.entity_id,
-                w.district,
-                w.window_start,
-                w.window_end,
-                value,
-                count,
-                topic,
-                partition,
-                w.first_offset,
-                w.last_offset,
-                w.event_count,
-                weight,
-            )
-            for w in self.windows
-            for kpi, value, count, weight in w.values
-        ]
+def window_object(
+    entity: tuple[str, str, str],
+    window_start: str,
+    window_end: str,
+    lineage: tuple[str, int, int, int, int],
+    kpis: list[Any],
+    sketches: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """One :class:`schemas.kpi.KpiWindow` object: ``entity`` (kind, id, district), ISO
+    bounds, ``lineage`` (topic, partition, first and last offset, events), ``[kpi, value,
+    count, weight]`` of each KPI, and the sketches when there are any."""
+    window: dict[str, Any] = {
+        "entity_kind": entity[0],
+        "entity_id": entity[1],
+        "district": entity[2],
+        "window_start": window_start,
+        "window_end": window_end,
+        "source_topic": lineage[0],
+        "source_partition": lineage[1],
+        "first_offset": lineage[2],
+        "last_offset": lineage[3],
+        "event_count": lineage[4],
+        "kpis": kpis,
+    }
+    if sketches:
+        window["sketches"] = sketches
+    return window
+
+
+def kpi_windows(rows: Iterable[KpiRow]) -> list[dict[str, Any]]:
+    """``rows`` as :class:`schemas.kpi.KpiWindow` objects: consecutive rows of one window
+    become one object stating its entity, bounds and lineage once, with one ``[kpi, value,
+    count, weight]`` per KPI and the sketches of the rows that have one."""
+    groups: list[tuple[Any, list[Any], dict[str, Any]]] = []
+    kpis: list[Any] = []
+    sketches: dict[str, Any] = {}
+    shared: tuple[Any, ...] | None = None
+    for row in rows:
+        key = _WINDOW(row)
+        if key != shared:
+            shared, kpis, sketches = key, [], {}
+            groups.append((key, kpis, sketches))
+        kpis.append(_KPI(row))
+        if row[15] is not None:
+            sketches[row[0]] = row[15]
+    return [
+        window_object(key[:3], iso_utc(key[3]), iso_utc(key[4]), key[5:], kpis, sketches)
+        for key, kpis, sketches in groups
+    ]
+
+
+def kpi_pack(rows: Iterable[KpiRow]) -> bytes:
+    """One city.kpi.v1 record value: ``rows`` as a JSON array of KpiWindow objects."""
+    return orjson.dumps(kpi_windows(rows))

@@ -24,14 +24,15 @@ Promises (design.md, invariants 1-3 and 5):
   before they delete panes (see :meth:`PartitionWindows.close`).
 
 Speed: an event's observations are computed once and folded into both of its panes; a
-closing yields one :class:`WindowResult` per entity and window (its KPI values as a list),
-not one object per row; the changed panes of a batch are stored as one segment.
+closing keeps one value list per entity and window (:mod:`streams.window_close`), not one
+object per row; the changed panes of a batch are stored as one segment
+(:mod:`streams.window_state`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from enum import Enum
 from typing import Final
 
@@ -46,37 +47,20 @@ from streams.catalog import (
     fold,
     kpis_for_topic,
 )
-from streams.clocknotes import ClockNotes
-from streams.dedup import DEFAULT_HORIZON_SECONDS, EventIdIndex
-from streams.routing import EntityRegistry, district_partition, entity_reason, misrouted_reason
+from streams.dedup import DEFAULT_HORIZON_SECONDS
+from streams.routing import district_partition, entity_reason, misrouted_reason
 from streams.window_close import (
     HOPPING_ENTITY_KINDS,
+    Closing,
     WindowFilter,
     close_windows,
     every_window,
-    retired_at,
+    kpi_packs,
+    rows_of,
 )
-from streams.window_rows import (
-    HOP_SECONDS,
-    HOUR_SECONDS,
-    PANE_SECONDS,
-    WINDOW_KINDS,
-    Closing,
-    KpiResult,
-    WindowResult,
-    iso_utc,
-    kpi_row,
-)
-from streams.window_store import (
-    Clock,
-    EntityKey,
-    Pane,
-    PaneKey,
-    SegmentLedger,
-    clock_store_key,
-    read_stored,
-    registry_store_key,
-)
+from streams.window_rows import HOP_SECONDS, HOUR_SECONDS, PANE_SECONDS, WINDOW_KINDS, KpiRow
+from streams.window_state import PartitionState
+from streams.window_store import EntityKey, Pane, PaneKey
 
 __all__ = [
     "HOPPING_ENTITY_KINDS",
@@ -87,14 +71,14 @@ __all__ = [
     "WINDOW_KINDS",
     "Closing",
     "EntityKey",
-    "KpiResult",
+    "KpiRow",
     "Outcome",
     "PaneKey",
+    "PartitionState",
     "PartitionWindows",
     "WindowFilter",
-    "WindowResult",
-    "iso_utc",
-    "kpi_row",
+    "kpi_packs",
+    "rows_of",
 ]
 
 
@@ -120,13 +104,9 @@ _DISTRICT: Final = EntityKind.DISTRICT
 _DISTRICT_IDS: Final[dict[District, str]] = {d: d.value for d in District}
 
 
-class PartitionWindows:
-    """The window state of one partition of one raw topic.
-
-    Persistence (:mod:`streams.window_store`): the panes a batch changed are written as one
-    segment; loading reads the segments back and drops the panes the stored clock's
-    ``closed_until`` retired.
-    """
+class PartitionWindows(PartitionState):
+    """The windows of one partition of one raw topic: admitting and folding events,
+    closing windows. Its state, loading and persistence: :class:`PartitionState`."""
 
     def __init__(
         self,
@@ -138,33 +118,22 @@ class PartitionWindows:
         wanted: WindowFilter | None = None,
         fixed_districts: Mapping[str, str] | None = None,
     ) -> None:
+        super().__init__(partition, dedup_horizon_seconds)
         self.topic = topic
         self.fixed_districts = fixed_districts
         """The province's entity registry (entity id -> district), consulted for entities
         this partition has not windowed yet; None: first sightings alone decide."""
         self.wanted = wanted
         """Which closed windows to build rows for (replay narrows them); None: every one."""
-        self.partition = partition
         self.grace = grace_seconds
         self.partitions = partitions
         """The topic's partition count, for the key contract; None checks no routing."""
         self._plan = KpiPlan(kpis_for_topic(topic))
-        self.clock = Clock()
-        self.ids = EventIdIndex(dedup_horizon_seconds)
-        self.registry = EntityRegistry()
-        self.notes = ClockNotes()
-        """Wall-clock times records above the durable clock were judged by
-        (:mod:`streams.clocknotes`); replay sets the worker's."""
         self._home = (
             {d.value: district_partition(d.value, partitions) == partition for d in District}
             if partitions
             else None
         )
-        self.panes: dict[EntityKey, dict[int, Pane]] = {}
-        self.dirty: dict[PaneKey, Pane] = {}
-        """Panes changed since the last :meth:`take_dirty`, by key."""
-        self.clock_dirty = False
-        self._ledger = SegmentLedger(partition)
 
     @property
     def kpis(self) -> tuple[KpiDef, ...]:
@@ -174,45 +143,6 @@ class PartitionWindows:
     @kpis.setter
     def kpis(self, kpis: tuple[KpiDef, ...]) -> None:
         self._plan = KpiPlan(kpis)
-
-    # -- state loading ------------------------------------------------------------------
-    def load(self, items: Iterable[tuple[bytes, bytes]]) -> None:
-        """Rebuild from state-table items of this partition (other partitions are ignored)."""
-        stored = read_stored(items, self.partition)
-        self.clock, self.registry = stored.clock, stored.registry
-        self.notes = stored.notes
-        self.notes.forget_through(self.clock.processed_offset)
-        self.ids.load(stored.id_segments, self.clock.watermark, self.clock.processed_offset)
-        for seq, records in stored.segments:
-            panes = dict(records)
-            for key, pane in panes.items():
-                self.panes.setdefault((key[0], key[1]), {})[key[2]] = pane
-            self._ledger.loaded(seq, list(panes))
-        closed = self.clock.closed_until
-        if closed is not None:
-            self.retire(
-                (kind, entity_id, start)
-                for (kind, entity_id), entity_panes in list(self.panes.items())
-                for start in list(entity_panes)
-                if retired_at(start) <= closed
-            )
-        self._ledger.finish_loading()
-
-    def events_after(self, t: float) -> int:
-        """Events in the district panes whose minute starts after ``t`` (future events
-        waiting for the present)."""
-        return sum(
-            pane.n
-            for (kind, _), entity_panes in self.panes.items()
-            if kind == _DISTRICT
-            for start, pane in entity_panes.items()
-            if start > t
-        )
-
-    @property
-    def pane_count(self) -> int:
-        """Number of open panes."""
-        return sum(len(p) for p in self.panes.values())
 
     # -- applying events ----------------------------------------------------------------
     def apply(self, offset: int, event: RawEvent, reference: float = math.inf) -> Outcome:
@@ -349,62 +279,3 @@ class PartitionWindows:
         return Closing(
             self.topic, self.partition, closed.windows, closed.counts, closed.retired, boundary
         )
-
-    def retire(self, keys: Iterable[PaneKey]) -> None:
-        """Forget panes no window needs any more (after the caller stored the clock).
-
-        Segments left without a live pane become deletable (:meth:`take_dead`). The keys of
-        one entity come together (as :meth:`close` lists them): its panes are looked up once.
-        """
-        panes, dirty, forget = self.panes, self.dirty, self._ledger.forget
-        entity: EntityKey = ("", "")
-        entity_panes: dict[int, Pane] | None = None
-        for key in keys:
-            if key[1] != entity[1] or key[0] != entity[0]:
-                if entity_panes is not None and not entity_panes:
-                    del panes[entity]
-                entity = (key[0], key[1])
-                entity_panes = panes.get(entity)
-            if entity_panes is None or entity_panes.pop(key[2], None) is None:
-                continue
-            if dirty:
-                dirty.pop(key, None)
-            forget(key)
-        if entity_panes is not None and not entity_panes:
-            del panes[entity]
-
-    # -- persistence helpers ------------------------------------------------------------
-    def take_dirty(self, retired: Iterable[PaneKey] = ()) -> list[tuple[bytes, bytes | None]]:
-        """The changed panes as new segments (key, value), then the deletions of the
-        segments they superseded entirely; forget that the panes changed.
-
-        Panes in ``retired`` (those a closing retires: no window needs them any more) are
-        not written."""
-        if not self.dirty:
-            return []
-        skip = set(retired)
-        if skip:
-            items = [item for item in self.dirty.items() if item[0] not in skip]
-        else:
-            items = list(self.dirty.items())
-        self.dirty.clear()
-        return self._ledger.write(items)
-
-    def take_dead(self) -> list[tuple[bytes, bytes | None]]:
-        """Deletions (value None) of the segments no live pane needs any more."""
-        return self._ledger.take_dead()
-
-    def clock_items(self) -> list[tuple[bytes, bytes | None]]:
-        """The clock as (key, value) for the state table, preceded by what must become
-        durable with it: the event ids and entities admitted since the last call.
-
-        Ids stored ahead of the clock (a crash between them) are ignored on loading: the
-        records they came from are read again.
-        """
-        self.clock_dirty = False
-        self.notes.forget_through(self.clock.processed_offset)
-        out = self.ids.take_writes(self.partition)
-        if self.registry.dirty:
-            out.append((registry_store_key(self.partition), self.registry.encode()))
-        out.append((clock_store_key(self.partition), self.clock.encode()))
-        return out

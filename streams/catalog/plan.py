@@ -38,12 +38,28 @@ def entities_of(event: RawEvent) -> tuple[tuple[EntityKind, str], ...]:
     return ((_D, district), (_A, event.agency_id))
 
 
-Observed = tuple[str, Accumulator, float, float, str | None]
-"""One KPI's share of one event: (KPI name, accumulator, value, weight, key or None)."""
+Observed = tuple[str, Callable[[], State], Callable[..., Any], float, float, str | None]
+"""One KPI's share of one event: (KPI name, its accumulator's ``new`` and ``add`` (or
+``add_keyed``), value, weight, key or None)."""
 
 
 KpiValue = tuple[str, float, int, float]
 """(KPI name, value, count, weight) of one KPI of one window (see ``Accumulator.weight``)."""
+
+
+def _new_of(acc: Accumulator) -> Callable[[], State]:
+    """A function giving ``acc``'s empty state: a copy of a template when the state is a
+    flat list of numbers (a C call instead of a Python one: a new pane creates a state per
+    KPI for most events), else ``acc.new``."""
+    template = acc.new()
+    if all(type(item) in (int, float) for item in template):
+        return template.copy
+    return acc.new
+
+
+def _add_of(acc: Accumulator, keyed: bool) -> Callable[..., Any]:
+    """``acc.add_keyed`` for a keyed KPI, else ``acc.add`` (looked up once)."""
+    return cast(KeyedAccumulator, acc).add_keyed if keyed else acc.add
 
 
 def _weight_of(acc: Accumulator) -> Callable[[State, float], float] | None:
@@ -59,7 +75,16 @@ class KpiPlan:
 
     def __init__(self, kpis: tuple[KpiDef, ...]) -> None:
         self.kpis = kpis
-        self._observe = tuple((k.observe, k.observe_key, k.name, k.acc) for k in kpis)
+        self._observe = tuple(
+            (
+                k.observe,
+                k.observe_key,
+                k.name,
+                _new_of(k.acc),
+                _add_of(k.acc, k.observe_key is not None),
+            )
+            for k in kpis
+        )
         self._read = tuple(
             (k.name, k.acc.result, k.acc.count, _weight_of(k.acc), k.acc.merge_all) for k in kpis
         )
@@ -68,11 +93,11 @@ class KpiPlan:
     def observe(self, event: Any) -> list[Observed]:
         """The observations of ``event``, in KPI order."""
         out: list[Observed] = []
-        for observe, observe_key, name, acc in self._observe:
+        for observe, observe_key, name, new, add in self._observe:
             obs = observe(event)
             if obs is not None:
                 key = None if observe_key is None else observe_key(event)
-                out.append((name, acc, obs[0], obs[1], key))
+                out.append((name, new, add, obs[0], obs[1], key))
         return out
 
     def pane_values(self, pane: dict[str, State], window_seconds: float) -> list[KpiValue]:
@@ -132,15 +157,15 @@ def observe_event(kpis: tuple[KpiDef, ...], event: Any) -> list[Observed]:
 def fold(panes: list[dict[str, State]], observed: list[Observed]) -> None:
     """Fold the observations of one event into the per-KPI states of each of ``panes``
     (one pass over the observations; each pane sees them in the same order)."""
-    for name, acc, value, weight, key in observed:
+    for name, new, add, value, weight, key in observed:
         for pane in panes:
             state = pane.get(name)
             if state is None:
-                state = pane[name] = acc.new()
+                state = pane[name] = new()
             if key is None:
-                acc.add(state, value, weight)
+                add(state, value, weight)
             else:
-                cast(KeyedAccumulator, acc).add_keyed(state, key, value, weight)
+                add(state, key, value, weight)
 
 
 def apply_event(pane: dict[str, State], kpis: tuple[KpiDef, ...], event: Any) -> None:

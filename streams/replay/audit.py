@@ -9,9 +9,8 @@ from typing import Any, Final
 
 import psycopg
 
-from schemas.kpi import KpiRow
 from sinks.writer import write_kpi_rows
-from streams.window_rows import KpiResult, kpi_row
+from streams.window_rows import KpiRow
 
 BATCH: Final = 5000
 
@@ -22,7 +21,7 @@ def new_replay_id(now: dt.datetime) -> str:
 
 
 async def write_audit(
-    conn: psycopg.AsyncConnection[Any], rows: Iterable[KpiResult], replay_id: str
+    conn: psycopg.AsyncConnection[Any], rows: Iterable[KpiRow], replay_id: str
 ) -> tuple[int, list[str]]:
     """Upsert ``rows`` into ``kpi_audit`` with ``replay_id`` in batches.
 
@@ -32,7 +31,7 @@ async def write_audit(
     refused: list[str] = []
     batch: list[KpiRow] = []
     for row in rows:
-        batch.append(kpi_row(row))
+        batch.append(row)
         if len(batch) >= BATCH:
             stored += await _write(conn, batch, replay_id, refused)
             batch = []
@@ -48,7 +47,7 @@ async def _write(
     for item in result.rejected:
         row = batch[item.index]
         refused.append(
-            f"kpi_audit refused {row.kpi} {row.entity_kind.value}:{row.entity_id} "
+            f"kpi_audit refused {row.kpi} {row.entity_kind}:{row.entity_id} "
             f"{row.window_start.isoformat()}: {item.reason}"
         )
     return result.rows

@@ -19,16 +19,16 @@ from common.errors import UserError
 from sinks.db import UNAVAILABLE, describe, unreachable
 from streams.replay.recompute import Identity
 from streams.replay.selection import Selection
-from streams.windows import KpiResult
+from streams.window_rows import KpiRow
 
 DiffKind = Literal["missing_in_db", "extra_in_db", "changed"]
 LINEAGE: Final = ("source_topic", "source_partition", "first_offset", "last_offset")
 FETCH_ROWS: Final = 20_000
 
 _SELECT: Final = """
-SELECT kpi, entity_kind, entity_id, district,
-       extract(epoch FROM window_start)::bigint, extract(epoch FROM window_end)::bigint,
-       value, count, source_topic, source_partition, first_offset, last_offset, event_count
+SELECT kpi, entity_kind, entity_id, district, window_kind, window_start, window_end, value,
+       count, source_topic, source_partition, first_offset, last_offset, event_count, weight,
+       sketch
 FROM kpi
 WHERE window_start >= %(start)s AND window_end <= %(end)s
   AND kpi = ANY(%(kpis)s) AND window_kind = ANY(%(windows)s)
@@ -62,7 +62,7 @@ async def require_table(conn: psycopg.AsyncConnection[Any], table: str, database
 
 async def stream_rows(
     conn: psycopg.AsyncConnection[Any], selection: Selection
-) -> AsyncIterator[KpiResult]:
+) -> AsyncIterator[KpiRow]:
     """Rows of ``kpi`` inside the selection, read through a server-side cursor."""
     params: dict[str, Any] = {
         "start": dt.datetime.fromtimestamp(selection.start, dt.UTC),
@@ -80,7 +80,7 @@ async def stream_rows(
         cur.itersize = FETCH_ROWS
         await cur.execute(query.encode(), params)
         async for item in cur:
-            yield KpiResult(*item)
+            yield KpiRow(*item)
 
 
 @dataclass(frozen=True)
@@ -88,12 +88,12 @@ class Difference:
     """One row that differs: missing in the database, extra there, or changed."""
 
     kind: DiffKind
-    replay: KpiResult | None
-    db: KpiResult | None
+    replay: KpiRow | None
+    db: KpiRow | None
     fields: tuple[str, ...] = ()
 
     @property
-    def row(self) -> KpiResult:
+    def row(self) -> KpiRow:
         """The replayed row when there is one, else the stored row."""
         row = self.replay or self.db
         assert row is not None
@@ -125,7 +125,7 @@ def same_value(a: float, b: float, tolerance: float) -> bool:
     return a == b or (tolerance > 0 and abs(a - b) <= tolerance * max(abs(a), abs(b)))
 
 
-def changed_fields(replay: KpiResult, db: KpiResult, tolerance: float) -> tuple[str, ...]:
+def changed_fields(replay: KpiRow, db: KpiRow, tolerance: float) -> tuple[str, ...]:
     """Names of the compared fields that differ."""
     out = []
     if not same_value(replay.value, db.value, tolerance):
@@ -137,7 +137,7 @@ def changed_fields(replay: KpiResult, db: KpiResult, tolerance: float) -> tuple[
     return tuple(out)
 
 
-def lineage_fields(replay: KpiResult, db: KpiResult) -> tuple[str, ...]:
+def lineage_fields(replay: KpiRow, db: KpiRow) -> tuple[str, ...]:
     """Names of the lineage fields that differ."""
     return tuple(f for f in LINEAGE if getattr(replay, f) != getattr(db, f))
 
@@ -153,10 +153,10 @@ class Comparer:
 
     def __init__(
         self,
-        replay: Mapping[Identity, KpiResult],
+        replay: Mapping[Identity, KpiRow],
         *,
         tolerance: float = 0.0,
-        comparable: Callable[[KpiResult], bool] = lambda _: True,
+        comparable: Callable[[KpiRow], bool] = lambda _: True,
         open_replay: Iterable[Identity] = (),
     ) -> None:
         self.replay = replay
@@ -167,7 +167,7 @@ class Comparer:
         self.stored = 0
         self.result = Comparison(skipped_open_replay=len(self.open))
 
-    def add(self, theirs: KpiResult) -> None:
+    def add(self, theirs: KpiRow) -> None:
         """Compare one stored row."""
         self.stored += 1
         result = self.result
@@ -204,11 +204,11 @@ class Comparer:
 
 
 def compare(
-    replay: Mapping[Identity, KpiResult],
-    stored: Iterable[KpiResult],
+    replay: Mapping[Identity, KpiRow],
+    stored: Iterable[KpiRow],
     *,
     tolerance: float = 0.0,
-    comparable: Callable[[KpiResult], bool] = lambda _: True,
+    comparable: Callable[[KpiRow], bool] = lambda _: True,
     open_replay: Iterable[Identity] = (),
 ) -> Comparison:
     """Compare recomputed rows with stored rows (see :class:`Comparer`)."""
@@ -218,6 +218,6 @@ def compare(
     return comparer.finish()
 
 
-def _order(identity: Identity) -> tuple[int, str, str, str, int]:
+def _order(identity: Identity) -> tuple[dt.datetime, str, str, str, dt.datetime]:
     kpi, kind, entity_id, start, end = identity
     return (start, kpi, kind, entity_id, end)

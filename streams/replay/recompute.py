@@ -14,6 +14,7 @@ wall-clock idle advance.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -22,19 +23,20 @@ from dataclasses import dataclass, field
 from schemas.decode import Rejection
 from schemas.events import RawEvent
 from streams.clocknotes import NoteBook
-from streams.pipeline import Record, TopicPipeline, rows_of
+from streams.pipeline import Record, TopicPipeline
 from streams.replay.selection import Selection
 from streams.windows import (
     PANE_SECONDS,
     WINDOW_KINDS,
     Closing,
     EntityKey,
-    KpiResult,
+    KpiRow,
     Outcome,
     PartitionWindows,
+    rows_of,
 )
 
-Identity = tuple[str, str, str, int, int]
+Identity = tuple[str, str, str, dt.datetime, dt.datetime]
 
 DUPLICATE_OUTCOMES = frozenset({Outcome.REDELIVERY.value, Outcome.DUPLICATE_ID.value})
 _COUNTED_AS = {
@@ -212,8 +214,8 @@ class _Pipeline(TopicPipeline):
 class Result:
     """Recomputed rows of the selection and where each partition's watermark ended."""
 
-    rows: dict[Identity, KpiResult]
-    open_rows: dict[Identity, KpiResult]
+    rows: dict[Identity, KpiRow]
+    open_rows: dict[Identity, KpiRow]
     watermarks: dict[tuple[str, int], float]
     stats: dict[str, TopicStats]
     split_entities: dict[tuple[str, str, str], set[int]] = field(default_factory=dict)
@@ -263,7 +265,7 @@ class Recomputer:
         }
         for pipeline in self.pipelines.values():
             pipeline.keep_records = keep_records
-        self.rows: dict[Identity, KpiResult] = {}
+        self.rows: dict[Identity, KpiRow] = {}
         self.sources: dict[tuple[str, str, str], set[int]] = {}
 
     def feed(self, topic: str, records: Sequence[Record]) -> None:
@@ -285,7 +287,7 @@ class Recomputer:
         return kept
 
     def _keep(
-        self, pipeline: TopicPipeline, closings: dict[int, Closing], rows: dict[Identity, KpiResult]
+        self, pipeline: TopicPipeline, closings: dict[int, Closing], rows: dict[Identity, KpiRow]
     ) -> None:
         keeps = self.selection.keeps
         for row in rows_of(closings):
@@ -302,7 +304,7 @@ class Recomputer:
         the rows closed here, those ending after it are open.
         """
         watermarks: dict[tuple[str, int], float] = {}
-        late_rows: dict[Identity, KpiResult] = {}
+        late_rows: dict[Identity, KpiRow] = {}
         for topic, pipeline in self.pipelines.items():
             for partition, windows in sorted(pipeline.partitions.items()):
                 watermarks[(topic, partition)] = windows.clock.watermark
@@ -311,6 +313,7 @@ class Recomputer:
         split = {e: s for e, s in self.sources.items() if len(s) > 1}
         result = Result(self.rows, {}, watermarks, self.stats, split)
         for identity, row in late_rows.items():
-            closed = row.window_end <= result.watermark_of(row.source_topic, row.source_partition)
+            end = row.window_end.timestamp()
+            closed = end <= result.watermark_of(row.source_topic, row.source_partition)
             (result.rows if closed else result.open_rows)[identity] = row
         return result

@@ -11,7 +11,7 @@ from streams.replay.reading import Span
 from streams.replay.recompute import TopicStats
 from streams.replay.selection import Selection
 from streams.replay.times import iso
-from streams.windows import KpiResult
+from streams.window_rows import KpiRow
 
 FORMATS: Final = (".md", ".json", ".csv")
 
@@ -58,7 +58,7 @@ class Report:
         return self.events_read / self.read_seconds if self.read_seconds > 0 else 0.0
 
 
-def lineage(row: KpiResult | None) -> str:
+def lineage(row: KpiRow | None) -> str:
     """Where a row's events came from: topic, partition, offsets and count."""
     if row is None:
         return "-"

@@ -30,7 +30,7 @@ from streams.replay.recompute import Identity, Recomputer, Result
 from streams.replay.report import Report
 from streams.replay.republish import Republisher, targets
 from streams.replay.selection import Selection
-from streams.windows import KpiResult
+from streams.window_rows import KpiRow
 
 
 @dataclass(frozen=True)
@@ -220,7 +220,7 @@ def _warnings(options: Options, spans: Sequence[Span]) -> list[str]:
 
 
 async def _audit(
-    conn: psycopg.AsyncConnection[Any], options: Options, replayed: dict[Identity, KpiResult]
+    conn: psycopg.AsyncConnection[Any], options: Options, replayed: dict[Identity, KpiRow]
 ) -> tuple[str, int, list[str]]:
     """Write the recomputed rows into kpi_audit: the replay id, rows written, refusals."""
     replay_id = options.replay_id or new_replay_id(dt.datetime.now(dt.UTC))
@@ -242,7 +242,7 @@ def _split_errors(result: Result) -> list[str]:
 
 async def _compare(
     conn: psycopg.AsyncConnection[Any], options: Options, result: Result
-) -> tuple[dict[Identity, KpiResult], comparing.Comparison, int]:
+) -> tuple[dict[Identity, KpiRow], comparing.Comparison, int]:
     """Recomputed rows taking part, the comparison, and how many stored rows were read."""
     if options.include_open:
         replayed = {**result.rows, **result.open_rows}
@@ -253,7 +253,7 @@ async def _compare(
             replayed,
             tolerance=options.tolerance,
             comparable=lambda r: (
-                r.window_end <= result.watermark_of(r.source_topic, r.source_partition)
+                r.window_end.timestamp() <= result.watermark_of(r.source_topic, r.source_partition)
             ),
             open_replay=result.open_rows.keys(),
         )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from schemas.kpi import EntityKind
 from schemas.topics import RAW_TOPICS
 from streams.catalog import CATALOG, kpis_for_topic
-from streams.windows import WINDOW_KINDS, KpiResult
+from streams.window_rows import WINDOW_KINDS, KpiRow
 
 SHORT_TOPICS: dict[str, str] = {topic.split(".")[1]: topic for topic in RAW_TOPICS}
 """``portal`` -> ``city.portal.dossier.v1`` and so on."""
@@ -39,11 +39,11 @@ class Selection:
         """True when the window lies inside the range."""
         return window_start >= self.start and window_end <= self.end
 
-    def keeps(self, row: KpiResult) -> bool:
+    def keeps(self, row: KpiRow) -> bool:
         """True when ``row`` takes part in the comparison."""
         return (
-            row.window_start >= self.start
-            and row.window_end <= self.end
+            row.window_start.timestamp() >= self.start
+            and row.window_end.timestamp() <= self.end
             and (not self.kpis or row.kpi in self.kpis)
             and (not self.entities or (row.entity_kind, row.entity_id) in self.entities)
             and (not self.windows or row.window_kind in self.windows)

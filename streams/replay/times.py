@@ -32,6 +32,8 @@ def parse_time(text: str, now: dt.datetime) -> dt.datetime:
     return parsed.astimezone(dt.UTC)
 
 
-def iso(epoch: float) -> str:
-    """``2026-03-10T06:00:00Z`` of seconds since the epoch (whole seconds)."""
-    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def iso(when: float | dt.datetime) -> str:
+    """``2026-03-10T06:00:00Z`` of a time or of seconds since the epoch (whole seconds)."""
+    if not isinstance(when, dt.datetime):
+        when = dt.datetime.fromtimestamp(when, dt.UTC)
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

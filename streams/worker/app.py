@@ -17,9 +17,9 @@ from common import metrics
 from common.config import Settings, load
 from schemas.topics import CLOCK_TOPIC, DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
 from streams.clocknotes import note_records
-from streams.pipeline import Applied, Record, StateWrite, TopicPipeline, kpi_packs
+from streams.pipeline import Applied, Record, StateWrite, TopicPipeline
 from streams.routing import load_entity_registry
-from streams.windows import Closing
+from streams.windows import Closing, kpi_packs
 from streams.worker import garbage
 from streams.worker.backlog import KpiBacklog
 from streams.worker.counting import count_applied

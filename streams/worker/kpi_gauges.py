@@ -7,7 +7,7 @@ from typing import Any, Final
 
 from common import metrics
 from streams.catalog import ALERTABLE
-from streams.windows import PANE_SECONDS, WINDOW_KINDS, Closing
+from streams.windows import WINDOW_KINDS, Closing
 
 _ALERTABLE_NAMES: Final = frozenset(k.name for k in ALERTABLE)
 Labels = tuple[str, str, str, str]
@@ -24,27 +24,24 @@ class KpiGauges:
 
     def update(self, closings: dict[int, Closing]) -> None:
         """Count the rows of ``closings`` and set the gauges to the newest minute of each."""
-        emitted = dict.fromkeys(WINDOW_KINDS, 0)
+        emitted = dict.fromkeys(WINDOW_KINDS.values(), 0)
         latest: dict[Labels, tuple[float, int]] = {}
         for closing in closings.values():
             newest: dict[Labels, tuple[float, int]] = {}
-            for w in closing.windows:  # an entity's windows come in end order
-                size = w.window_end - w.window_start
-                emitted[size] += len(w.values)
-                if size == PANE_SECONDS:
-                    for kpi, value, _, _ in w.values:
-                        if kpi in _ALERTABLE_NAMES:
-                            labels = (kpi, w.entity_kind, w.entity_id, w.district)
-                            newest[labels] = (value, w.window_end)
+            for kind, n in closing.rows_per_kind().items():
+                emitted[kind] += n
+            for kpi, entity_kind, entity_id, district, value, end in closing.minute_values():
+                if kpi in _ALERTABLE_NAMES:
+                    newest[(kpi, entity_kind, entity_id, district)] = (value, end)
             for labels, seen in newest.items():
                 other = latest.get(labels)
                 if other is None or other[1] <= seen[1]:
                     latest[labels] = seen
         for labels, (value, window_end) in latest.items():
             self._set(labels, value, window_end)
-        for size, n in emitted.items():
+        for kind, n in emitted.items():
             if n:
-                metrics.KPI_ROWS_EMITTED.labels(window=WINDOW_KINDS[size]).inc(n)
+                metrics.KPI_ROWS_EMITTED.labels(window=kind).inc(n)
 
     def _set(self, labels: Labels, value: float, window_end: int) -> None:
         gauges = self._gauges.get(labels)

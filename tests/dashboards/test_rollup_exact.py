@@ -24,10 +24,12 @@ from deploy.devstack.aio import run_sync
 from schemas.topics import RAW_TOPICS
 from sinks.kpi_codec import decode_kpis
 from sinks.migrate import migrate
-from sinks.writer import StoredRow, write_stored_rows
+from sinks.writer import write_kpi_rows
 from streams.catalog import kpis_for_topic
-from streams.pipeline import SourceRecord, TopicPipeline, kpi_packs
+from streams.pipeline import SourceRecord, TopicPipeline
 from streams.routing import district_partition
+from streams.window_rows import KpiRow
+from streams.windows import kpi_packs
 from tests.oracle import Admitted, OracleRecord, _brute_force, judge, same_value
 from tests.streams.support import province_messages
 
@@ -49,7 +51,7 @@ def _records(topic: str, messages: list[tuple[str, bytes, bytes]]) -> list[Sourc
     return out
 
 
-def _pipeline_rows(topic: str, records: list[SourceRecord]) -> list[StoredRow]:
+def _pipeline_rows(topic: str, records: list[SourceRecord]) -> list[KpiRow]:
     """The district rows of ``records`` as the sink stores them: the worker's city.kpi.v1
     packs, decoded by the sink's codec."""
     pipeline = TopicPipeline(topic, 30.0, 300.0, PARTITIONS)
@@ -65,8 +67,8 @@ def _pipeline_rows(topic: str, records: list[SourceRecord]) -> list[StoredRow]:
         windows.advance_idle(1e10)
     packs += kpi_packs(pipeline.close(range(PARTITIONS)), 500)
     rows = [row for _, value in packs for row in decode_kpis(value)]
-    assert all(isinstance(row, StoredRow) for row in rows)
-    return [row for row in rows if isinstance(row, StoredRow) and row.entity_kind == "district"]
+    assert all(isinstance(row, KpiRow) for row in rows)
+    return [row for row in rows if isinstance(row, KpiRow) and row.entity_kind == "district"]
 
 
 def _admitted(topic: str, records: list[SourceRecord]) -> list[Admitted]:
@@ -94,9 +96,9 @@ def test_province_rollups_equal_the_raw_events(new_database: Callable[..., str])
         records = _records(topic, messages)
         rows = _pipeline_rows(topic, records)
 
-        async def store(rows: list[StoredRow] = rows) -> None:
+        async def store(rows: list[KpiRow] = rows) -> None:
             async with await psycopg.AsyncConnection.connect(url) as conn:
-                result = await write_stored_rows(conn, rows)
+                result = await write_kpi_rows(conn, rows)
                 assert not result.rejected
 
         run_sync(store)

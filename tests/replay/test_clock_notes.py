@@ -22,10 +22,11 @@ from common.errors import UserError
 from schemas.decode import read_deadletter
 from schemas.topics import FARM_TOPIC
 from streams.clocknotes import ClockNotes, NoteBook, note_records
-from streams.pipeline import Applied, SourceRecord, StateWrite, TopicPipeline, rows_of
+from streams.pipeline import Applied, SourceRecord, StateWrite, TopicPipeline
 from streams.replay.recompute import Recomputer
 from streams.replay.selection import Selection
-from streams.windows import KpiResult
+from streams.window_rows import KpiRow
+from streams.windows import rows_of
 from tests.oracle import OracleRecord, expected_rows, judge, same_value
 
 PARTITIONS = 2
@@ -89,12 +90,12 @@ def traffic(draw: st.DrawFn) -> list[Batch]:
     return batches
 
 
-def run_worker(batches: list[Batch]) -> tuple[list[KpiResult], Counter[str], list[bytes]]:
+def run_worker(batches: list[Batch]) -> tuple[list[KpiRow], Counter[str], list[bytes]]:
     """A worker's rows, outcome counts and city.clock.v1 values (no idle advance)."""
     pipeline = TopicPipeline(FARM_TOPIC, GRACE, SKEW, PARTITIONS)
     for partition in range(PARTITIONS):
         pipeline.load(partition, [])
-    rows: list[KpiResult] = []
+    rows: list[KpiRow] = []
     counts: Counter[str] = Counter()
     notes: list[bytes] = []
     for now, records in batches:
@@ -150,8 +151,8 @@ def test_replay_with_the_workers_clock_notes_takes_its_decisions(
         oracle_counts.update(verdicts.outcomes)
         want = expected_rows(FARM_TOPIC, partition, verdicts.admitted)
         got = {
-            identity: row
-            for identity, row in {**result.rows, **result.open_rows}.items()
+            (kpi, kind, entity, int(start.timestamp()), int(end.timestamp())): row
+            for (kpi, kind, entity, start, end), row in {**result.rows, **result.open_rows}.items()
             if row.source_partition == partition
         }
         assert got.keys() == want.keys()
@@ -304,7 +305,7 @@ def test_a_worker_crashing_anywhere_takes_one_decision_per_record_and_replay_tak
 
     store: dict[bytes, bytes] = {}
     clock_topic: list[bytes] = []
-    kpi_rows: dict[tuple[str, str, str, int, int], KpiResult] = {}
+    kpi_rows: dict[tuple[str, str, str, dt.datetime, dt.datetime], KpiRow] = {}
     verdicts: dict[int, set[str]] = {}
     pipeline = TopicPipeline(FARM_TOPIC, GRACE, SKEW, PARTITIONS)
     pipeline.load(0, [])

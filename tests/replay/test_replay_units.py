@@ -26,7 +26,7 @@ from streams.replay.selection import (
     topics_for_kpis,
 )
 from streams.replay.times import iso, parse_time
-from streams.windows import KpiResult
+from streams.window_rows import WINDOW_KINDS, KpiRow, utc
 
 NOW = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC)
 T0 = int(dt.datetime(2026, 3, 10, 6, 0, tzinfo=dt.UTC).timestamp())
@@ -43,14 +43,15 @@ def kpi(
     last: int = 20,
     events: int = 3,
     name: str = "farm.salinity_max_gl",
-) -> KpiResult:
-    return KpiResult(
+) -> KpiRow:
+    return KpiRow(
         name,
         "sensor",
         entity,
         "vi-thanh",
-        start,
-        start + length,
+        WINDOW_KINDS[length],
+        utc(start),
+        utc(start + length),
         value,
         count,
         FARM_TOPIC,
@@ -58,6 +59,7 @@ def kpi(
         first,
         last,
         events,
+        None,
     )
 
 
@@ -148,7 +150,7 @@ def test_selection_keeps_windows_inside_the_range_matching_the_filters() -> None
 
 
 # -- comparison -------------------------------------------------------------------------------
-def _by_id(*rows: KpiResult) -> dict[tuple[str, str, str, int, int], KpiResult]:
+def _by_id(*rows: KpiRow) -> dict[tuple[str, str, str, dt.datetime, dt.datetime], KpiRow]:
     return {r.identity(): r for r in rows}
 
 
@@ -190,7 +192,7 @@ def test_open_windows_are_not_compared() -> None:
     result = compare(
         _by_id(kpi()),
         [kpi(), kpi(entity="open", value=9.0), late_db],
-        comparable=lambda r: r.window_end <= T0 + 300,
+        comparable=lambda r: r.window_end <= utc(T0 + 300),
         open_replay=[open_row.identity()],
     )
     assert (result.compared, result.equal, result.differences) == (1, 1, [])

@@ -8,10 +8,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from schemas.kpi import EntityKind, KpiRow
+from schemas.kpi import EntityKind
+from streams.window_rows import KpiRow, iso_utc, kpi_pack
 
 T0 = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
 #: Consumer session timeout of test sinks.
@@ -19,36 +21,48 @@ SESSION_MS = 6000
 
 
 def kpi_row(i: int, *, value: float | None = None, minutes: int = 1, **changes: Any) -> KpiRow:
-    """A valid KPI row with a distinct identity per ``i`` (entity i % 50, minute i // 50)."""
+    """A valid KPI row with a distinct identity per ``i`` (entity i % 50, minute i // 50);
+    a window of another length than 1, 15 or 60 minutes gets the kind 'Nm'."""
     entity, minute = i % 50, i // 50
     start = T0 + timedelta(minutes=minute * minutes)
-    fields: dict[str, Any] = {
-        "kpi": "farm.salinity_mean_gl",
-        "entity_kind": EntityKind.SENSOR,
-        "entity_id": f"sensor-{entity:03d}",
-        "district": "vi-thanh",
-        "window_start": start,
-        "window_end": start + timedelta(minutes=minutes),
-        "value": float(i % 17) / 4 if value is None else value,
-        "count": 60,
-        "source_topic": "city.farm.sensor.v1",
-        "source_partition": entity % 4,
-        "first_offset": i * 10,
-        "last_offset": i * 10 + 9,
-        "event_count": 60,
-    }
-    fields.update(changes)
-    return KpiRow(**fields)
+    row = KpiRow(
+        kpi="farm.salinity_mean_gl",
+        entity_kind=EntityKind.SENSOR.value,
+        entity_id=f"sensor-{entity:03d}",
+        district="vi-thanh",
+        window_kind={1: "1m", 15: "15m", 60: "1h"}.get(minutes, f"{minutes}m"),
+        window_start=start,
+        window_end=start + timedelta(minutes=minutes),
+        value=float(i % 17) / 4 if value is None else value,
+        count=60,
+        source_topic="city.farm.sensor.v1",
+        source_partition=entity % 4,
+        first_offset=i * 10,
+        last_offset=i * 10 + 9,
+        event_count=60,
+        weight=None,
+    )
+    return row._replace(**changes)
 
 
 def key_of(row: KpiRow) -> bytes:
     """Message key of a KPI row on city.kpi.v1."""
-    return f"{row.kpi}|{row.entity_kind.value}|{row.entity_id}".encode()
+    return f"{row.kpi}|{row.entity_kind}|{row.entity_id}".encode()
 
 
 def message(row: KpiRow) -> tuple[bytes, bytes]:
-    """(key, value) of a KPI row as the workers produce it."""
-    return key_of(row), row.model_dump_json().encode()
+    """(key, value) of a KPI row as the workers produce it: a pack of its one window."""
+    return key_of(row), kpi_pack([row])
+
+
+def single_row_message(row: KpiRow) -> bytes:
+    """``row`` as an older worker sent it: one object with the row's fields (the sink still
+    accepts it)."""
+    fields: dict[str, Any] = row._asdict()
+    del fields["window_kind"], fields["sketch"]
+    fields["window_start"] = iso_utc(row.window_start)
+    fields["window_end"] = iso_utc(row.window_end)
+    return orjson.dumps(fields)
 
 
 def expected_table(rows: Sequence[KpiRow]) -> dict[tuple[Any, ...], tuple[Any, ...]]:

@@ -8,7 +8,14 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
-from sink_support import SESSION_MS, count_rows, expected_table, kpi_row, message
+from sink_support import (
+    SESSION_MS,
+    count_rows,
+    expected_table,
+    kpi_row,
+    message,
+    single_row_message,
+)
 
 from common.config import Settings
 from schemas.decode import read_deadletter
@@ -34,9 +41,11 @@ async def test_sink_writes_dead_letters_and_commits(
     garbage = [
         (b"k", b"{not json"),
         (None, b"[]"),
-        (b"k", kpi_row(1, minutes=5).model_dump_json().encode()),
+        message(kpi_row(1, minutes=5)),
     ]
-    messages = [message(r) for r in [*rows, *redelivered, *changed, refused]] + garbage
+    older = [(b"k", single_row_message(r)) for r in rows[1400:]]  # an older worker's rows
+    messages = [message(r) for r in [*rows[:1400], *redelivered, *changed, refused]]
+    messages += older + garbage
     await produce(settings.kafka_bootstrap, on(topic, messages))
     group = f"g-{topic}"
 

@@ -31,11 +31,7 @@ def seed(url: str) -> dict[int, int]:
         for i in range(10):
             row = kpi_row(i)
             start = base + timedelta(minutes=i)
-            rows.append(
-                row.model_copy(
-                    update={"window_start": start, "window_end": start + timedelta(minutes=1)}
-                )
-            )
+            rows.append(row._replace(window_start=start, window_end=start + timedelta(minutes=1)))
 
     async def go() -> None:
         async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:

@@ -7,23 +7,35 @@ import pytest
 from aiokafka import TopicPartition
 from hypothesis import given
 from hypothesis import strategies as st
-from sink_support import kpi_row
+from sink_support import kpi_row, message, single_row_message
 
 from schemas.decode import read_deadletter
 from sinks.batch import Batch, Item
 from sinks.deadletter import dead_letter
-from sinks.kpi_codec import BadMessage, decode_kpi, decode_kpis
+from sinks.kpi_codec import BadMessage, decode_kpis
 from sinks.migrate import MIGRATIONS_DIR, load_migrations
 from sinks.options import Backoff
-from sinks.writer import StoredRow, stored_row
+from streams.window_rows import KpiRow
+
+
+def decode_one(value: bytes | None) -> KpiRow | BadMessage:
+    """The one row (or refusal) of a message that holds one."""
+    (decoded,) = decode_kpis(value)
+    return decoded
 
 
 @pytest.mark.parametrize(("minutes", "kind"), [(1, "1m"), (15, "15m"), (60, "1h")])
 def test_decode_valid_row_and_window_kind(minutes: int, kind: str) -> None:
     row = kpi_row(3, minutes=minutes)
-    decoded = decode_kpi(row.model_dump_json().encode())
-    assert decoded == stored_row(row)
-    assert isinstance(decoded, StoredRow) and decoded.window_kind == kind
+    assert row.window_kind == kind
+    assert decode_kpis(message(row)[1]) == [row]
+
+
+@pytest.mark.parametrize(("minutes", "kind"), [(1, "1m"), (15, "15m"), (60, "1h")])
+def test_decode_an_older_workers_single_row(minutes: int, kind: str) -> None:
+    row = kpi_row(3, minutes=minutes, weight=2.5)
+    assert decode_one(single_row_message(row)) == row
+    assert decode_one(single_row_message(row._replace(weight=None))) == row._replace(weight=None)
 
 
 @pytest.mark.parametrize(
@@ -37,30 +49,29 @@ def test_decode_valid_row_and_window_kind(minutes: int, kind: str) -> None:
     ],
 )
 def test_decode_refuses_bad_messages(value: bytes | None, reason_kind: str) -> None:
-    decoded = decode_kpi(value)
+    decoded = decode_kpis(value)[0]
     assert isinstance(decoded, BadMessage)
     assert decoded.reason_kind == reason_kind and decoded.reason
 
 
 def test_decode_refuses_unknown_window_length() -> None:
     row = kpi_row(1, minutes=5)
-    decoded = decode_kpi(row.model_dump_json().encode())
-    assert isinstance(decoded, BadMessage)
-    assert "300 s" in decoded.reason
+    for value in (message(row)[1], single_row_message(row)):
+        decoded = decode_one(value)
+        assert isinstance(decoded, BadMessage)
+        assert "300 s" in decoded.reason
 
 
 def test_decode_refuses_negative_window() -> None:
     row = kpi_row(1)
-    swapped = row.model_copy(
-        update={"window_start": row.window_end, "window_end": row.window_start}
-    )
-    decoded = decode_kpi(swapped.model_dump_json().encode())
-    assert isinstance(decoded, BadMessage)
+    swapped = row._replace(window_start=row.window_end, window_end=row.window_start)
+    assert isinstance(decode_one(single_row_message(swapped)), BadMessage)
+    assert isinstance(decode_one(message(swapped)[1]), BadMessage)
 
 
 @given(st.binary(max_size=300))
 def test_decode_never_raises(value: bytes) -> None:
-    assert isinstance(decode_kpi(value), BadMessage)
+    assert all(isinstance(d, BadMessage) for d in decode_kpis(value))
 
 
 def test_backoff_is_capped_exponential() -> None:
@@ -89,43 +100,39 @@ def test_migration_files_are_numbered_without_gaps() -> None:
     assert migrations[0].name == "kpi"
 
 
-def test_decode_pack_of_rows() -> None:
-    good = kpi_row(1).model_dump_json().encode()
+def test_decode_pack_of_single_rows() -> None:
+    good = single_row_message(kpi_row(1))
     pack = b"[" + good + b"," + good.replace(b'"count":', b'"count":-') + b"]"
     decoded = decode_kpis(pack)
     assert len(decoded) == 2
-    assert not isinstance(decoded[0], BadMessage)
+    assert decoded[0] == kpi_row(1)
     assert isinstance(decoded[1], BadMessage) and decoded[1].reason_kind == "invalid"
     assert decode_kpis(b"[1, 2") == [BadMessage("malformed", decode_kpis(b"[1, 2")[0].reason)]
     assert len(decode_kpis(good)) == 1
 
 
-def window_of(row_json: bytes, kpis: list[list[object]]) -> bytes:
-    """A KpiWindow JSON object with the entity, bounds and lineage of one row."""
-    fields = orjson.loads(row_json)
-    for name in ("kpi", "value", "count", "weight"):
-        del fields[name]
+def window_of(row: KpiRow, kpis: list[list[object]]) -> bytes:
+    """A KpiWindow JSON object with the entity, bounds and lineage of ``row``."""
+    fields = orjson.loads(message(row)[1])[0]
     return orjson.dumps({**fields, "kpis": kpis})
 
 
 def test_decode_pack_of_windows_as_the_workers_send_them() -> None:
     row = kpi_row(3)
-    good = window_of(row.model_dump_json().encode(), [["farm.a", 1.5, 4], ["farm.b", 2, 0]])
-    negative = window_of(row.model_dump_json().encode(), [["farm.a", 1.0, -1]])
-    long_window = kpi_row(4, minutes=2).model_dump_json().encode()
+    good = window_of(row, [["farm.a", 1.5, 4], ["farm.b", 2, 0]])
+    negative = window_of(row, [["farm.a", 1.0, -1]])
     decoded = decode_kpis(
-        b"[" + b",".join([good, negative, window_of(long_window, [["x", 1, 1]])]) + b"]"
+        b"[" + b",".join([good, negative, window_of(kpi_row(4, minutes=2), [["x", 1, 1]])]) + b"]"
     )
     assert [r.kpi for r in decoded[:2] if not isinstance(r, BadMessage)] == ["farm.a", "farm.b"]
     a, b = decoded[:2]
     assert not isinstance(a, BadMessage) and not isinstance(b, BadMessage)
-    assert a == stored_row(row)._replace(kpi="farm.a", value=1.5, count=4, weight=None)
+    assert a == row._replace(kpi="farm.a", value=1.5, count=4, weight=None)
     assert (a.value, a.count, b.value, b.count) == (1.5, 4, 2.0, 0)
     assert isinstance(decoded[2], BadMessage) and "kpis.0.2" in decoded[2].reason
     assert isinstance(decoded[3], BadMessage) and "window length 120" in decoded[3].reason
     assert len(decoded) == 4
-    empty = window_of(row.model_dump_json().encode(), [])
-    (refused,) = decode_kpis(b"[" + empty + b"]")
+    (refused,) = decode_kpis(b"[" + window_of(row, []) + b"]")
     assert isinstance(refused, BadMessage) and refused.reason_kind == "invalid"
 
 

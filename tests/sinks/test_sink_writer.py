@@ -67,7 +67,7 @@ async def test_a_changed_row_is_updated(conn: psycopg.AsyncConnection[Any], db: 
 
 
 @pytest.mark.parametrize(("minutes", "kind"), [(1, "1m"), (15, "15m"), (60, "1h")])
-async def test_window_kind_from_length(
+async def test_window_kind_stored(
     conn: psycopg.AsyncConnection[Any], db: str, minutes: int, kind: str
 ) -> None:
     await write_kpi_rows(conn, [kpi_row(0, minutes=minutes)])
@@ -88,7 +88,7 @@ async def test_refused_rows_are_isolated_with_the_database_reason(
     assert set(reasons) == {3, 7, 8}
     assert "kpi_offsets_ordered" in reasons[3] and reasons[3].startswith("23514")
     assert "out of range" in reasons[7]
-    assert "window length 300 s" in reasons[8]
+    assert "kpi_window_kind" in reasons[8]
     assert kpi_table_from_database(db) == expected_table(good)
 
 

@@ -26,9 +26,10 @@ from hypothesis import strategies as st
 
 from schemas.decode import read_deadletter
 from schemas.topics import FARM_TOPIC
-from streams.pipeline import SourceRecord, TopicPipeline, rows_of
+from streams.pipeline import SourceRecord, TopicPipeline
 from streams.routing import REROUTED_HEADER
-from streams.windows import KpiResult
+from streams.window_rows import KpiRow
+from streams.windows import rows_of
 from tests.oracle import OracleRecord, Row, expected_rows, home_partition, judge, same_value
 
 PARTITIONS = 3
@@ -107,12 +108,12 @@ Delivered = list[tuple[float, list[SourceRecord]]]
 
 def _logged(
     batches: Delivered, pipeline: TopicPipeline
-) -> tuple[list[KpiResult], Delivered, Counter[str]]:
+) -> tuple[list[KpiRow], Delivered, Counter[str]]:
     """Feed ``batches`` to ``pipeline`` as a broker would deliver them: each record appended
     to its partition's log at the next offset, and the copies a batch re-routes appended to
     their districts' partitions before the next batch's records. Returns the rows, the
     batches as delivered (the logs the oracle judges) and the outcome counts."""
-    rows: list[KpiResult] = []
+    rows: list[KpiRow] = []
     outcomes: Counter[str] = Counter()
     delivered: list[tuple[float, list[SourceRecord]]] = []
     ends = [0] * PARTITIONS
@@ -141,6 +142,12 @@ def _logged(
         outcomes.update(applied.outcomes)
         outcomes.update(applied.invalid)
     return rows, delivered, outcomes
+
+
+def _identity(row: KpiRow) -> tuple[str, str, str, int, int]:
+    """The oracle's identity of ``row``: window bounds in epoch seconds."""
+    start, end = int(row.window_start.timestamp()), int(row.window_end.timestamp())
+    return (row.kpi, row.entity_kind, row.entity_id, start, end)
 
 
 @settings(max_examples=150, deadline=None)
@@ -179,7 +186,7 @@ def test_pipeline_rows_and_counts_equal_the_oracles(
             expected[(*identity, partition)] = row
 
     assert outcomes == oracle_outcomes
-    got = {(*r.identity(), r.source_partition): r for r in rows}
+    got = {(*_identity(r), r.source_partition): r for r in rows}
     assert len(got) == len(rows), "a window was emitted twice"
     assert got.keys() == expected.keys()
     for identity, row in got.items():

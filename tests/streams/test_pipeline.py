@@ -10,10 +10,10 @@ import orjson
 from schemas.topics import RAW_TOPICS
 from simulator.generator import SimConfig, generate
 from sinks.kpi_codec import BadMessage, decode_kpis
-from sinks.writer import StoredRow, stored_row
 from streams.catalog import CATALOG
-from streams.pipeline import SourceRecord, TopicPipeline, kpi_packs, rows_of
-from streams.window_rows import kpi_row
+from streams.pipeline import SourceRecord, TopicPipeline
+from streams.window_rows import KpiRow, kpi_pack
+from streams.windows import kpi_packs, rows_of
 from tests.replay.support import small_province
 
 START_MS = 1_773_100_800_000  # 2026-03-10 00:00 UTC
@@ -35,7 +35,7 @@ def province_records(minutes: int) -> dict[str, list[SourceRecord]]:
 
 
 def _identity(row: object) -> tuple[object, ...]:
-    assert isinstance(row, StoredRow)
+    assert isinstance(row, KpiRow)
     return row.identity()
 
 
@@ -50,15 +50,15 @@ def test_kpi_packs_carry_every_row_once_as_the_sink_decodes_them() -> None:
         for i in range(0, len(batch), 400):
             applied = pipeline.apply(batch[i : i + 400])
             closings = pipeline.close(applied.touched)
-            expected = [stored_row(kpi_row(row)) for row in rows_of(closings)]
+            expected = [row._replace(sketch=None) for row in rows_of(closings)]
             packs = kpi_packs(closings, rows_per_pack=50)
             decoded = [row for _, value in packs for row in decode_kpis(value)]
             assert not [row for row in decoded if isinstance(row, BadMessage)]
-            sketched = [r for r in decoded if isinstance(r, StoredRow) and r.sketch is not None]
+            sketched = [r for r in decoded if isinstance(r, KpiRow) and r.sketch is not None]
             assert all(r.entity_kind == "district" for r in sketched)
             assert {r.kpi for r in sketched} <= QUANTILE_KPIS
             rows_seen_sketched += len(sketched)
-            plain = [r._replace(sketch=None) for r in decoded if isinstance(r, StoredRow)]
+            plain = [r._replace(sketch=None) for r in decoded if isinstance(r, KpiRow)]
             assert sorted(plain, key=_identity) == sorted(expected, key=_identity)
             for key, value in packs:
                 windows = orjson.loads(value)
@@ -66,6 +66,9 @@ def test_kpi_packs_carry_every_row_once_as_the_sink_decodes_them() -> None:
                 assert sum(len(w["kpis"]) for w in windows) < 50 + max(
                     len(w["kpis"]) for w in windows
                 )
+            for partition, closing in closings.items():  # one encoder for packs and rows
+                whole = kpi_packs({partition: closing}, rows_per_pack=1 << 30)
+                assert [value for _, value in whole] == ([kpi_pack(closing.rows)] * bool(whole))
             pipeline.retire(closings)
             packs_seen += len(packs)
             rows_seen += len(expected)

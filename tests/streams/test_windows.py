@@ -12,7 +12,7 @@ from schemas.events import SensorKind, SensorReading
 from schemas.places import District
 from schemas.topics import FARM_TOPIC
 from streams.window_close import tumbling_ends
-from streams.windows import KpiResult, Outcome, PartitionWindows
+from streams.windows import KpiRow, Outcome, PartitionWindows
 
 T0 = dt.datetime(2026, 3, 10, 10, 0, tzinfo=dt.UTC)
 
@@ -35,23 +35,23 @@ def reading(
     )
 
 
-def row(rows: list[KpiResult], kpi: str, kind: str, start_min: int, length_min: int) -> KpiResult:
-    start = int(T0.timestamp()) + start_min * 60
+def row(rows: list[KpiRow], kpi: str, kind: str, start_min: int, length_min: int) -> KpiRow:
+    start = T0 + dt.timedelta(minutes=start_min)
     found = [
         r
         for r in rows
         if r.kpi == kpi
         and r.entity_kind == kind
         and r.window_start == start
-        and r.window_end == start + length_min * 60
+        and r.window_end == start + dt.timedelta(minutes=length_min)
     ]
     assert len(found) == 1, found
     return found[0]
 
 
-def run(events: list[SensorReading]) -> tuple[PartitionWindows, list[KpiResult]]:
+def run(events: list[SensorReading]) -> tuple[PartitionWindows, list[KpiRow]]:
     windows = PartitionWindows(FARM_TOPIC, 0, grace_seconds=30)
-    rows: list[KpiResult] = []
+    rows: list[KpiRow] = []
     for offset, event in enumerate(events):
         windows.apply(offset, event)
         closing = windows.close()
@@ -88,7 +88,7 @@ def test_golden_values_for_every_window_kind() -> None:
         for r in rows
         if r.kpi == "farm.salinity_max_gl"
         and r.entity_kind == "district"
-        and r.window_end - r.window_start == 900
+        and r.window_kind == "15m"
     }
     assert len(hops) == 16  # windows ending 10:01 .. 10:16
 
@@ -123,7 +123,7 @@ def test_idle_partition_advances_by_wall_clock() -> None:
     windows.advance_idle(T0.timestamp() + 3 * 3600)
     closing = windows.close()
     assert closing is not None
-    assert {r.window_end - r.window_start for r in closing.rows} == {60, 900, 3600}
+    assert {r.window_kind for r in closing.rows} == {"1m", "15m", "1h"}
 
 
 def _province_events(rng: random.Random, n: int) -> list[SensorReading]:
@@ -157,7 +157,7 @@ def _close_into(windows: PartitionWindows, out: set[tuple[object, ...]]) -> None
         windows.retire(closing.retired)
 
 
-def _key(r: KpiResult) -> tuple[object, ...]:
+def _key(r: KpiRow) -> tuple[object, ...]:
     return (*r.identity(), r.value, r.count, r.first_offset, r.last_offset, r.event_count)
 
 

@@ -17,7 +17,8 @@ Identity = tuple[Any, ...]
 def kpi_table_from_topic(records: list[Any]) -> dict[Identity, tuple[float, int]]:
     """What an upserting sink would hold: identity -> (value, count), the last record wins.
 
-    Records are packs of KpiWindow objects (as the workers send them) or KpiRow objects."""
+    Records are packs of KpiWindow objects (as the workers send them) or older single-row
+    objects."""
     table: dict[Identity, tuple[float, int]] = {}
     for record in sorted(records, key=lambda r: (r.partition, r.offset)):
         pack = orjson.loads(record.value)
