@@ -46,6 +46,9 @@ class KpiRow(NamedTuple):
     event_count: int
     weight: float | None
     sketch: Any = None
+    sketch_cumulative: list[float] | None = None
+    """The sketch as the boards merge it (``sinks.sketch_cumulative``): the sink fills it
+    when it stores a district row's sketch; None otherwise."""
 
     def identity(self) -> tuple[str, str, str, dt.datetime, dt.datetime]:
         """The upsert key: (kpi, entity_kind, entity_id, window_start, window_end)."""
