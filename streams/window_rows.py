@@ -72,6 +72,13 @@ def iso_utc(when: dt.datetime) -> str:
     return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def iso_of_epoch(epoch: int) -> str:
+    """``epoch`` seconds as ISO 8601 UTC (cached by the int: cheaper to hash than a
+    datetime, for the worker's packs)."""
+    return iso_utc(utc(epoch))
+
+
 _WINDOW: Final = itemgetter(1, 2, 3, 5, 6, 9, 10, 11, 12, 13)
 """What the rows of one window share: entity, bounds and lineage."""
 _KPI: Final = itemgetter(0, 7, 8, 14)
