@@ -19,6 +19,7 @@ import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from schemas.kpi import KpiWindow
+from sinks.sketch_cumulative import cumulative
 from streams.window_rows import KpiRow, kind_of_length
 
 MAX_ERRORS_SHOWN: Final = 3
@@ -83,10 +84,16 @@ def _window_rows(window: KpiWindow) -> list[KpiRow] | list[BadMessage]:
               window.window_start, window.window_end)  # fmt: skip
     lineage = (window.source_topic, window.source_partition, window.first_offset,
                window.last_offset, window.event_count)  # fmt: skip
-    sketches = window.sketches or {}
+    if not window.sketches:
+        return [
+            KpiRow(kpi, *shared, value, count, *lineage, weight)
+            for kpi, value, count, weight in window.kpis
+        ]
+    sketches = window.sketches
     return [
-        KpiRow(kpi, *shared, value, count, *lineage, weight, sketches.get(kpi))
+        KpiRow(kpi, *shared, value, count, *lineage, weight, sketch, cumulative(sketch))
         for kpi, value, count, weight in window.kpis
+        for sketch in (sketches.get(kpi),)
     ]
 
 

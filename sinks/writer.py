@@ -44,7 +44,7 @@ CREATE TEMP TABLE IF NOT EXISTS ioc_kpi_stage (
     district text, window_kind text, window_start timestamptz, window_end timestamptz,
     value double precision, count bigint, source_topic text, source_partition int,
     first_offset bigint, last_offset bigint, event_count bigint, weight double precision,
-    sketch jsonb
+    sketch jsonb, sketch_cumulative double precision[]
 ) ON COMMIT DELETE ROWS;
 DELETE FROM ioc_kpi_stage
 """
@@ -53,7 +53,7 @@ DELETE FROM ioc_kpi_stage
 STAGE_TYPES: Final = (
     "int4", "text",
     "text", "text", "text", "text", "text", "timestamptz", "timestamptz", "float8", "int8",
-    "text", "int4", "int8", "int8", "int8", "float8", "jsonb",
+    "text", "int4", "int8", "int8", "int8", "float8", "jsonb", "float8[]",
 )  # fmt: skip
 
 #: Errors that mean "this data is refused", as opposed to "the server is gone".

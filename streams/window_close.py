@@ -27,7 +27,7 @@ from streams.window_rows import (
     PANE_SECONDS,
     WINDOW_KINDS,
     KpiRow,
-    iso_utc,
+    iso_of_epoch,
     utc,
     window_object,
 )
@@ -234,8 +234,8 @@ class Closing:
         return [
             window_object(
                 (w.entity_kind, w.entity_id, w.district),
-                iso_utc(utc(w.window_start)),
-                iso_utc(utc(w.window_end)),
+                iso_of_epoch(w.window_start),
+                iso_of_epoch(w.window_end),
                 (*source, w.first_offset, w.last_offset, w.event_count),
                 w.values,
                 w.sketches,

@@ -46,6 +46,9 @@ class KpiRow(NamedTuple):
     event_count: int
     weight: float | None
     sketch: Any = None
+    sketch_cumulative: list[float] | None = None
+    """The sketch as the boards merge it (``sinks.sketch_cumulative``): the sink fills it
+    when it stores a district row's sketch; None otherwise."""
 
     def identity(self) -> tuple[str, str, str, dt.datetime, dt.datetime]:
         """The upsert key: (kpi, entity_kind, entity_id, window_start, window_end)."""
@@ -67,6 +70,13 @@ def utc(epoch: int) -> dt.datetime:
 def iso_utc(when: dt.datetime) -> str:
     """``when`` as ISO 8601 UTC, e.g. '2026-03-10T10:00:00Z' (cached)."""
     return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def iso_of_epoch(epoch: int) -> str:
+    """``epoch`` seconds as ISO 8601 UTC (cached by the int: cheaper to hash than a
+    datetime, for the worker's packs)."""
+    return iso_utc(utc(epoch))
 
 
 _WINDOW: Final = itemgetter(1, 2, 3, 5, 6, 9, 10, 11, 12, 13)

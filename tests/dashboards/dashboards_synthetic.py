@@ -64,7 +64,23 @@ SCALED = frozenset({"count", "sum", "mean_x_window_minutes"})
 ENTITY_PREFIX = {"agency": "agency", "site": "site", "sensor": "sensor"}
 
 Row = tuple[
-    str, str, str, str, str, datetime, datetime, float, int, str, int, int, int, int, float, None
+    str,
+    str,
+    str,
+    str,
+    str,
+    datetime,
+    datetime,
+    float,
+    int,
+    str,
+    int,
+    int,
+    int,
+    int,
+    float,
+    None,
+    None,
 ]
 
 
@@ -142,6 +158,7 @@ def rows(
                             count,
                             float(count),
                             None,  # no sketch: quantiles show the worst district
+                            None,
                         )
             start += timedelta(minutes=step)
 

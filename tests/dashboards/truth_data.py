@@ -211,6 +211,7 @@ def _row(
         kpi, entity_kind, entity_id, district, kind, start, start + timedelta(minutes=minutes),
         float(value), count, by_name(kpi).topic, 0, 0, count - 1, count, float(weight),
         None,  # no sketch: a quantile panel shows its worst district, as for older rows
+        None,
     )  # fmt: skip
 
 

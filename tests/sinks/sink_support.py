@@ -59,7 +59,7 @@ def single_row_message(row: KpiRow) -> bytes:
     """``row`` as an older worker sent it: one object with the row's fields (the sink still
     accepts it)."""
     fields: dict[str, Any] = row._asdict()
-    del fields["window_kind"], fields["sketch"]
+    del fields["window_kind"], fields["sketch"], fields["sketch_cumulative"]
     fields["window_start"] = iso_utc(row.window_start)
     fields["window_end"] = iso_utc(row.window_end)
     return orjson.dumps(fields)

@@ -35,6 +35,7 @@ CONTRACT = {
     "written_at": "timestamp with time zone",
     "weight": "double precision",
     "sketch": "jsonb",
+    "sketch_cumulative": "ARRAY",
 }
 
 
