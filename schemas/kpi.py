@@ -7,7 +7,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Final
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.events import Id, UtcTime
 
@@ -35,11 +35,6 @@ _ROW_FIELDS: Final = ("kpi", "value", "count", "weight")
 """The fields of a single-row object that a window states per KPI, in ``kpis`` order."""
 
 
-def _padded(item: object) -> object:
-    """An older worker's ``[kpi, value, count]``, with no weight."""
-    return [*item, None] if isinstance(item, list | tuple) and len(item) == 3 else item
-
-
 class KpiWindow(BaseModel):
     """The final rows of one entity's window with their lineage (which source records
     produced them), stated once.
@@ -53,7 +48,8 @@ class KpiWindow(BaseModel):
     identity is (kpi, entity_kind, entity_id, window_start, window_end).
 
     Older workers also sent single rows: one object with ``kpi``, ``value``, ``count`` and
-    ``weight`` beside the window's fields. It is read as a window of that one KPI.
+    ``weight`` beside the window's fields; the sink reads it as a window of that one KPI
+    (``window_of_older_worker``).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -69,7 +65,7 @@ class KpiWindow(BaseModel):
     last_offset: Tally
     event_count: Tally
     kpis: Annotated[
-        list[Annotated[tuple[KpiName, float, Tally, Weight | None], BeforeValidator(_padded)]],
+        list[tuple[KpiName, float, Tally, Weight | None]],
         Field(min_length=1, description="[kpi, value, count, weight] of each KPI of the window"),
     ]
     sketches: dict[KpiName, Sketch] | None = Field(
@@ -78,11 +74,21 @@ class KpiWindow(BaseModel):
         "roll-ups merge (n, total weight, zero weight, positive bins, negative bins)",
     )
 
-    @model_validator(mode="before")
-    @classmethod
-    def _single_row(cls, data: Any) -> Any:
-        """An older worker's single-row object as a window of its one KPI."""
-        if isinstance(data, dict) and "kpis" not in data and "kpi" in data:
-            data = dict(data)
-            data["kpis"] = [[data.pop(name, None) for name in _ROW_FIELDS]]
+
+def window_of_older_worker(data: Any) -> Any:
+    """What an older worker sent, as the :class:`KpiWindow` object it stands for: a
+    single-row object (``kpi``, ``value``, ``count``, ``weight`` beside the window's
+    fields) becomes the window of its one KPI, and ``[kpi, value, count]`` items get no
+    weight; anything else is returned as it is. The sink applies it only to a message that
+    is not a valid window, so current workers' packs are validated without a Python call
+    per window or KPI."""
+    if not isinstance(data, dict):
         return data
+    if "kpis" not in data and "kpi" in data:
+        data = dict(data)
+        data["kpis"] = [[data.pop(name, None) for name in _ROW_FIELDS]]
+    kpis = data.get("kpis")
+    if isinstance(kpis, list) and any(isinstance(i, list) and len(i) == 3 for i in kpis):
+        data = {**data, "kpis": [[*i, None] if isinstance(i, list) and len(i) == 3 else i
+                                 for i in kpis]}  # fmt: skip
+    return data

@@ -18,7 +18,7 @@ from typing import Any, Final
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
-from schemas.kpi import KpiWindow
+from schemas.kpi import KpiWindow, window_of_older_worker
 from sinks.sketch_cumulative import cumulative
 from streams.window_rows import KpiRow, kind_of_length
 
@@ -84,15 +84,16 @@ def _window_rows(window: KpiWindow) -> list[KpiRow] | list[BadMessage]:
               window.window_start, window.window_end)  # fmt: skip
     lineage = (window.source_topic, window.source_partition, window.first_offset,
                window.last_offset, window.event_count)  # fmt: skip
+    kpis = window.kpis
     if not window.sketches:
         return [
             KpiRow(kpi, *shared, value, count, *lineage, weight)
-            for kpi, value, count, weight in window.kpis
+            for kpi, value, count, weight in kpis
         ]
     sketches = window.sketches
     return [
         KpiRow(kpi, *shared, value, count, *lineage, weight, sketch, cumulative(sketch))
-        for kpi, value, count, weight in window.kpis
+        for kpi, value, count, weight in kpis
         for sketch in (sketches.get(kpi),)
     ]
 
@@ -105,9 +106,24 @@ def _validated(value: bytes | Any) -> KpiWindow | BadMessage:
             return KpiWindow.model_validate_json(value)
         return KpiWindow.model_validate(value)
     except ValidationError as error:
-        return _classify(error)
+        older = _older_worker(value)
+        if older is None:
+            return _classify(error)
+        return _validated(older)
     except Exception as error:  # a validator bug must not stop the sink
         return BadMessage("invalid", f"internal validator error: {error!r}"[:300])
+
+
+def _older_worker(value: bytes | Any) -> dict[str, Any] | None:
+    """``value`` as a window when it is what an older worker sent (a single-row object,
+    items without weight), else None."""
+    if isinstance(value, bytes):
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return None
+    window = window_of_older_worker(value)
+    return window if window is not value else None
 
 
 def _bad_length(seconds: float) -> BadMessage:
