@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from sinks.migrate import migrate
 from sinks.sketch_cumulative import MAX_KEYS, cumulative
+from streams.accumulators.base import State
 from streams.accumulators.quantile import Quantile
 
 pytestmark = pytest.mark.integration
@@ -31,6 +32,18 @@ def url(new_database: Callable[..., str]) -> str:
     return database
 
 
+def _sketches(parts: list[list[float]], q: float) -> tuple[list[State], float | None]:
+    """One worker sketch per list of ``parts``, and the worker's ``q`` quantile of their merge."""
+    acc = Quantile(q)
+    sketches = []
+    for values in parts:
+        state = acc.new()
+        for value in values:
+            acc.add(state, value)
+        sketches.append(state)
+    return sketches, acc.result(acc.merge_all(sketches), 60)
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     parts=st.lists(st.lists(VALUES, min_size=0, max_size=30), min_size=1, max_size=5),
@@ -39,14 +52,7 @@ def url(new_database: Callable[..., str]) -> str:
 def test_sql_quantile_of_merged_sketches_equals_the_workers(
     url: str, parts: list[list[float]], q: float
 ) -> None:
-    acc = Quantile(q)
-    sketches = []
-    for values in parts:
-        state = acc.new()
-        for value in values:
-            acc.add(state, value)
-        sketches.append(state)
-    want = acc.result(acc.merge_all(sketches), 60)
+    sketches, want = _sketches(parts, q)
     with psycopg.connect(url) as conn:
         (got,) = conn.execute(
             "SELECT ioc_sketch_quantile(%s::jsonb[], %s)",
@@ -73,14 +79,7 @@ def test_the_cumulative_form_gives_the_same_quantile(
 ) -> None:
     """``ioc_sketch_cumulative_quantile`` over the concatenated cumulative forms equals the
     worker's quantile of the merged sketch (and so ``ioc_sketch_quantile``)."""
-    acc = Quantile(q)
-    sketches = []
-    for values in parts:
-        state = acc.new()
-        for value in values:
-            acc.add(state, value)
-        sketches.append(state)
-    want = acc.result(acc.merge_all(sketches), 60)
+    sketches, want = _sketches(parts, q)
     flat = [x for s in sketches for x in cumulative(s) or pytest.fail("too wide")]
     with psycopg.connect(url) as conn:
         (got,) = conn.execute(
