@@ -10,6 +10,7 @@ import orjson
 from schemas.topics import RAW_TOPICS
 from simulator.generator import SimConfig, generate
 from sinks.kpi_codec import BadMessage, decode_kpis
+from sinks.sketch_cumulative import cumulative
 from streams.catalog import CATALOG
 from streams.pipeline import SourceRecord, TopicPipeline
 from streams.window_rows import KpiRow, kpi_pack
@@ -57,8 +58,13 @@ def test_kpi_packs_carry_every_row_once_as_the_sink_decodes_them() -> None:
             sketched = [r for r in decoded if isinstance(r, KpiRow) and r.sketch is not None]
             assert all(r.entity_kind == "district" for r in sketched)
             assert {r.kpi for r in sketched} <= QUANTILE_KPIS
+            assert all(r.sketch_cumulative == cumulative(r.sketch) for r in sketched)
             rows_seen_sketched += len(sketched)
-            plain = [r._replace(sketch=None) for r in decoded if isinstance(r, KpiRow)]
+            plain = [
+                r._replace(sketch=None, sketch_cumulative=None)
+                for r in decoded
+                if isinstance(r, KpiRow)
+            ]
             assert sorted(plain, key=_identity) == sorted(expected, key=_identity)
             for key, value in packs:
                 windows = orjson.loads(value)
