@@ -84,17 +84,18 @@ def _window_rows(window: KpiWindow) -> list[KpiRow] | list[BadMessage]:
               window.window_start, window.window_end)  # fmt: skip
     lineage = (window.source_topic, window.source_partition, window.first_offset,
                window.last_offset, window.event_count)  # fmt: skip
-    kpis = window.kpis
     if not window.sketches:
         return [
             KpiRow(kpi, *shared, value, count, *lineage, weight)
-            for kpi, value, count, weight in kpis
+            for kpi, value, count, weight in window.kpis
         ]
     sketches = window.sketches
+    cumulatives = {kpi: cumulative(sketch) for kpi, sketch in sketches.items()}
     return [
-        KpiRow(kpi, *shared, value, count, *lineage, weight, sketch, cumulative(sketch))
-        for kpi, value, count, weight in kpis
-        for sketch in (sketches.get(kpi),)
+        KpiRow(
+            kpi, *shared, value, count, *lineage, weight, sketches.get(kpi), cumulatives.get(kpi)
+        )
+        for kpi, value, count, weight in window.kpis
     ]
 
 

@@ -128,8 +128,8 @@ def kpi_windows(rows: Iterable[KpiRow]) -> list[dict[str, Any]]:
             shared, kpis, sketches = key, [], {}
             groups.append((key, kpis, sketches))
         kpis.append(_KPI(row))
-        if row[15] is not None:
-            sketches[row[0]] = row[15]
+        if row.sketch is not None:
+            sketches[row.kpi] = row.sketch
     return [
         window_object(key[:3], iso_utc(key[3]), iso_utc(key[4]), key[5:], kpis, sketches)
         for key, kpis, sketches in groups
