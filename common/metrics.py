@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import urllib.parse
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Final
 
 from prometheus_client import (
@@ -28,6 +28,7 @@ from prometheus_client import (
     Histogram,
     start_http_server,
 )
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.parser import text_string_to_metric_families
 
 
@@ -169,18 +170,54 @@ CONSUMER_LAG: Final = Gauge(
     ["topic", "partition"],
     registry=WORKER_REGISTRY,
 )
-KPI_LAST_VALUE: Final = Gauge(
-    "ioc_kpi_last_value",
-    "Last closed 1-minute value of an alertable KPI per entity.",
-    ["kpi", "entity_kind", "entity_id", "district"],
-    registry=WORKER_REGISTRY,
-)
-KPI_LAST_WINDOW_END: Final = Gauge(
-    "ioc_kpi_last_window_end_timestamp_seconds",
-    "End of the window behind ioc_kpi_last_value (Unix time).",
-    ["kpi", "entity_kind", "entity_id", "district"],
-    registry=WORKER_REGISTRY,
-)
+
+
+class LastKpiValues:
+    """``ioc_kpi_last_value`` and ``ioc_kpi_last_window_end_timestamp_seconds``: gauges
+    with the labels (kpi, entity_kind, entity_id, district), exported as two prometheus
+    gauges would be. A plain dict holds the values, read at scrape time: setting them is
+    one dict store per label set (a worker sets thousands per batch)."""
+
+    LABELS: Final = ("kpi", "entity_kind", "entity_id", "district")
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.values: dict[tuple[str, str, str, str], tuple[float, float]] = {}
+        registry.register(self)
+
+    def set_all(self, items: Iterable[tuple[tuple[str, str, str, str], float, float]]) -> None:
+        """Set both gauges of each (labels, value, window end) of ``items``."""
+        values = self.values
+        for labels, value, window_end in items:
+            values[labels] = (float(value), float(window_end))
+
+    def describe(self) -> list[GaugeMetricFamily]:
+        """The two families, without samples (what a name-restricted scrape selects by)."""
+        return self._families()
+
+    def collect(self) -> list[GaugeMetricFamily]:
+        """The two families with a sample per label set, in the order they were first set."""
+        value, end = self._families()
+        for labels, (last, window_end) in list(self.values.items()):
+            value.add_metric(labels, last)
+            end.add_metric(labels, window_end)
+        return [value, end]
+
+    def _families(self) -> list[GaugeMetricFamily]:
+        return [
+            GaugeMetricFamily(
+                "ioc_kpi_last_value",
+                "Last closed 1-minute value of an alertable KPI per entity.",
+                labels=self.LABELS,
+            ),
+            GaugeMetricFamily(
+                "ioc_kpi_last_window_end_timestamp_seconds",
+                "End of the window behind ioc_kpi_last_value (Unix time).",
+                labels=self.LABELS,
+            ),
+        ]
+
+
+KPI_LAST: Final = LastKpiValues(WORKER_REGISTRY)
 SENSOR_LAST_SEEN: Final = Gauge(
     "ioc_sensor_last_seen_timestamp_seconds",
     "Event time of the latest reading of a farm sensor (Unix time).",

@@ -14,7 +14,7 @@ worker's path would cost about 13 % more CPU per event (mostly garbage collectio
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
@@ -220,13 +220,18 @@ class Closing:
             out[WINDOW_KINDS[w.window_end - w.window_start]] += len(w.values)
         return out
 
-    def minute_values(self) -> Iterator[tuple[str, str, str, str, float, int]]:
-        """(kpi, entity kind, entity id, district, value, window end) of each 1-minute row;
-        an entity's windows come in end order."""
-        for w in self._windows:
-            if w.window_end - w.window_start == PANE_SECONDS:
-                for kpi, value, _, _ in w.values:
-                    yield kpi, w.entity_kind, w.entity_id, w.district, value, w.window_end
+    def newest_minutes(
+        self, kpis: frozenset[str]
+    ) -> dict[tuple[str, str, str, str], tuple[float, int]]:
+        """The newest 1-minute (value, window end) of each KPI of ``kpis`` per (kpi, entity
+        kind, entity id, district) (an entity's windows come in end order)."""
+        newest: dict[tuple[str, str, str, str], tuple[float, int]] = {}
+        for kind, entity_id, district, start, end, _, _, _, values, _ in self._windows:
+            if end - start == PANE_SECONDS:
+                for kpi, value, _, _ in values:
+                    if kpi in kpis:
+                        newest[(kpi, kind, entity_id, district)] = (value, end)
+        return newest
 
     def kpi_windows(self) -> list[dict[str, Any]]:
         """The :class:`schemas.kpi.KpiWindow` objects of the windows that have rows."""

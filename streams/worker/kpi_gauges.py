@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Final
 
 from common import metrics
 from streams.catalog import ALERTABLE
@@ -20,37 +20,36 @@ class KpiGauges:
 
     def __init__(self) -> None:
         self.labels = metrics.BoundedLabels("ioc_kpi_last_value", 5000)
-        self._gauges: dict[Labels, tuple[Any, Any]] = {}
+        self._admitted: set[Labels] = set()
 
     def update(self, closings: dict[int, Closing]) -> None:
         """Count the rows of ``closings`` and set the gauges to the newest minute of each."""
         emitted = dict.fromkeys(WINDOW_KINDS.values(), 0)
         latest: dict[Labels, tuple[float, int]] = {}
         for closing in closings.values():
-            newest: dict[Labels, tuple[float, int]] = {}
             for kind, n in closing.rows_per_kind().items():
                 emitted[kind] += n
-            for kpi, entity_kind, entity_id, district, value, end in closing.minute_values():
-                if kpi in _ALERTABLE_NAMES:
-                    newest[(kpi, entity_kind, entity_id, district)] = (value, end)
+            newest = closing.newest_minutes(_ALERTABLE_NAMES)
+            if not latest:
+                latest = newest
+                continue
             for labels, seen in newest.items():
                 other = latest.get(labels)
                 if other is None or other[1] <= seen[1]:
                     latest[labels] = seen
-        for labels, (value, window_end) in latest.items():
-            self._set(labels, value, window_end)
+        admitted, admit = self._admitted, self._admit
+        metrics.KPI_LAST.set_all(
+            (labels, value, window_end)
+            for labels, (value, window_end) in latest.items()
+            if labels in admitted or admit(labels)
+        )
         for kind, n in emitted.items():
             if n:
                 metrics.KPI_ROWS_EMITTED.labels(window=kind).inc(n)
 
-    def _set(self, labels: Labels, value: float, window_end: int) -> None:
-        gauges = self._gauges.get(labels)
-        if gauges is None:
-            if not self.labels.admit(labels):
-                return
-            gauges = self._gauges[labels] = (
-                metrics.KPI_LAST_VALUE.labels(*labels),
-                metrics.KPI_LAST_WINDOW_END.labels(*labels),
-            )
-        gauges[0].set(value)
-        gauges[1].set(window_end)
+    def _admit(self, labels: Labels) -> bool:
+        """Whether ``labels`` may get a series (``BoundedLabels``' cap); remembered."""
+        if not self.labels.admit(labels):
+            return False
+        self._admitted.add(labels)
+        return True

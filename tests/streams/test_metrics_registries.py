@@ -14,7 +14,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.metrics import MetricWrapperBase
 
 from common import metrics
@@ -84,3 +84,34 @@ def test_a_running_worker_exports_no_sink_series(tmp_path: Path) -> None:
             worker.stop()
     assert "ioc_events_consumed_total" in names and "ioc_worker_partitions" in names
     assert not {n for n in names if n.startswith(SINK_PREFIX)}
+
+
+def test_last_kpi_values_expose_what_two_prometheus_gauges_would() -> None:
+    gauges, ours = CollectorRegistry(), CollectorRegistry()
+    value = Gauge(
+        "ioc_kpi_last_value",
+        "Last closed 1-minute value of an alertable KPI per entity.",
+        list(metrics.LastKpiValues.LABELS),
+        registry=gauges,
+    )
+    end = Gauge(
+        "ioc_kpi_last_window_end_timestamp_seconds",
+        "End of the window behind ioc_kpi_last_value (Unix time).",
+        list(metrics.LastKpiValues.LABELS),
+        registry=gauges,
+    )
+    last = metrics.LastKpiValues(ours)
+    assert generate_latest(ours) == generate_latest(gauges)
+    sets = [
+        (("farm.salinity_max_gl", "sensor", "lm-sal-001", "long-my"), 4.25, 1773100860),
+        (("farm.salinity_max_gl", "district", "long-my", "long-my"), 3, 1773100860),
+        (("farm.salinity_max_gl", "sensor", "lm-sal-001", "long-my"), 1e-7, 1773100920),
+    ]
+    for labels, v, window_end in sets:
+        value.labels(*labels).set(v)
+        end.labels(*labels).set(window_end)
+        last.set_all([(labels, v, window_end)])
+    assert generate_latest(ours) == generate_latest(gauges)
+    for name in ("ioc_kpi_last_value", "ioc_kpi_last_window_end_timestamp_seconds"):
+        restricted = generate_latest(ours.restricted_registry([name]))
+        assert restricted == generate_latest(gauges.restricted_registry([name]))
