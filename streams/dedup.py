@@ -49,6 +49,9 @@ class EventIdIndex:
         self._minutes: dict[int, list[str]] = {}
         self._order: list[int] = []
         self._new: list[tuple[str, float, int]] = []
+        self._unbucketed = 0
+        """How many ids at the start of ``_new`` are in ``_minutes`` already: :meth:`add`
+        leaves the bucketing to :meth:`_bucket_new`, once per batch."""
         self._segments: deque[tuple[int, float]] = deque()
         """(seq, newest event time in it) of each stored segment, in write order; deleted
         from the oldest on (a segment waits for the older ones: a little longer kept)."""
@@ -57,10 +60,25 @@ class EventIdIndex:
 
     def add(self, event_id: str, t: float, offset: int) -> None:
         """Remember ``event_id`` (first windowed at event time ``t``, source ``offset``)."""
-        self._remember(event_id, t)
+        seen = self.seen
+        seen[event_id] = t
         self._new.append((event_id, t, offset))
-        if len(self.seen) > self.cap:
-            self.evicted += self._forget_oldest(len(self.seen) - self.cap)
+        if len(seen) > self.cap:
+            self._bucket_new()
+            self.evicted += self._forget_oldest(len(seen) - self.cap)
+
+    def _bucket_new(self) -> None:
+        """File the ids :meth:`add` queued under their minutes."""
+        new = self._new
+        minutes, order = self._minutes, self._order
+        for event_id, t, _ in new[self._unbucketed :]:
+            minute = int(t // _MINUTE)
+            bucket = minutes.get(minute)
+            if bucket is None:
+                bucket = minutes[minute] = []
+                heapq.heappush(order, minute)
+            bucket.append(event_id)
+        self._unbucketed = len(new)
 
     def _remember(self, event_id: str, t: float) -> None:
         self.seen[event_id] = t
@@ -88,6 +106,7 @@ class EventIdIndex:
 
     def expire(self, watermark: float) -> None:
         """Forget ids whose event time the watermark passed by more than the horizon."""
+        self._bucket_new()
         cutoff = watermark - self.horizon
         order = self._order
         while order and (order[0] + 1) * _MINUTE <= cutoff:
@@ -101,11 +120,13 @@ class EventIdIndex:
         segments whose ids all expired."""
         out: list[tuple[bytes, bytes | None]] = []
         if self._new:
+            self._bucket_new()
             seq = self._next_seq
             self._next_seq += 1
             self._segments.append((seq, max(item[1] for item in self._new)))
             out.append((id_store_key(partition, seq), orjson.dumps(self._new)))
             self._new = []
+            self._unbucketed = 0
         out.extend((id_store_key(partition, seq), None) for seq in self._dead)
         self._dead = []
         return out
