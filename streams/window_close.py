@@ -74,14 +74,14 @@ def tumbling_ends(starts: list[int], first_end: int, last_end: int) -> list[int]
     """The window ends in ``first_end..last_end`` where a tumbling window of an entity with
     panes ``starts`` (sorted) may close: the end of each pane's minute and each hour end,
     in order, each once."""
-    minute_ends = [start + PANE_SECONDS for start in starts]
-    low = bisect_left(minute_ends, first_end)
-    high = bisect_left(minute_ends, last_end + 1)
+    low = bisect_left(starts, first_end - PANE_SECONDS)
+    high = bisect_left(starts, last_end + 1 - PANE_SECONDS)
+    minute_ends = [start + PANE_SECONDS for start in starts[low:high]]
     first_hour = -(-first_end // HOUR_SECONDS) * HOUR_SECONDS
     hour_ends = range(first_hour, last_end + 1, HOUR_SECONDS)
     if not hour_ends:
-        return minute_ends[low:high]
-    return sorted({*minute_ends[low:high], *hour_ends})
+        return minute_ends
+    return sorted({*minute_ends, *hour_ends})
 
 
 def retired_at(pane_start: int) -> int:
@@ -116,7 +116,9 @@ def close_windows(
     """
     closed = Closed()
     out, counts, retired = closed.windows, closed.counts, closed.retired
-    read_pane = plan.pane_values
+    read_pane, read_sketches = plan.pane_values, plan.sketches
+    every = wanted is every_window  # the worker's filter: no call per window
+    minutes = 0
     for entity, entity_panes in panes.items():
         kind, entity_id = entity
         starts = sorted(entity_panes)
@@ -124,7 +126,7 @@ def close_windows(
         if previous is not None:
             first_end = max(first_end, previous + PANE_SECONDS)
         last_end = min(boundary, starts[-1] + HOUR_SECONDS)
-        sketched = kind in SKETCHED_ENTITY_KINDS
+        sketched = plan.sketched and kind in SKETCHED_ENTITY_KINDS
         if kind in HOPPING_ENTITY_KINDS:
             ends: Iterable[int] = range(first_end, last_end + 1, PANE_SECONDS)
             sizes = MERGED_SIZES
@@ -134,10 +136,10 @@ def close_windows(
         for end in ends:
             pane = entity_panes.get(end - PANE_SECONDS)
             if pane is not None:
-                counts["1m"] += 1
-                if wanted(entity, end - PANE_SECONDS, end):
+                minutes += 1
+                if every or wanted(entity, end - PANE_SECONDS, end):
                     values = read_pane(pane.kpis, PANE_SECONDS)
-                    sketches = plan.sketches(pane.kpis) if sketched else None
+                    sketches = read_sketches(pane.kpis) if sketched else None
                     out.append(
                         _Window(kind, entity_id, pane.district, end - PANE_SECONDS, end,
                                      pane.first, pane.last, pane.n, values, sketches)
@@ -148,13 +150,14 @@ def close_windows(
                 low, high = bisect_left(starts, end - size), bisect_left(starts, end)
                 if low < high:
                     counts[WINDOW_KINDS[size]] += 1
-                    if wanted(entity, end - size, end):
+                    if every or wanted(entity, end - size, end):
                         members = [entity_panes[start] for start in starts[low:high]]
                         out.append(merged(entity, end - size, end, members, plan, sketched))
         for start in starts:
             if retired_at(start) > boundary:
                 break
             retired.append((kind, entity_id, start))
+    counts["1m"] += minutes
     return closed
 
 

@@ -89,6 +89,8 @@ class KpiPlan:
             (k.name, k.acc.result, k.acc.count, _weight_of(k.acc), k.acc.merge_all) for k in kpis
         )
         self._sketched = tuple(k.name for k in kpis if k.accumulator.startswith("quantile:"))
+        self.sketched = bool(self._sketched)
+        """Whether any KPI keeps a sketch (:meth:`sketches` can give one)."""
 
     def observe(self, event: Any) -> list[Observed]:
         """The observations of ``event``, in KPI order."""
