@@ -273,10 +273,14 @@ class TopicPipeline:
         offset = record.offset
         notes = windows.notes
         noted = notes.at.get(offset) if offset <= notes.through else None
+        timestamp = record.timestamp  # ms; the reference time is in seconds, +inf unknown
+        reference = math.inf if timestamp is None or timestamp < 0 else timestamp / 1000.0
         if noted is None:
-            reference = _reference_seconds(record.timestamp, now)
+            if now is not None and now < reference:
+                reference = now
         else:  # judged before (a batch read again, or replay): by the same clock
-            reference = _reference_seconds(record.timestamp, noted)
+            if noted < reference:
+                reference = noted
             applied.note(record.partition, offset, noted)
         result = self.decode(record, None if reference == math.inf else reference * 1000.0)
         if reference == now and noted is None and _clock_decides(result, reference):
@@ -356,12 +360,3 @@ def _clock_decides(result: RawEvent | Rejection, reference: float) -> bool:
     if isinstance(result, Rejection):
         return result.reason_kind == "future"
     return result.occurred_at.timestamp() > reference
-
-
-def _reference_seconds(timestamp_ms: int | None, now: float | None) -> float:
-    """The reference time of a record: its timestamp (ms) capped by ``now`` (s); +inf when
-    neither is known."""
-    reference = math.inf if timestamp_ms is None or timestamp_ms < 0 else timestamp_ms / 1000.0
-    if now is not None and now < reference:
-        return now
-    return reference
