@@ -15,10 +15,14 @@ from schemas.kpi import EntityKind
 from schemas.places import District
 from streams.accumulators import (
     Accumulator,
+    Count,
     KeyedAccumulator,
     Mean,
+    Min,
     PerKeyCompleteness,
+    Quantile,
     State,
+    Sum,
 )
 from streams.catalog.definitions import KpiDef
 
@@ -62,6 +66,17 @@ def _add_of(acc: Accumulator, keyed: bool) -> Callable[..., Any]:
     return cast(KeyedAccumulator, acc).add_keyed if keyed else acc.add
 
 
+_FIRST_ITEM_COUNTS: Final = frozenset(
+    acc.count for acc in (Count, Sum, Mean, Min, Quantile, PerKeyCompleteness)
+)
+"""``count`` methods that return ``state[0]``: read without a call per KPI and window."""
+
+
+def _count_of(acc: Accumulator) -> Callable[[State], int] | None:
+    """``acc.count``, or None where the count is the state's first item."""
+    return None if getattr(type(acc), "count", None) in _FIRST_ITEM_COUNTS else acc.count
+
+
 def _weight_of(acc: Accumulator) -> Callable[[State, float], float] | None:
     """``acc.weight``, or None where the weight is the observation count (read without a
     call per KPI and window)."""
@@ -86,7 +101,8 @@ class KpiPlan:
             for k in kpis
         )
         self._read = tuple(
-            (k.name, k.acc.result, k.acc.count, _weight_of(k.acc), k.acc.merge_all) for k in kpis
+            (k.name, k.acc.result, _count_of(k.acc), _weight_of(k.acc), k.acc.merge_all)
+            for k in kpis
         )
         self._sketched = tuple(k.name for k in kpis if k.accumulator.startswith("quantile:"))
         self.sketched = bool(self._sketched)
@@ -110,7 +126,7 @@ class KpiPlan:
             if state is not None:
                 value = result(state, window_seconds)
                 if value is not None:
-                    n = count(state)
+                    n = state[0] if count is None else count(state)
                     w = float(n) if weight is None else weight(state, window_seconds)
                     out.append((name, value, n, w))
         return out
