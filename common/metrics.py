@@ -172,57 +172,70 @@ CONSUMER_LAG: Final = Gauge(
 )
 
 
-class LastKpiValues:
-    """``ioc_kpi_last_value`` and ``ioc_kpi_last_window_end_timestamp_seconds``: gauges
-    with the labels (kpi, entity_kind, entity_id, district), exported as two prometheus
-    gauges would be. A plain dict holds the values, read at scrape time: setting them is
-    one dict store per label set (a worker sets thousands per batch)."""
+class DictGauges:
+    """Gauges of one label set, exported as prometheus_client's ``Gauge``s would be, whose
+    values live in one plain dict read at scrape time: setting a label set's values is one
+    dict store (a worker sets thousands per batch; a ``Gauge`` child takes a lock per set).
+    """
 
-    LABELS: Final = ("kpi", "entity_kind", "entity_id", "district")
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.values: dict[tuple[str, str, str, str], tuple[float, float]] = {}
+    def __init__(
+        self,
+        families: Sequence[tuple[str, str]],
+        labels: tuple[str, ...],
+        registry: CollectorRegistry,
+    ) -> None:
+        self.families = tuple(families)
+        """(name, help) of each gauge, in the order of the values of a label set."""
+        self.labels = labels
+        self.values: dict[tuple[str, ...], tuple[float, ...]] = {}
         registry.register(self)
 
-    def set_all(self, items: Iterable[tuple[tuple[str, str, str, str], float, float]]) -> None:
-        """Set both gauges of each (labels, value, window end) of ``items``."""
+    def set_all(self, items: Iterable[tuple[tuple[str, ...], tuple[float, ...]]]) -> None:
+        """Set every gauge of each (label values, gauge values) of ``items``."""
         values = self.values
-        for labels, value, window_end in items:
-            values[labels] = (float(value), float(window_end))
+        for labels, numbers in items:
+            values[labels] = tuple(map(float, numbers))
 
     def describe(self) -> list[GaugeMetricFamily]:
-        """The two families, without samples (what a name-restricted scrape selects by)."""
+        """The families, without samples (what a name-restricted scrape selects by)."""
         return self._families()
 
     def collect(self) -> list[GaugeMetricFamily]:
-        """The two families with a sample per label set, in the order they were first set."""
-        value, end = self._families()
-        for labels, (last, window_end) in list(self.values.items()):
-            value.add_metric(labels, last)
-            end.add_metric(labels, window_end)
-        return [value, end]
+        """The families with a sample per label set, in the order they were first set."""
+        families = self._families()
+        for labels, numbers in list(self.values.items()):
+            for family, number in zip(families, numbers, strict=True):
+                family.add_metric(labels, number)
+        return families
 
     def _families(self) -> list[GaugeMetricFamily]:
-        return [
-            GaugeMetricFamily(
-                "ioc_kpi_last_value",
-                "Last closed 1-minute value of an alertable KPI per entity.",
-                labels=self.LABELS,
-            ),
-            GaugeMetricFamily(
-                "ioc_kpi_last_window_end_timestamp_seconds",
-                "End of the window behind ioc_kpi_last_value (Unix time).",
-                labels=self.LABELS,
-            ),
-        ]
+        return [GaugeMetricFamily(n, h, labels=self.labels) for n, h in self.families]
 
 
-KPI_LAST: Final = LastKpiValues(WORKER_REGISTRY)
-SENSOR_LAST_SEEN: Final = Gauge(
-    "ioc_sensor_last_seen_timestamp_seconds",
-    "Event time of the latest reading of a farm sensor (Unix time).",
-    ["sensor_id", "district"],
-    registry=WORKER_REGISTRY,
+KPI_LAST: Final = DictGauges(
+    (
+        (
+            "ioc_kpi_last_value",
+            "Last closed 1-minute value of an alertable KPI per entity.",
+        ),
+        (
+            "ioc_kpi_last_window_end_timestamp_seconds",
+            "End of the window behind ioc_kpi_last_value (Unix time).",
+        ),
+    ),
+    ("kpi", "entity_kind", "entity_id", "district"),
+    WORKER_REGISTRY,
+)
+"""``ioc_kpi_last_value`` and its window end per alertable KPI and entity."""
+SENSOR_LAST_SEEN: Final = DictGauges(
+    (
+        (
+            "ioc_sensor_last_seen_timestamp_seconds",
+            "Event time of the latest reading of a farm sensor (Unix time).",
+        ),
+    ),
+    ("sensor_id", "district"),
+    WORKER_REGISTRY,
 )
 SERIES_DROPPED: Final = Counter(
     "ioc_metric_series_dropped_total",

@@ -26,6 +26,7 @@ from streams.worker.counting import count_applied
 from streams.worker.delivery import Delivery
 from streams.worker.faust_host import FaustHost
 from streams.worker.kpi_gauges import KpiGauges
+from streams.worker.sensor_gauges import SensorGauges
 
 log = logging.getLogger("streams.worker.app")
 
@@ -52,7 +53,7 @@ class Worker:
         self.last_event_wall: dict[tuple[str, int], float] = {}
         self.kpi_gauges = KpiGauges()
         self.delivery = Delivery(self.host)
-        self.sensor_labels = metrics.BoundedLabels("ioc_sensor_last_seen_timestamp_seconds", 5000)
+        self.sensor_gauges = SensorGauges()
         self.backlog = KpiBacklog(
             settings.kafka_bootstrap,
             settings.sink_group,
@@ -201,9 +202,7 @@ class Worker:
 
     def _count(self, topic: str, records: list[Record], applied: Applied) -> None:
         count_applied(topic, applied)
-        for (sensor_id, district), seen in applied.sensors_seen.items():
-            if self.sensor_labels.admit((sensor_id, district)):
-                metrics.SENSOR_LAST_SEEN.labels(sensor_id=sensor_id, district=district).set(seen)
+        self.sensor_gauges.update(applied.sensors_seen)
         last: dict[int, int] = {}
         for record in records:
             last[record.partition] = record.offset

@@ -39,9 +39,7 @@ class KpiGauges:
                     latest[labels] = seen
         admitted, admit = self._admitted, self._admit
         metrics.KPI_LAST.set_all(
-            (labels, value, window_end)
-            for labels, (value, window_end) in latest.items()
-            if labels in admitted or admit(labels)
+            (labels, seen) for labels, seen in latest.items() if labels in admitted or admit(labels)
         )
         for kind, n in emitted.items():
             if n:

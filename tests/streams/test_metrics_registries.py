@@ -86,32 +86,23 @@ def test_a_running_worker_exports_no_sink_series(tmp_path: Path) -> None:
     assert not {n for n in names if n.startswith(SINK_PREFIX)}
 
 
-def test_last_kpi_values_expose_what_two_prometheus_gauges_would() -> None:
-    gauges, ours = CollectorRegistry(), CollectorRegistry()
-    value = Gauge(
-        "ioc_kpi_last_value",
-        "Last closed 1-minute value of an alertable KPI per entity.",
-        list(metrics.LastKpiValues.LABELS),
-        registry=gauges,
-    )
-    end = Gauge(
-        "ioc_kpi_last_window_end_timestamp_seconds",
-        "End of the window behind ioc_kpi_last_value (Unix time).",
-        list(metrics.LastKpiValues.LABELS),
-        registry=gauges,
-    )
-    last = metrics.LastKpiValues(ours)
-    assert generate_latest(ours) == generate_latest(gauges)
+@pytest.mark.parametrize("ours", [metrics.KPI_LAST, metrics.SENSOR_LAST_SEEN])
+def test_dict_gauges_expose_what_prometheus_gauges_would(ours: metrics.DictGauges) -> None:
+    gauges, mine = CollectorRegistry(), CollectorRegistry()
+    made = [Gauge(name, text, list(ours.labels), registry=gauges) for name, text in ours.families]
+    copy = metrics.DictGauges(ours.families, ours.labels, mine)
+    assert generate_latest(mine) == generate_latest(gauges)
+    width = len(ours.labels)
     sets = [
-        (("farm.salinity_max_gl", "sensor", "lm-sal-001", "long-my"), 4.25, 1773100860),
-        (("farm.salinity_max_gl", "district", "long-my", "long-my"), 3, 1773100860),
-        (("farm.salinity_max_gl", "sensor", "lm-sal-001", "long-my"), 1e-7, 1773100920),
+        (("farm.salinity_max_gl", "sensor", "lm-sal-001", "long-my")[:width], (4.25, 1773100860)),
+        (("farm.salinity_max_gl", "district", "long-my", "long-my")[:width], (3, 1773100860)),
+        (("farm.salinity_max_gl", "sensor", "lm-sal-001", "long-my")[:width], (1e-7, 1.5)),
     ]
-    for labels, v, window_end in sets:
-        value.labels(*labels).set(v)
-        end.labels(*labels).set(window_end)
-        last.set_all([(labels, v, window_end)])
-    assert generate_latest(ours) == generate_latest(gauges)
-    for name in ("ioc_kpi_last_value", "ioc_kpi_last_window_end_timestamp_seconds"):
-        restricted = generate_latest(ours.restricted_registry([name]))
+    for labels, numbers in sets:
+        for gauge, number in zip(made, numbers, strict=False):
+            gauge.labels(*labels).set(number)
+        copy.set_all([(labels, numbers[: len(made)])])
+    assert generate_latest(mine) == generate_latest(gauges)
+    for name, _ in ours.families:
+        restricted = generate_latest(mine.restricted_registry([name]))
         assert restricted == generate_latest(gauges.restricted_registry([name]))
