@@ -88,6 +88,12 @@ EVENTS_REROUTED: Final = Counter(
     ["topic"],
     registry=WORKER_REGISTRY,
 )
+ENTITY_CLAIMS: Final = Counter(
+    "ioc_entity_claims_total",
+    "Claims this worker appended to city.entity-claims.v1: entities no registry or earlier "
+    "claim named (the first claim of an entity in that log fixes its district).",
+    registry=WORKER_REGISTRY,
+)
 PRODUCE_FAILURES: Final = Counter(
     "ioc_worker_produce_failures_total",
     "Re-routed copies, dead letters or late records the broker refused after every retry; "

@@ -25,8 +25,8 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from schemas.decode import read_deadletter
 from schemas.places import District
-from schemas.topics import DEADLETTER_TOPIC, FARM_TOPIC, KPI_TOPIC
-from streams.routing import district_partition
+from schemas.topics import CLAIMS_TOPIC, DEADLETTER_TOPIC, FARM_TOPIC, KPI_TOPIC
+from streams.routing import decode_claim, district_partition
 from tests.streams.support import PrivateBroker, WorkerProcess, metric_sum, wait_for
 from tests.support.kafka import read_topic
 
@@ -263,3 +263,44 @@ def test_the_provinces_registry_fixes_an_entitys_district_in_every_partition(
     (letter,) = letters
     assert letter.reason_kind == "entity_district"
     assert "'long-my'" in letter.reason and repr(other) in letter.reason
+
+
+def test_an_unlisted_entity_named_under_two_partitions_is_windowed_once(tmp_path: Path) -> None:
+    """A sensor no registry lists, named under long-my and under a district of another
+    partition: the first claim in city.entity-claims.v1 gives its district, whichever
+    partition made it; the other event is dead-lettered. Before claims, each partition
+    windowed it under its own district."""
+    other = next(d.value for d in District if district_partition(d.value, PARTITIONS) != HOME)
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=2)
+    moved = orjson.loads(reading(2, start)) | {"district": other}
+    records = [
+        (HOME, DISTRICT.encode(), reading(1, start)),
+        (district_partition(other, PARTITIONS), other.encode(), orjson.dumps(moved)),
+    ]
+    with PrivateBroker(tmp_path, partitions=PARTITIONS) as broker:
+        asyncio.run(send(broker.bootstrap, records))
+        worker = WorkerProcess(broker.bootstrap, "claims", tmp_path / "worker.log").start()
+        try:
+            wait_for(
+                lambda: metric_sum(worker.metrics(), "ioc_events_consumed_total") >= 2,
+                120,
+                "both records consumed",
+            )
+            samples = worker.metrics()
+        finally:
+            worker.stop()
+        letters = [
+            read_deadletter(r.value)
+            for r in asyncio.run(read_topic(broker.bootstrap, DEADLETTER_TOPIC))
+        ]
+        claims = [
+            decode_claim(r.value) for r in asyncio.run(read_topic(broker.bootstrap, CLAIMS_TOPIC))
+        ]
+    assert metric_sum(samples, "ioc_events_windowed_total") == 1
+    assert metric_sum(samples, "ioc_entity_claims_total") == len(claims) >= 1
+    first = claims[0]
+    assert first is not None and first.entity_id == "lm-sal-001"
+    (letter,) = letters
+    assert letter.reason_kind == "entity_district"
+    loser = other if first.district == DISTRICT else DISTRICT
+    assert f"'{first.district}'" in letter.reason and repr(loser) in letter.reason
