@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -304,3 +305,72 @@ def test_an_unlisted_entity_named_under_two_partitions_is_windowed_once(tmp_path
     assert letter.reason_kind == "entity_district"
     loser = other if first.district == DISTRICT else DISTRICT
     assert f"'{first.district}'" in letter.reason and repr(loser) in letter.reason
+
+
+def test_two_workers_that_meet_new_entities_at_once_take_the_same_decisions(
+    tmp_path: Path,
+) -> None:
+    """Two independent apps (their own groups and state) read the same topic, where each of
+    eight new sensors is named under districts of two partitions at the same moment. They
+    race to claim them on the one claims log, and both take the first claim's side: the
+    same events windowed, the same ones dead-lettered."""
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=2)
+    districts = [d.value for d in District]
+    records = []
+    for n in range(8):
+        first = districts[n % len(districts)]
+        second = next(
+            d
+            for d in districts[n % len(districts) + 1 :] + districts
+            if district_partition(d, PARTITIONS) != district_partition(first, PARTITIONS)
+        )
+        for k, district in enumerate((first, second)):
+            event = orjson.loads(reading(10 * n + k, start, sensor=f"new-{n}"))
+            value = orjson.dumps(event | {"district": district})
+            records.append((district_partition(district, PARTITIONS), district.encode(), value))
+    with PrivateBroker(tmp_path, partitions=PARTITIONS) as broker:
+        asyncio.run(send(broker.bootstrap, records))
+        workers = [
+            WorkerProcess(
+                broker.bootstrap,
+                f"race-{name}",
+                tmp_path / name / "worker.log",
+                IOC_STATE_DIR=tmp_path / name / "state",
+            )
+            for name in ("a", "b")
+        ]
+        for worker in workers:
+            worker.log_path.parent.mkdir()
+            worker.start()
+        try:
+            for worker in workers:
+                wait_for(
+                    lambda w=worker: metric_sum(w.metrics(), "ioc_events_consumed_total") >= 16,
+                    120,
+                    "every record consumed by both workers",
+                )
+            samples = [worker.metrics() for worker in workers]
+        finally:
+            for worker in workers:
+                worker.stop()
+        letters = [
+            read_deadletter(r.value)
+            for r in asyncio.run(read_topic(broker.bootstrap, DEADLETTER_TOPIC))
+        ]
+        claims = [
+            decode_claim(r.value) for r in asyncio.run(read_topic(broker.bootstrap, CLAIMS_TOPIC))
+        ]
+    for worker_samples in samples:
+        assert metric_sum(worker_samples, "ioc_events_windowed_total") == 8
+        assert metric_sum(worker_samples, "ioc_events_invalid_total") == 8
+    first_claims: dict[str, str] = {}
+    for claim in claims:
+        assert claim is not None
+        first_claims.setdefault(claim.entity_id, claim.district)
+    assert len(first_claims) == 8 and len(claims) >= 8
+    refused = Counter((letter.origin_partition, letter.origin_offset) for letter in letters)
+    assert len(letters) == 16 and set(refused.values()) == {2}, "both refused the same events"
+    for letter in letters:
+        assert letter.reason_kind == "entity_district"
+        entity = orjson.loads(letter.raw or b"")["sensor_id"]
+        assert f"under district {first_claims[entity]!r}" in letter.reason
