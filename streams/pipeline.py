@@ -4,12 +4,13 @@ A :class:`TopicPipeline` owns the :class:`~streams.windows.PartitionWindows` of 
 topic's partitions. The Faust agent (``streams.worker.app``), replay and the tests feed it records
 and carry out what it returns, in this order, which keeps every KPI exact across crashes:
 
+0. while a batch names entities nobody claimed yet, :meth:`TopicPipeline.apply` stops at
+   the first: append their claims to the claims log, read it back, apply the rest
+   (:mod:`streams.routing`);
 1. store the batch's clock notes, if any (:meth:`TopicPipeline.note_writes`), wait until
    the broker has them, then produce them to city.clock.v1 (:mod:`streams.clocknotes`);
    produce re-routed copies (:mod:`streams.routing`), dead letters and late events, and
-   wait until the broker has them all (before that, while a batch names entities nobody
-   claimed yet, :meth:`TopicPipeline.apply` stops at the first: the caller appends their
-   claims to the claims log, reads it back and applies the rest);
+   wait until the broker has them all;
 2. close the windows the watermarks passed (in memory: :meth:`TopicPipeline.close`);
 3. write the changed panes to the state table, except those the closing retires (no window
    needs them any more; until the clock below is written, a restart reads the records
