@@ -91,12 +91,22 @@ class ClaimsLog:
             self._consumer = None
 
     async def _read_to_end(self) -> None:
+        """Read every claim up to the log's end offsets now; raise
+        :class:`ClaimsNotReadBack` when the broker delivers none for ``read_back_seconds``."""
         consumer = self._consumer or await self._open()
         partitions = consumer.assignment()
         ends = await consumer.end_offsets(list(partitions))
         for tp in partitions:
+            deadline = time.monotonic() + self.read_back_seconds
             while await consumer.position(tp) < ends[tp]:
+                if time.monotonic() > deadline:
+                    raise ClaimsNotReadBack(
+                        f"{CLAIMS_TOPIC} delivered nothing for {self.read_back_seconds:g} s "
+                        f"below its end offset {ends[tp]}: is the broker still running?"
+                    )
                 fetched = await consumer.getmany(tp, timeout_ms=1000)
+                if fetched:
+                    deadline = time.monotonic() + self.read_back_seconds
                 for record in fetched.get(tp, ()):
                     claim = decode_claim(record.value)
                     if claim is not None:
