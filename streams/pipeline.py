@@ -26,6 +26,8 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
+import orjson
+
 from schemas.decode import ReasonKind, Rejection, decode
 from schemas.events import RawEvent, SensorReading
 from streams.catalog import entities_of
@@ -219,18 +221,24 @@ class TopicPipeline:
     def _unclaimed(self, first: RawEvent, records: Sequence[Record]) -> list[Claim]:
         """The claim of ``first`` (an event whose entity nobody claimed), then one for each
         entity of ``records`` (valid events in their district's partition) that neither a
-        partition nor a claim names yet, in record order."""
+        partition nor a claim names yet, in record order.
+
+        A record whose entity id (read from its JSON without validation) is known or
+        claimed already is not validated: the first record of each new entity is."""
         claim = _claim_of(first)
         claims = {claim.entity_id: claim}
         fixed = self.fixed_districts or {}
         for record in records:
+            known = self.partitions[record.partition].registry.districts
+            hint = _entity_id_of(record.value)
+            if hint is not None and (hint in claims or hint in fixed or hint in known):
+                continue
             event = self.decode(record)
             if isinstance(event, Rejection):
                 continue
             claim = _claim_of(event)
             if district_partition(claim.district, self.partition_count or 1) != record.partition:
                 continue
-            known = self.partitions[record.partition].registry.districts
             if claim.entity_id not in fixed and claim.entity_id not in known:
                 claims.setdefault(claim.entity_id, claim)
         return list(claims.values())
@@ -297,6 +305,19 @@ class TopicPipeline:
     def state_entries(self) -> int:
         """Open panes over all loaded partitions."""
         return sum(w.pane_count for w in self.partitions.values())
+
+
+def _entity_id_of(value: bytes | None) -> str | None:
+    """The agency, site or sensor id a record's JSON names, unvalidated; None when it
+    names none or is no JSON object."""
+    try:
+        fields = orjson.loads(value or b"")
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(fields, dict):
+        return None
+    entity = fields.get("sensor_id") or fields.get("site_id") or fields.get("agency_id")
+    return entity if isinstance(entity, str) else None
 
 
 def _claim_of(event: RawEvent) -> Claim:

@@ -63,6 +63,7 @@ class Worker:
         )
         for topic_name in RAW_TOPICS:
             self._add_source(topic_name)
+        self.host.at_start(self.claims.start)
         self.host.every(1.0, self._idle_tick)
         self.host.every(garbage.INTERVAL_SECONDS, self._collect_garbage)
         self.host.on_revoked(self._drop)

@@ -20,7 +20,7 @@ from typing import Final
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from common import metrics
 from schemas.topics import CLAIMS_TOPIC
@@ -59,30 +59,49 @@ class ClaimsLog:
         self._consumer: AIOKafkaConsumer | None = None
         self._lock = asyncio.Lock()
 
+    async def start(self) -> None:
+        """Create the topic if missing and read the log, before any batch needs it (a
+        broker that does not answer is left to the first claim)."""
+        try:
+            async with self._lock:
+                if self._consumer is None:
+                    await self._read_to_end()
+        except (ClaimsNotReadBack, KafkaError, OSError) as error:
+            log.warning("could not read %s at start: %r", CLAIMS_TOPIC, error)
+
     async def claim(self, claims: Sequence[Claim]) -> None:
         """Make sure every entity of ``claims`` has its first claim in ``self.claims``:
         read the log, append the claims still missing, and read the log until they are
         there (raise :class:`ClaimsNotReadBack` after ``read_back_seconds``)."""
-        async with self._lock:
-            await self._read_to_end()
-            missing = [c for c in claims if c.entity_id not in self.claims]
-            if not missing:
-                return
-            await self.delivery.produce((CLAIMS_TOPIC, [(c.key(), c.encode()) for c in missing]))
-            self.made += len(missing)
-            metrics.ENTITY_CLAIMS.inc(len(missing))
-            started = time.monotonic()
-            while True:
-                await self._read_to_end()
+        with metrics.CLAIM_SECONDS.time():
+            await self._claim(claims)
+
+    async def _claim(self, claims: Sequence[Claim]) -> None:
+        if await self._known(claims):  # the log so far decides: an earlier claim exists
+            return
+        missing = [c for c in claims if c.entity_id not in self.claims]
+        await self.delivery.produce((CLAIMS_TOPIC, [(c.key(), c.encode()) for c in missing]))
+        self.made += len(missing)
+        metrics.ENTITY_CLAIMS.inc(len(missing))
+        started = time.monotonic()
+        while not await self._known(missing):
+            if time.monotonic() - started > self.read_back_seconds:
                 unread = [c.entity_id for c in missing if c.entity_id not in self.claims]
-                if not unread:
-                    return
-                if time.monotonic() - started > self.read_back_seconds:
-                    raise ClaimsNotReadBack(
-                        f"claims of {unread[:5]} were acknowledged but not read back from "
-                        f"{CLAIMS_TOPIC} within {self.read_back_seconds:g} s"
-                    )
-                await asyncio.sleep(0.05)
+                raise ClaimsNotReadBack(
+                    f"claims of {unread[:5]} were acknowledged but not read back from "
+                    f"{CLAIMS_TOPIC} within {self.read_back_seconds:g} s"
+                )
+            await asyncio.sleep(0.05)
+
+    async def _known(self, claims: Sequence[Claim]) -> bool:
+        """True when every entity of ``claims`` has its first claim in ``self.claims``,
+        after reading the log to its end unless it had them already. One read at a time:
+        batches waiting for it take what it read (their claims may be among it)."""
+        async with self._lock:
+            if all(c.entity_id in self.claims for c in claims):
+                return True
+            await self._read_to_end()
+        return all(c.entity_id in self.claims for c in claims)
 
     async def stop(self) -> None:
         """Close the log's consumer, if one was started."""
