@@ -89,6 +89,19 @@ EVENTS_REROUTED: Final = Counter(
     ["topic"],
     registry=WORKER_REGISTRY,
 )
+ENTITY_CLAIMS: Final = Counter(
+    "ioc_entity_claims_total",
+    "Claims this worker appended to city.entity-claims.v1: entities no registry or earlier "
+    "claim named (the first claim of an entity in that log fixes its district).",
+    registry=WORKER_REGISTRY,
+)
+CLAIM_SECONDS: Final = Histogram(
+    "ioc_entity_claim_seconds",
+    "Time a batch waited for its new entities' claims: read the claims log, append the "
+    "missing claims and read them back.",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0),
+    registry=WORKER_REGISTRY,
+)
 PRODUCE_FAILURES: Final = Counter(
     "ioc_worker_produce_failures_total",
     "Re-routed copies, dead letters or late records the broker refused after every retry; "

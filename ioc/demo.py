@@ -42,7 +42,14 @@ from ioc.processes import IOC, Children
 from ioc.summary import Latest, Period, clear_period, latest_by_district, print_tables
 from ioc.wall import write_board_pngs
 from ioc.watch import DEMO_IDLE_SECONDS, conservation, print_conservation, wait_until_done
-from schemas.topics import CLOCK_TOPIC, DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
+from schemas.topics import (
+    CLAIMS_TOPIC,
+    CLOCK_TOPIC,
+    DEADLETTER_TOPIC,
+    KPI_TOPIC,
+    LATE_TOPIC,
+    RAW_TOPICS,
+)
 from sinks.migrate import migrate
 
 FAULTS: Final = (
@@ -111,7 +118,7 @@ async def reset_topics(bootstrap: str, partitions: int) -> None:
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        doomed = [n for n in names if n in existing]
+        doomed = [n for n in [*names, CLAIMS_TOPIC] if n in existing]  # workers create it
         doomed += sorted(n for n in existing if n.startswith(DEMO_APP_PREFIX))
         if doomed:
             await admin.delete_topics(doomed)

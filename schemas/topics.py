@@ -21,6 +21,9 @@ KPI_TOPIC: Final = "city.kpi.v1"
 CLOCK_TOPIC: Final = "city.clock.v1"
 """Clock notes of the workers: the wall-clock time a record was judged by, where it
 changed a decision (streams.clocknotes); replay reads them."""
+CLAIMS_TOPIC: Final = "city.entity-claims.v1"
+"""Claims of the workers: the district of each entity the province's registry does not
+list, first claim wins (streams.routing); every record is kept, replay reads them all."""
 
 
 def partition_key(district: str) -> bytes:

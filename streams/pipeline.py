@@ -4,6 +4,9 @@ A :class:`TopicPipeline` owns the :class:`~streams.windows.PartitionWindows` of 
 topic's partitions. The Faust agent (``streams.worker.app``), replay and the tests feed it records
 and carry out what it returns, in this order, which keeps every KPI exact across crashes:
 
+0. while a batch names entities nobody claimed yet, :meth:`TopicPipeline.apply` stops at
+   the first: append their claims to the claims log, read it back, apply the rest
+   (:mod:`streams.routing`);
 1. store the batch's clock notes, if any (:meth:`TopicPipeline.note_writes`), wait until
    the broker has them, then produce them to city.clock.v1 (:mod:`streams.clocknotes`);
    produce re-routed copies (:mod:`streams.routing`), dead letters and late events, and
@@ -20,124 +23,36 @@ and carry out what it returns, in this order, which keeps every KPI exact across
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Final, NamedTuple, Protocol
+from typing import Final
 
 import orjson
 
-from schemas.decode import ReasonKind, Rejection, deadletter_record, decode
+from schemas.decode import ReasonKind, Rejection, decode
 from schemas.events import RawEvent, SensorReading
+from streams.catalog import entities_of
 from streams.clocknotes import notes_store_key
 from streams.dedup import DEFAULT_HORIZON_SECONDS
-from streams.routing import district_partition, is_rerouted, reroute_header
+from streams.routing import Claim, district_partition, is_rerouted, reroute_header
+from streams.step_records import (
+    Applied,
+    Record,
+    Reroute,
+    SourceRecord,
+    StateWrite,
+    late_record,
+)
 from streams.windows import REFUSED, Closing, Outcome, PartitionWindows
 
-
-class Record(Protocol):
-    """One Kafka record of a raw topic, as the pipeline reads it: aiokafka's
-    ``ConsumerRecord`` as fetched, or a :class:`SourceRecord`."""
-
-    @property
-    def topic(self) -> str: ...
-    @property
-    def partition(self) -> int: ...
-    @property
-    def offset(self) -> int: ...
-    @property
-    def timestamp(self) -> int | None:
-        """Broker (or producer) time in milliseconds."""
-
-    @property
-    def key(self) -> bytes | None: ...
-    @property
-    def value(self) -> bytes | None: ...
-    @property
-    def headers(self) -> Sequence[tuple[str, bytes]]: ...
-
-
-class SourceRecord(NamedTuple):
-    """One Kafka record of a raw topic built by hand (replay, tests): a :class:`Record`."""
-
-    topic: str
-    partition: int
-    offset: int
-    timestamp: int | None
-    """Milliseconds, as in aiokafka's ``ConsumerRecord``."""
-    key: bytes | None
-    value: bytes | None
-    headers: Sequence[tuple[str, bytes]] = ()
-
-
-class Reroute(NamedTuple):
-    """A copy of a misplaced record for its district's partition of the same topic."""
-
-    partition: int
-    key: bytes
-    value: bytes | None
-    timestamp_ms: int | None
-    headers: list[tuple[str, bytes]]
-
-
-@dataclass
-class Applied:
-    """What applying one batch produced, before any window closes."""
-
-    deadletters: list[tuple[bytes | None, bytes]] = field(default_factory=list)
-    lates: list[tuple[bytes | None, bytes]] = field(default_factory=list)
-    reroutes: list[Reroute] = field(default_factory=list)
-    """Copies of misplaced records to produce to their districts' partitions (step 1)."""
-    consumed: int = 0
-    outcomes: Counter[str] = field(default_factory=Counter)
-    invalid: Counter[str] = field(default_factory=Counter)
-    touched: set[int] = field(default_factory=set)
-    sensors_seen: dict[tuple[str, str], float] = field(default_factory=dict)
-    clock_notes: dict[int, dict[int, float]] = field(default_factory=dict)
-    """partition -> offset -> wall-clock time the record was judged by, for the records
-    whose decision that time changed (:mod:`streams.clocknotes`): city.clock.v1 records."""
-    noted: set[int] = field(default_factory=set)
-    """Partitions with new clock notes: their notes must be stored before any output."""
-
-    def note(self, partition: int, offset: int, now: float) -> None:
-        """Record that ``now`` judged the record at ``offset`` of ``partition``."""
-        at = self.clock_notes.get(partition)
-        if at is None:
-            at = self.clock_notes[partition] = {}
-        at[offset] = now
-
-    def dead_letter(self, record: Record, rejection: Rejection) -> None:
-        """Count ``record`` as invalid for ``rejection`` and queue its dead letter."""
-        self.invalid[rejection.reason_kind] += 1
-        value = deadletter_record(
-            record.topic, record.partition, record.offset, record.value, rejection
-        )
-        self.deadletters.append((record.key, value))
-
-
-@dataclass
-class StateWrite:
-    """One write to the state table: ``value`` None deletes the key."""
-
-    partition: int
-    key: bytes
-    value: bytes | None
-
-
-def late_record(record: Record, event: RawEvent) -> bytes:
-    """The city.late.v1 value of a late event: origin plus the original event JSON."""
-    return orjson.dumps(
-        {
-            "origin": {
-                "topic": record.topic,
-                "partition": record.partition,
-                "offset": record.offset,
-            },
-            "occurred_at": event.occurred_at.isoformat(),
-            "event_id": event.event_id,
-            "value": orjson.loads(record.value or b"null"),
-        }
-    )
+__all__ = [
+    "Applied",
+    "Record",
+    "Reroute",
+    "SourceRecord",
+    "StateWrite",
+    "TopicPipeline",
+    "late_record",
+]
 
 
 _REFUSAL_KINDS: Final[dict[Outcome, ReasonKind]] = {
@@ -147,6 +62,7 @@ _REFUSAL_KINDS: Final[dict[Outcome, ReasonKind]] = {
 _WINDOWED: Final = Outcome.WINDOWED
 _MISROUTED: Final = Outcome.MISROUTED
 _LATE: Final = Outcome.LATE
+_UNCLAIMED: Final = Outcome.UNCLAIMED
 
 
 class TopicPipeline:
@@ -160,10 +76,14 @@ class TopicPipeline:
         partition_count: int | None = None,
         dedup_horizon_seconds: float = DEFAULT_HORIZON_SECONDS,
         fixed_districts: Mapping[str, str] | None = None,
+        claims_required: bool = False,
     ) -> None:
         self.topic = topic
         self.fixed_districts = fixed_districts
-        """The province's entity registry (``IOC_ENTITY_REGISTRY``), None when not given."""
+        """The province's entity registry (``IOC_ENTITY_REGISTRY``) and the entities'
+        claims (:class:`~streams.routing.EntityClaims`), None when neither is given."""
+        self.claims_required = claims_required
+        """True (the worker): an entity nobody claimed is claimed before it is windowed."""
         self.grace = grace_seconds
         self.future_skew = future_skew_seconds
         self.partition_count = partition_count
@@ -190,6 +110,7 @@ class TopicPipeline:
             self.partition_count,
             self.dedup_horizon,
             fixed_districts=self.fixed_districts,
+            claims_required=self.claims_required,
         )
 
     def is_loaded(self, partition: int) -> bool:
@@ -211,7 +132,9 @@ class TopicPipeline:
         """The window state of a loaded partition."""
         return self.partitions[partition]
 
-    def apply(self, records: Sequence[Record], now: float | None = None) -> Applied:
+    def apply(
+        self, records: Sequence[Record], now: float | None = None, into: Applied | None = None
+    ) -> Applied:
         """Validate and fold records (in offset order per partition) into their windows.
 
         Each record is judged against its reference time: its timestamp, capped by the
@@ -220,8 +143,14 @@ class TopicPipeline:
         clock note (judged before: a batch read again after a crash, or replay reading the
         worker's notes) is capped by the noted time instead. Where ``now`` changed a
         decision, the record is noted (``Applied.clock_notes``). Replay passes no ``now``.
+
+        With claims required, the batch stops at the first record whose entity nobody
+        claimed: ``Applied.unclaimed`` lists the claims the rest needs, ``Applied.rest`` its
+        records; once the claims are read back, apply ``rest`` with ``into`` the same
+        :class:`Applied` and the same ``now``.
         """
-        applied = Applied(consumed=len(records), touched={r.partition for r in records})
+        applied = into or Applied(consumed=len(records), touched={r.partition for r in records})
+        applied.unclaimed, applied.rest = [], ()
         outcomes = dict.fromkeys(Outcome, 0)
         windowed = 0  # the common outcome, counted without hashing an Enum per event
         partitions = self.partitions
@@ -242,6 +171,10 @@ class TopicPipeline:
             outcome = windows.apply(offset, result, reference)
             if outcome is _WINDOWED:
                 windowed += 1
+            elif outcome is _UNCLAIMED:
+                applied.rest = records[records.index(record) :]
+                applied.unclaimed = self._unclaimed(result, applied.rest[1:])
+                break
             elif outcome is _MISROUTED and not is_rerouted(record.headers):
                 outcomes[Outcome.REROUTED] += 1
                 applied.reroutes.append(self._reroute(record, result))
@@ -288,6 +221,31 @@ class TopicPipeline:
             applied.note(record.partition, offset, reference)
             applied.noted.add(record.partition)
         return result, reference
+
+    def _unclaimed(self, first: RawEvent, records: Sequence[Record]) -> list[Claim]:
+        """The claim of ``first`` (an event whose entity nobody claimed), then one for each
+        entity of ``records`` (valid events in their district's partition) that neither a
+        partition nor a claim names yet, in record order.
+
+        A record whose entity id (read from its JSON without validation) is known or
+        claimed already is not validated: the first record of each new entity is."""
+        claim = _claim_of(first)
+        claims = {claim.entity_id: claim}
+        fixed = self.fixed_districts or {}
+        for record in records:
+            known = self.partitions[record.partition].registry.districts
+            hint = _entity_id_of(record.value)
+            if hint is not None and (hint in claims or hint in fixed or hint in known):
+                continue
+            event = self.decode(record)
+            if isinstance(event, Rejection):
+                continue
+            claim = _claim_of(event)
+            if district_partition(claim.district, self.partition_count or 1) != record.partition:
+                continue
+            if claim.entity_id not in fixed and claim.entity_id not in known:
+                claims.setdefault(claim.entity_id, claim)
+        return list(claims.values())
 
     def _reroute(self, record: Record, event: RawEvent) -> Reroute:
         district = event.district.value
@@ -351,6 +309,25 @@ class TopicPipeline:
     def state_entries(self) -> int:
         """Open panes over all loaded partitions."""
         return sum(w.pane_count for w in self.partitions.values())
+
+
+def _entity_id_of(value: bytes | None) -> str | None:
+    """The agency, site or sensor id a record's JSON names, unvalidated; None when it
+    names none or is no JSON object."""
+    try:
+        fields = orjson.loads(value or b"")
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(fields, dict):
+        return None
+    entity = fields.get("sensor_id") or fields.get("site_id") or fields.get("agency_id")
+    return entity if isinstance(entity, str) else None
+
+
+def _claim_of(event: RawEvent) -> Claim:
+    """The claim that ``event``'s entity (agency, site or sensor) lies in its district."""
+    (_, district), (kind, entity_id) = entities_of(event)
+    return Claim(kind.value, entity_id, district)
 
 
 def _clock_decides(result: RawEvent | Rejection, reference: float) -> bool:

@@ -15,19 +15,23 @@ changed) is dead-lettered as ``misrouted``, never re-routed twice.
 
 An entity (agency, site, sensor) belongs to the district it was first seen under; an event
 naming it under another district is dead-lettered as ``entity_district`` rather than
-windowed twice. :class:`EntityRegistry` remembers those first sightings per partition. A
-partition cannot see another's sightings: the province's own list of entities
-(``IOC_ENTITY_REGISTRY``, :func:`load_entity_registry`) fixes the district of every entity
-it lists, in every partition alike.
+windowed twice. :class:`EntityRegistry` remembers those first sightings per partition. The
+province's own list of entities (``IOC_ENTITY_REGISTRY``, :func:`load_entity_registry`)
+fixes the district of every entity it lists, in every partition alike. An entity it does not
+list is claimed: before a worker windows an entity that neither the registry nor any claim
+names, it appends a :class:`Claim` to the claims log (``city.entity-claims.v1``) and reads
+the log back; the first claim of an entity in that log gives its district
+(:class:`EntityClaims`), whichever partition made it. One log, read in order, gives every
+partition, every restart and replay the same answer.
 """
 
 from __future__ import annotations
 
 import csv
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Final
+from typing import Final, NamedTuple
 
 import orjson
 from aiokafka.partitioner import murmur2
@@ -102,6 +106,47 @@ class EntityRegistry:
         registry = cls()
         registry.districts = {str(k): str(v) for k, v in orjson.loads(raw).items()}
         return registry
+
+
+class Claim(NamedTuple):
+    """One record of the claims log: ``entity_id`` (of ``entity_kind``) lies in ``district``."""
+
+    entity_kind: str
+    entity_id: str
+    district: str
+
+    def key(self) -> bytes:
+        """The record key: the entity id, UTF-8."""
+        return self.entity_id.encode()
+
+    def encode(self) -> bytes:
+        """The record value: a JSON object of the three fields."""
+        return orjson.dumps(self._asdict())
+
+
+def decode_claim(raw: bytes | None) -> Claim | None:
+    """The claim stored as ``raw`` by :meth:`Claim.encode`; None for any other value."""
+    try:
+        fields = orjson.loads(raw or b"")
+        claim = Claim(**fields)
+    except (orjson.JSONDecodeError, TypeError):
+        return None
+    if not all(isinstance(f, str) for f in claim):
+        return None
+    return claim
+
+
+class EntityClaims(dict[str, str]):
+    """The district of each entity by the province's registry, then by the first claim of
+    the claims log read in order: a mapping entity id -> district that only grows."""
+
+    def __init__(self, fixed: Mapping[str, str] | None = None) -> None:
+        super().__init__(fixed or {})
+
+    def add(self, claims: Iterable[Claim]) -> None:
+        """Take ``claims`` read from the log, in log order: an entity keeps its first."""
+        for claim in claims:
+            self.setdefault(claim.entity_id, claim.district)
 
 
 def entity_reason(kind: str, entity: str, district: str, known: str) -> str:

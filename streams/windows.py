@@ -94,6 +94,9 @@ class Outcome(Enum):
     MISROUTED = "misrouted"
     REROUTED = "rerouted"
     ENTITY_DISTRICT = "entity_district"
+    UNCLAIMED = "unclaimed"
+    """An entity no registry or claim names yet while claims are required: nothing
+    changed, the caller claims it (:mod:`streams.routing`) and applies the event again."""
 
 
 REFUSED: Final = frozenset({Outcome.MISROUTED, Outcome.ENTITY_DISTRICT})
@@ -119,12 +122,16 @@ class PartitionWindows(PartitionState):
         dedup_horizon_seconds: float = DEFAULT_HORIZON_SECONDS,
         wanted: WindowFilter | None = None,
         fixed_districts: Mapping[str, str] | None = None,
+        claims_required: bool = False,
     ) -> None:
         super().__init__(partition, dedup_horizon_seconds)
         self.topic = topic
         self.fixed_districts = fixed_districts
         """The province's entity registry (entity id -> district), consulted for entities
         this partition has not windowed yet; None: first sightings alone decide."""
+        self.claims_required = claims_required
+        """True: an entity that neither this partition nor ``fixed_districts`` knows is
+        not windowed before it is claimed (:data:`Outcome.UNCLAIMED`)."""
         self.wanted = wanted
         """Which closed windows to build rows for (replay narrows them); None: every one."""
         self.grace = grace_seconds
@@ -167,11 +174,13 @@ class PartitionWindows(PartitionState):
         entities: tuple[EntityKey, ...] | None = None,
     ) -> Outcome:
         """Decide what becomes of an event and move the clock, without touching a pane:
-        redelivery, misrouted, duplicate id, entity under another district, late, or
-        windowed (then its id is remembered and the watermark moves). ``entities``: those
-        of ``event`` (``entities_of``), when the caller has them already."""
+        redelivery, misrouted, duplicate id, unclaimed entity (nothing changes), entity
+        under another district, late, or windowed (then its id is remembered and the
+        watermark moves). ``entities``: those of ``event`` (``entities_of``), when the
+        caller has them already."""
         clock = self.clock
-        if offset <= clock.processed_offset:
+        processed = clock.processed_offset
+        if offset <= processed:
             return Outcome.REDELIVERY
         clock.processed_offset = offset
         self.clock_dirty = True
@@ -188,6 +197,9 @@ class PartitionWindows(PartitionState):
         new_entity = known is None
         if new_entity and self.fixed_districts is not None:
             known = self.fixed_districts.get(entity_id)
+            if known is None and self.claims_required:
+                clock.processed_offset = processed
+                return Outcome.UNCLAIMED
         if known is not None and known != district:
             return Outcome.ENTITY_DISTRICT
         t = event.occurred_at.timestamp()

@@ -17,10 +17,11 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from common.errors import UserError
-from schemas.topics import CLOCK_TOPIC
+from schemas.topics import CLAIMS_TOPIC, CLOCK_TOPIC
 from streams.clocknotes import NoteBook
 from streams.pipeline import SourceRecord
 from streams.replay.broker_quirks import end_offsets_with, offset_for_time
+from streams.routing import EntityClaims, decode_claim
 
 MAX_RECORDS: Final = 20_000
 PARTITION_FETCH_BYTES: Final = 16 << 20
@@ -201,3 +202,19 @@ async def read_clock_notes(consumer: AIOKafkaConsumer, partitions: Sequence[int]
 
     await read(consumer, await plan(consumer, {CLOCK_TOPIC: list(partitions)}, since_ms=None), take)
     return book
+
+
+async def read_claims(
+    consumer: AIOKafkaConsumer, partitions: Sequence[int], claims: EntityClaims
+) -> EntityClaims:
+    """``claims`` (the province's registry) with every claim of ``city.entity-claims.v1``
+    (``partitions``: those of the topic) added in log order: the workers' first claims. Read
+    whole, whatever the range: a claim made before the range decides within it."""
+
+    async def take(_: str, records: Sequence[SourceRecord]) -> None:
+        claims.add(c for c in map(decode_claim, (r.value for r in records)) if c is not None)
+
+    await read(
+        consumer, await plan(consumer, {CLAIMS_TOPIC: list(partitions)}, since_ms=None), take
+    )
+    return claims

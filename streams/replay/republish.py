@@ -17,12 +17,21 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 
 from common.errors import UserError
-from schemas.topics import CLOCK_TOPIC, DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
+from schemas.topics import (
+    CLAIMS_TOPIC,
+    CLOCK_TOPIC,
+    DEADLETTER_TOPIC,
+    KPI_TOPIC,
+    LATE_TOPIC,
+    RAW_TOPICS,
+)
 from streams.pipeline import Record
 from streams.replay.reading import unreachable
 
 ACK_EVERY: Final = 50_000
-PROTECTED: Final = frozenset((*RAW_TOPICS, KPI_TOPIC, DEADLETTER_TOPIC, LATE_TOPIC, CLOCK_TOPIC))
+PROTECTED: Final = frozenset(
+    (*RAW_TOPICS, KPI_TOPIC, DEADLETTER_TOPIC, LATE_TOPIC, CLOCK_TOPIC, CLAIMS_TOPIC)
+)
 
 
 def targets(name: str, topics: Sequence[str]) -> dict[str, str]:

@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 
 from common.durations import format_duration
-from schemas.topics import CLOCK_TOPIC
+from schemas.topics import CLAIMS_TOPIC, CLOCK_TOPIC
 from sinks.db import UNAVAILABLE, describe, unreachable
 from streams.clocknotes import NoteBook
 from streams.pipeline import SourceRecord
@@ -24,12 +24,14 @@ from streams.replay.reading import (
     partitions_of,
     plan,
     read,
+    read_claims,
     read_clock_notes,
 )
 from streams.replay.recompute import Identity, Recomputer, Result
 from streams.replay.report import Report
 from streams.replay.republish import Republisher, targets
 from streams.replay.selection import Selection
+from streams.routing import EntityClaims
 from streams.window_rows import KpiRow
 
 
@@ -174,8 +176,11 @@ async def _read(options: Options) -> _Reading:
     consumer = await open_consumer(options.bootstrap)
     republisher: Republisher | None = None
     try:
-        partitions = await partitions_of(consumer, [*sel.topics, CLOCK_TOPIC])
+        partitions = await partitions_of(consumer, [*sel.topics, CLOCK_TOPIC, CLAIMS_TOPIC])
         notes = await read_clock_notes(consumer, partitions.pop(CLOCK_TOPIC, []))
+        districts = await read_claims(
+            consumer, partitions.pop(CLAIMS_TOPIC, []), EntityClaims(options.fixed_districts)
+        )
         recomputer = Recomputer(
             sel,
             options.grace_seconds,
@@ -183,7 +188,7 @@ async def _read(options: Options) -> _Reading:
             keep_records=options.republish is not None,
             partition_counts={t: len(ps) for t, ps in partitions.items()},
             clock_notes=notes,
-            fixed_districts=options.fixed_districts,
+            fixed_districts=districts,
         )
         since_ms = None
         if options.margin_seconds is not None:

@@ -18,10 +18,11 @@ from common.config import Settings, load
 from schemas.topics import CLOCK_TOPIC, DEADLETTER_TOPIC, KPI_TOPIC, LATE_TOPIC, RAW_TOPICS
 from streams.clocknotes import note_records
 from streams.pipeline import Applied, Record, StateWrite, TopicPipeline
-from streams.routing import load_entity_registry
+from streams.routing import EntityClaims, load_entity_registry
 from streams.windows import Closing, kpi_packs
 from streams.worker import garbage
 from streams.worker.backlog import KpiBacklog
+from streams.worker.claims import ClaimsLog
 from streams.worker.counting import count_applied
 from streams.worker.delivery import Delivery
 from streams.worker.faust_host import FaustHost
@@ -45,7 +46,7 @@ class Worker:
         self.settings = settings
         self.host = FaustHost(settings)
         self.app = self.host.app
-        self.fixed_districts = load_entity_registry(settings.entity_registry)
+        self.districts = EntityClaims(load_entity_registry(settings.entity_registry))
         self.pipelines: dict[str, TopicPipeline] = {}
         self.positions: dict[tuple[str, int], int] = {}
         self.arrival_lag: dict[tuple[str, int], float] = {}
@@ -53,6 +54,7 @@ class Worker:
         self.last_event_wall: dict[tuple[str, int], float] = {}
         self.kpi_gauges = KpiGauges()
         self.delivery = Delivery(self.host)
+        self.claims = ClaimsLog(settings.kafka_bootstrap, self.districts, self.delivery)
         self.sensor_gauges = SensorGauges()
         self.backlog = KpiBacklog(
             settings.kafka_bootstrap,
@@ -62,6 +64,7 @@ class Worker:
         )
         for topic_name in RAW_TOPICS:
             self._add_source(topic_name)
+        self.host.at_start(self.claims.start)
         self.host.every(1.0, self._idle_tick)
         self.host.every(garbage.INTERVAL_SECONDS, self._collect_garbage)
         self.host.on_revoked(self._drop)
@@ -74,7 +77,8 @@ class Worker:
             settings.future_skew_seconds,
             settings.partitions,
             settings.dedup_horizon_seconds,
-            self.fixed_districts,
+            self.districts,
+            claims_required=True,
         )
         # One agent per partition lane: partitions are processed side by side (one waits
         # for the broker while another computes), each in offset order.
@@ -122,6 +126,9 @@ class Worker:
             )
             now = time.time()
             applied = pipeline.apply(records, now)
+            while applied.rest:  # stopped at entities nobody claimed: claim, then go on
+                await self.claims.claim(applied.unclaimed)
+                applied = pipeline.apply(applied.rest, now, into=applied)
             for partition in applied.touched:
                 self.last_event_wall[(topic, partition)] = now
                 self._note_arrival(topic, partition, now)

@@ -85,6 +85,10 @@ class FaustHost:
         """Run ``tick`` every ``seconds`` while the worker runs."""
         self.app.timer(seconds)(tick)
 
+    def at_start(self, task: Callable[[], Awaitable[None]]) -> None:
+        """Run ``task`` once when the worker starts, beside joining the group."""
+        self.app.task(task)
+
     def on_revoked(self, dropped: Callable[[str, int], Awaitable[None]]) -> None:
         """Call ``dropped(topic, partition)`` for every partition a rebalance takes away."""
 

@@ -6,7 +6,10 @@ and is judged there, in the order the broker appended it. Phase one is produced 
 worker starts (a catch-up: copies land after their partitions' backlog, and some are late);
 phase two while it runs (live: copies land seconds after their originals and are windowed).
 Replay reads the same logs, copies included, and must take every decision the worker took:
-no difference with the database, the same counts.
+no difference with the database, the same counts. The live phase also names one sensor under
+districts of two partitions: the worker claims it (city.entity-claims.v1), windows it under
+the first claim's district and dead-letters the other event; replay reads the claims and
+agrees (before claims, both partitions windowed it and replay exited 1).
 """
 
 from __future__ import annotations
@@ -59,6 +62,20 @@ def phase(first: int, times: list[float]) -> list[tuple[int, bytes, int]]:
     return out
 
 
+def wanderer(at: float) -> list[tuple[int, bytes, int]]:
+    """One sensor named under two districts of different partitions, each in its home."""
+    first = DISTRICTS[0]
+    second = next(d for d in DISTRICTS if district_partition(d, PARTITIONS) != HOME_OF[first])
+    out = []
+    for n, district in enumerate((first, second)):
+        value = orjson.loads(reading(90_000 + n, district, at)) | {"sensor_id": "wander-1"}
+        out.append((HOME_OF[district], orjson.dumps(value), int(at * 1000)))
+    return out
+
+
+HOME_OF = {d: district_partition(d, PARTITIONS) for d in DISTRICTS}
+
+
 async def produce(bootstrap: str, records: list[tuple[int, bytes, int]]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks=1)
     await producer.start()
@@ -76,7 +93,7 @@ def test_replay_takes_the_workers_decisions_on_rerouted_records(
 ) -> None:
     present = dt.datetime.now(dt.UTC).timestamp()
     backlog = phase(0, [present - 400 + 8 * i for i in range(40)])
-    live = phase(10_000, [present - 30 + 3 * i for i in range(10)])
+    live = phase(10_000, [present - 30 + 3 * i for i in range(10)]) + wanderer(present - 5)
     misplaced = sum(
         1
         for p, v, _ in [*backlog, *live]
@@ -114,7 +131,8 @@ def test_replay_takes_the_workers_decisions_on_rerouted_records(
             broker.bootstrap, url, tmp_path, present - 900, present + 900, "--grace", str(GRACE)
         )
     assert metric_sum(samples, "ioc_events_rerouted_total") == misplaced
-    assert metric_sum(samples, "ioc_events_invalid_total") == 0
+    assert metric_sum(samples, "ioc_events_invalid_total") == 1  # the wanderer's second
+    assert metric_sum(samples, "ioc_entity_claims_total") >= 1
     late = metric_sum(samples, "ioc_events_late_total")
     assert 0 < late < misplaced, "the catch-up should make some copies late, not all"
     assert code == 0, report["differences"][:5]

@@ -8,10 +8,12 @@ must equal the oracle's, whatever the batching.
 
 Records in another partition than their district's are re-routed: the test appends the
 copies the pipeline asks for to their partitions' logs, as the broker does, and the oracle
-judges those logs. Rows are compared by identity and source partition: an entity named
-under districts of two partitions is still windowed in both (each partition's registry
-knows only its own entities); ``ioc replay`` reports such an entity as an error, and the
-strict xfail below keeps the gap in sight.
+judges those logs. Rows are compared by identity and source partition. Without claims (as
+replay of a log no worker claimed for), an entity named under districts of two partitions
+is windowed in both (each partition knows only its own entities; ``ioc replay`` reports it
+as an error). With claims (the worker), the test keeps the claims log as the broker does:
+the claims a batch asks for are appended before it goes on, and the oracle takes the
+entities' first claims in that log as the province's registry.
 """
 
 from __future__ import annotations
@@ -20,14 +22,13 @@ import datetime as dt
 from collections import Counter
 
 import orjson
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.decode import read_deadletter
 from schemas.topics import FARM_TOPIC
-from streams.pipeline import SourceRecord, TopicPipeline
-from streams.routing import REROUTED_HEADER
+from streams.pipeline import Applied, SourceRecord, TopicPipeline
+from streams.routing import REROUTED_HEADER, Claim, EntityClaims
 from streams.window_rows import KpiRow
 from streams.windows import rows_of
 from tests.oracle import OracleRecord, Row, expected_rows, home_partition, judge, same_value
@@ -106,6 +107,20 @@ def hostile_batches(draw: st.DrawFn) -> list[tuple[float, list[SourceRecord]]]:
 Delivered = list[tuple[float, list[SourceRecord]]]
 
 
+def _applied(
+    pipeline: TopicPipeline, records: list[SourceRecord], now: float | None = None
+) -> Applied:
+    """Apply ``records`` as the worker does: while the batch stops at entities nobody
+    claimed, append their claims to the pipeline's claims log, then go on."""
+    applied = pipeline.apply(records, now)
+    while applied.rest:
+        assert applied.unclaimed, "a batch stopped without a claim to make"
+        assert isinstance(pipeline.fixed_districts, EntityClaims)
+        pipeline.fixed_districts.add(applied.unclaimed)
+        applied = pipeline.apply(applied.rest, now, into=applied)
+    return applied
+
+
 def _logged(
     batches: Delivered, pipeline: TopicPipeline
 ) -> tuple[list[KpiRow], Delivered, Counter[str]]:
@@ -126,7 +141,7 @@ def _logged(
         if not records:
             continue
         delivered.append((now, records))
-        applied = pipeline.apply(records, now)
+        applied = _applied(pipeline, records, now)
         by_origin = {f"{r.partition}:{r.offset}".encode(): r for r in records}
         copies = []
         for c in applied.reroutes:
@@ -156,11 +171,16 @@ def _identity(row: KpiRow) -> tuple[str, str, str, int, int]:
     horizon=st.sampled_from([120.0, 3630.0]),
     fixed=st.none()
     | st.dictionaries(st.sampled_from([s for s, _ in SENSORS]), st.sampled_from(DISTRICTS)),
+    claimed=st.booleans(),
 )
 def test_pipeline_rows_and_counts_equal_the_oracles(
-    batches: list[tuple[float, list[SourceRecord]]], horizon: float, fixed: dict[str, str] | None
+    batches: list[tuple[float, list[SourceRecord]]],
+    horizon: float,
+    fixed: dict[str, str] | None,
+    claimed: bool,
 ) -> None:
-    pipeline = TopicPipeline(FARM_TOPIC, GRACE, SKEW, PARTITIONS, horizon, fixed)
+    districts = EntityClaims(fixed) if claimed else fixed
+    pipeline = TopicPipeline(FARM_TOPIC, GRACE, SKEW, PARTITIONS, horizon, districts, claimed)
     for partition in range(PARTITIONS):
         pipeline.partitions[partition] = pipeline.new_windows(partition)
     rows, delivered, outcomes = _logged(batches, pipeline)
@@ -179,7 +199,7 @@ def test_pipeline_rows_and_counts_equal_the_oracles(
         ]
         verdicts = judge(
             FARM_TOPIC, partition, mine, partitions=PARTITIONS, grace=GRACE, skew=SKEW,
-            horizon=horizon, fixed=fixed,
+            horizon=horizon, fixed=districts,
         )  # fmt: skip
         oracle_outcomes.update(verdicts.outcomes)
         for identity, row in expected_rows(FARM_TOPIC, partition, verdicts.admitted).items():
@@ -188,6 +208,8 @@ def test_pipeline_rows_and_counts_equal_the_oracles(
     assert outcomes == oracle_outcomes
     got = {(*_identity(r), r.source_partition): r for r in rows}
     assert len(got) == len(rows), "a window was emitted twice"
+    if claimed:
+        assert len({_identity(r) for r in rows}) == len(rows), "an entity in two partitions"
     assert got.keys() == expected.keys()
     for identity, row in got.items():
         want = expected[identity]
@@ -228,8 +250,37 @@ def _one_sensor_in_two_partitions(pipeline: TopicPipeline) -> list[SourceRecord]
     return records
 
 
-@pytest.mark.xfail(strict=True, reason="without the province's registry, per partition only")
 def test_an_entity_named_under_districts_of_two_partitions_is_windowed_once() -> None:
-    pipeline = TopicPipeline(FARM_TOPIC, GRACE, SKEW, PARTITIONS)
-    applied = pipeline.apply(_one_sensor_in_two_partitions(pipeline))
+    claims = EntityClaims()
+    pipeline = TopicPipeline(FARM_TOPIC, GRACE, SKEW, PARTITIONS, fixed_districts=claims,
+                             claims_required=True)  # fmt: skip
+    records = _one_sensor_in_two_partitions(pipeline)
+    applied = pipeline.apply(records)
+    assert applied.unclaimed == [Claim("sensor", "lm-sal-1", "long-my")]
+    assert applied.rest == records and not applied.outcomes
+    claims.add(applied.unclaimed)
+    applied = pipeline.apply(applied.rest, into=applied)
+    assert (applied.rest, applied.unclaimed) == ((), [])
     assert applied.outcomes == {"windowed": 1}
+    assert applied.invalid == {"entity_district": 1}
+    assert applied.consumed == 2
+
+
+def test_the_first_claim_in_the_log_wins_whichever_partition_made_it() -> None:
+    """Two workers meet one new sensor at once, each in its own partition: the claim the
+    log holds first decides for both, and for every restart that reads the log again."""
+    claims = EntityClaims()
+    records = _one_sensor_in_two_partitions(TopicPipeline(FARM_TOPIC, GRACE, SKEW, PARTITIONS))
+    workers = []
+    for record in records:
+        pipeline = TopicPipeline(FARM_TOPIC, GRACE, SKEW, PARTITIONS, fixed_districts=claims,
+                                 claims_required=True)  # fmt: skip
+        pipeline.partitions[record.partition] = pipeline.new_windows(record.partition)
+        workers.append((pipeline, pipeline.apply([record])))
+    log = [claim for _, applied in reversed(workers) for claim in applied.unclaimed]
+    assert [c.district for c in log] == ["nga-bay", "long-my"]
+    claims.add(log)
+    results = [p.apply(a.rest, into=a) for p, a in workers]
+    assert [a.invalid for a in results] == [{"entity_district": 1}, {}]
+    assert [a.outcomes for a in results] == [{}, {"windowed": 1}]
+    assert claims == {"lm-sal-1": "nga-bay"}

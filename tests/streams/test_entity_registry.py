@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from common.errors import UserError
-from streams.routing import load_entity_registry
+from streams.routing import Claim, EntityClaims, decode_claim, load_entity_registry
 
 HEADER = "entity_kind,entity_id,district\n"
 
@@ -55,3 +55,29 @@ def test_a_bad_line_is_named_with_what_is_wrong(tmp_path: Path, text: str, messa
 def test_a_missing_registry_says_which_file(tmp_path: Path) -> None:
     with pytest.raises(UserError, match=r"cannot read the entity registry .*nowhere\.csv"):
         load_entity_registry(tmp_path / "nowhere.csv")
+
+
+def test_the_first_claim_of_an_entity_wins_and_the_registry_comes_before_any() -> None:
+    claims = EntityClaims({"lm-sal-1": "long-my"})
+    claims.add(
+        [
+            Claim("sensor", "vt-sal-1", "vi-thanh"),
+            Claim("sensor", "lm-sal-1", "nga-bay"),
+            Claim("sensor", "vt-sal-1", "nga-bay"),
+        ]
+    )
+    assert claims == {"lm-sal-1": "long-my", "vt-sal-1": "vi-thanh"}
+
+
+@pytest.mark.parametrize(
+    "raw", [None, b"", b"\xff", b"[]", b'{"entity_id": "x"}', b'{"entity_kind": 1, '
+    b'"entity_id": "x", "district": "long-my"}', b'{"a": 1, "b": 2, "c": 3}'],
+)  # fmt: skip
+def test_a_record_that_is_not_a_claim_is_skipped(raw: bytes | None) -> None:
+    assert decode_claim(raw) is None
+
+
+def test_a_claim_reads_back_as_written() -> None:
+    claim = Claim("site", "ht-4g-07", "vi-thanh")
+    assert decode_claim(claim.encode()) == claim
+    assert claim.key() == b"ht-4g-07"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -23,10 +24,10 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from schemas.decode import read_deadletter
+from schemas.decode import DeadLetter, read_deadletter
 from schemas.places import District
-from schemas.topics import DEADLETTER_TOPIC, FARM_TOPIC, KPI_TOPIC
-from streams.routing import district_partition
+from schemas.topics import CLAIMS_TOPIC, DEADLETTER_TOPIC, FARM_TOPIC, KPI_TOPIC
+from streams.routing import Claim, decode_claim, district_partition
 from tests.streams.support import PrivateBroker, WorkerProcess, metric_sum, wait_for
 from tests.support.kafka import read_topic
 
@@ -227,25 +228,25 @@ def test_one_bad_clock_does_not_make_the_partitions_on_time_events_late(
     assert metric_sum(quiet_samples, "ioc_events_windowed_total") == len(on_time)
 
 
-def test_the_provinces_registry_fixes_an_entitys_district_in_every_partition(
-    tmp_path: Path,
-) -> None:
-    """A sensor named under long-my and under a district of another partition: with
-    IOC_ENTITY_REGISTRY listing it under long-my, the second event is dead-lettered there."""
-    other = next(d.value for d in District if district_partition(d.value, PARTITIONS) != HOME)
-    registry = tmp_path / "entities.csv"
-    registry.write_text("entity_kind,entity_id,district\nsensor,lm-sal-001,long-my\n")
+OTHER = next(d.value for d in District if district_partition(d.value, PARTITIONS) != HOME)
+"""A district whose windows live in another partition than long-my's."""
+
+
+def _one_sensor_under_two_partitions(
+    tmp_path: Path, **env: str
+) -> tuple[dict[str, float], list[DeadLetter], list[Claim | None]]:
+    """Sensor lm-sal-001 under long-my, then under :data:`OTHER`, each record in its
+    district's partition, through one worker (``env``: its settings): the worker's metrics,
+    the dead letters and the claims log."""
     start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=2)
-    moved = orjson.loads(reading(2, start)) | {"district": other}
+    moved = orjson.loads(reading(2, start)) | {"district": OTHER}
     records = [
         (HOME, DISTRICT.encode(), reading(1, start)),
-        (district_partition(other, PARTITIONS), other.encode(), orjson.dumps(moved)),
+        (district_partition(OTHER, PARTITIONS), OTHER.encode(), orjson.dumps(moved)),
     ]
     with PrivateBroker(tmp_path, partitions=PARTITIONS) as broker:
         asyncio.run(send(broker.bootstrap, records))
-        worker = WorkerProcess(
-            broker.bootstrap, "registry", tmp_path / "worker.log", IOC_ENTITY_REGISTRY=registry
-        ).start()
+        worker = WorkerProcess(broker.bootstrap, "moved", tmp_path / "worker.log", **env).start()
         try:
             wait_for(
                 lambda: metric_sum(worker.metrics(), "ioc_events_consumed_total") >= 2,
@@ -259,7 +260,119 @@ def test_the_provinces_registry_fixes_an_entitys_district_in_every_partition(
             read_deadletter(r.value)
             for r in asyncio.run(read_topic(broker.bootstrap, DEADLETTER_TOPIC))
         ]
+        claims = asyncio.run(claims_log(broker.bootstrap))
+    return samples, letters, claims
+
+
+async def claims_log(bootstrap: str) -> list[Claim | None]:
+    """Every record of city.entity-claims.v1, decoded; [] when no worker created it."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        exists = CLAIMS_TOPIC in await admin.list_topics()
+    finally:
+        await admin.close()
+    if not exists:
+        return []
+    return [decode_claim(r.value) for r in await read_topic(bootstrap, CLAIMS_TOPIC)]
+
+
+def test_the_provinces_registry_fixes_an_entitys_district_in_every_partition(
+    tmp_path: Path,
+) -> None:
+    """A sensor named under long-my and under a district of another partition: with
+    IOC_ENTITY_REGISTRY listing it under long-my, the second event is dead-lettered there
+    and nothing is claimed."""
+    registry = tmp_path / "entities.csv"
+    registry.write_text("entity_kind,entity_id,district\nsensor,lm-sal-001,long-my\n")
+    samples, letters, claims = _one_sensor_under_two_partitions(
+        tmp_path, IOC_ENTITY_REGISTRY=str(registry)
+    )
     assert metric_sum(samples, "ioc_events_windowed_total") == 1
+    assert claims == []
     (letter,) = letters
     assert letter.reason_kind == "entity_district"
-    assert "'long-my'" in letter.reason and repr(other) in letter.reason
+    assert "'long-my'" in letter.reason and repr(OTHER) in letter.reason
+
+
+def test_an_unlisted_entity_named_under_two_partitions_is_windowed_once(tmp_path: Path) -> None:
+    """A sensor no registry lists, named under long-my and under a district of another
+    partition: the first claim in city.entity-claims.v1 gives its district, whichever
+    partition made it; the other event is dead-lettered. Before claims, each partition
+    windowed it under its own district."""
+    samples, letters, claims = _one_sensor_under_two_partitions(tmp_path)
+    assert metric_sum(samples, "ioc_events_windowed_total") == 1
+    assert metric_sum(samples, "ioc_entity_claims_total") == len(claims) >= 1
+    first = claims[0]
+    assert first is not None and first.entity_id == "lm-sal-001"
+    (letter,) = letters
+    assert letter.reason_kind == "entity_district"
+    loser = OTHER if first.district == DISTRICT else DISTRICT
+    assert f"'{first.district}'" in letter.reason and repr(loser) in letter.reason
+
+
+def test_two_workers_that_meet_new_entities_at_once_take_the_same_decisions(
+    tmp_path: Path,
+) -> None:
+    """Two independent apps (their own groups and state) read the same topic, where each of
+    eight new sensors is named under districts of two partitions at the same moment. They
+    race to claim them on the one claims log, and both take the first claim's side: the
+    same events windowed, the same ones dead-lettered."""
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=2)
+    districts = [d.value for d in District]
+    records = []
+    for n in range(8):
+        first = districts[n % len(districts)]
+        second = next(
+            d
+            for d in districts[n % len(districts) + 1 :] + districts
+            if district_partition(d, PARTITIONS) != district_partition(first, PARTITIONS)
+        )
+        for k, district in enumerate((first, second)):
+            event = orjson.loads(reading(10 * n + k, start, sensor=f"new-{n}"))
+            value = orjson.dumps(event | {"district": district})
+            records.append((district_partition(district, PARTITIONS), district.encode(), value))
+    with PrivateBroker(tmp_path, partitions=PARTITIONS) as broker:
+        asyncio.run(send(broker.bootstrap, records))
+        workers = [
+            WorkerProcess(
+                broker.bootstrap,
+                f"race-{name}",
+                tmp_path / name / "worker.log",
+                IOC_STATE_DIR=str(tmp_path / name / "state"),
+            )
+            for name in ("a", "b")
+        ]
+        for worker in workers:
+            worker.log_path.parent.mkdir()
+            worker.start()
+        try:
+            for worker in workers:
+                wait_for(
+                    lambda w=worker: metric_sum(w.metrics(), "ioc_events_consumed_total") >= 16,
+                    120,
+                    "every record consumed by both workers",
+                )
+            samples = [worker.metrics() for worker in workers]
+        finally:
+            for worker in workers:
+                worker.stop()
+        letters = [
+            read_deadletter(r.value)
+            for r in asyncio.run(read_topic(broker.bootstrap, DEADLETTER_TOPIC))
+        ]
+        claims = asyncio.run(claims_log(broker.bootstrap))
+    for worker_samples in samples:
+        assert metric_sum(worker_samples, "ioc_events_windowed_total") == 8
+        assert metric_sum(worker_samples, "ioc_events_invalid_total") == 8
+    first_claims: dict[str, str] = {}
+    for claim in claims:
+        assert claim is not None
+        first_claims.setdefault(claim.entity_id, claim.district)
+    assert len(first_claims) == 8 and len(claims) >= 8
+    refused = Counter((letter.origin_partition, letter.origin_offset) for letter in letters)
+    assert len(letters) == 16 and set(refused.values()) == {2}, "both refused the same events"
+    for letter in letters:
+        assert letter.reason_kind == "entity_district"
+        entity = orjson.loads(letter.raw or b"")["sensor_id"]
+        assert f"under district {first_claims[entity]!r}" in letter.reason
