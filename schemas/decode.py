@@ -5,7 +5,8 @@
 Prometheus label) and whose ``reason`` is short human-readable text. ``deadletter_record``
 builds the value of a ``city.deadletter.v1`` record from a rejection.
 
-JSON is parsed once, by pydantic-core (``model_validate_json``): strict JSON validation
+JSON is parsed once, by pydantic-core (the model's ``validate_json``, called as
+``model_validate_json`` would, without its Python wrapper): strict JSON validation
 accepts ISO time strings and enum values, and its parser classifies malformed input
 (invalid UTF-8, syntax errors, trailing data, nesting too deep) just as orjson does.
 """
@@ -16,7 +17,7 @@ import base64
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal, TypeAlias
+from typing import Any, Final, Literal, TypeAlias, cast
 
 import orjson
 from pydantic import ValidationError
@@ -107,7 +108,7 @@ def decode(
     if len(raw) > MAX_MESSAGE_BYTES:
         return Rejection("oversized", f"value is {len(raw)} bytes, limit {MAX_MESSAGE_BYTES}")
     try:
-        event = model.model_validate_json(raw)
+        event = cast(Decoded, model.__pydantic_validator__.validate_json(raw))
     except ValidationError as error:
         return _classify(error)
     except Exception as error:  # a validator bug must not stop a worker
