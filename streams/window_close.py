@@ -215,25 +215,22 @@ class Closing:
             ]
         return out
 
-    def rows_per_kind(self) -> dict[str, int]:
-        """How many rows the closed windows give, by window kind ('1m', '15m', '1h')."""
-        out = dict.fromkeys(WINDOW_KINDS.values(), 0)
-        for w in self._windows:
-            out[WINDOW_KINDS[w.window_end - w.window_start]] += len(w.values)
-        return out
-
-    def newest_minutes(
+    def emitted(
         self, kpis: frozenset[str]
-    ) -> dict[tuple[str, str, str, str], tuple[float, int]]:
-        """The newest 1-minute (value, window end) of each KPI of ``kpis`` per (kpi, entity
-        kind, entity id, district) (an entity's windows come in end order)."""
+    ) -> tuple[dict[str, int], dict[tuple[str, str, str, str], tuple[float, int]]]:
+        """How many rows the closed windows give by window kind ('1m', '15m', '1h'), and
+        the newest 1-minute (value, window end) of each KPI of ``kpis`` per (kpi, entity
+        kind, entity id, district) (an entity's windows come in end order). One pass."""
+        by_size = dict.fromkeys(WINDOW_KINDS, 0)
         newest: dict[tuple[str, str, str, str], tuple[float, int]] = {}
         for kind, entity_id, district, start, end, _, _, _, values, _ in self._windows:
-            if end - start == PANE_SECONDS:
+            size = end - start
+            by_size[size] += len(values)
+            if size == PANE_SECONDS:
                 for kpi, value, _, _ in values:
                     if kpi in kpis:
                         newest[(kpi, kind, entity_id, district)] = (value, end)
-        return newest
+        return {WINDOW_KINDS[size]: n for size, n in by_size.items()}, newest
 
     def kpi_windows(self) -> list[dict[str, Any]]:
         """The :class:`schemas.kpi.KpiWindow` objects of the windows that have rows, as

@@ -216,7 +216,7 @@ class PartitionWindows(PartitionState):
         progress = (t if t < reference else reference) - self.grace
         if progress > clock.watermark:
             clock.watermark = progress
-        return Outcome.WINDOWED
+        return _WINDOWED
 
     def refusal(self, outcome: Outcome, event: RawEvent) -> str:
         """Why an event with a :data:`REFUSED` outcome was dead-lettered."""

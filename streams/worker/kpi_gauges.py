@@ -27,9 +27,9 @@ class KpiGauges:
         emitted = dict.fromkeys(WINDOW_KINDS.values(), 0)
         latest: dict[Labels, tuple[float, int]] = {}
         for closing in closings.values():
-            for kind, n in closing.rows_per_kind().items():
+            rows, newest = closing.emitted(_ALERTABLE_NAMES)
+            for kind, n in rows.items():
                 emitted[kind] += n
-            newest = closing.newest_minutes(_ALERTABLE_NAMES)
             if not latest:
                 latest = newest
                 continue
