@@ -80,6 +80,24 @@ def test_a_gap_is_read_again_once_and_accepted_the_second_time(
     assert again == records[2:] and len(seeks) == 1  # the same gap twice is genuine
 
 
+def test_one_partitions_consecutive_records_are_kept_whole_and_a_gap_in_them_is_not(
+    host: FaustHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeks: list[tuple[str, int, int]] = []
+
+    async def seek(topic: str, partition: int, offset: int) -> None:
+        seeks.append((topic, partition, offset))
+
+    monkeypatch.setattr(host, "seek", seek)
+    run = [Fetched(3, offset) for offset in range(8, 13)]  # 8 and 9 read again: kept
+    assert asyncio.run(host.without_gaps(FARM_TOPIC, run, {3: 9}.__getitem__)) == run
+    late = [Fetched(3, offset) for offset in range(12, 15)]
+    assert asyncio.run(host.without_gaps(FARM_TOPIC, late, {3: 9}.__getitem__)) == []
+    twice = [Fetched(3, 10), Fetched(3, 10), Fetched(3, 12)]  # consecutive count, a gap
+    kept = asyncio.run(host.without_gaps(FARM_TOPIC, twice, {3: 9}.__getitem__))
+    assert kept == twice[:2] and seeks == [(FARM_TOPIC, 3, 10), (FARM_TOPIC, 3, 11)]
+
+
 def test_before_the_consumer_runs_nothing_is_held_or_known(host: FaustHost) -> None:
     host.add_source(FARM_TOPIC, "ioc-windows-farm", _no_batches)
     assert not host.held()
