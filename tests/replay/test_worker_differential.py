@@ -32,7 +32,7 @@ import psycopg
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import InvalidTimestampError
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 
 from schemas.places import District
 from schemas.topics import FARM_TOPIC
@@ -168,14 +168,53 @@ def stored_rows(database_url: str) -> dict[Identity, tuple[Any, ...]]:
     }
 
 
+def bad_day() -> list[tuple[float, list[SourceRecord]]]:
+    """One stream with each kind of hostile record at least once, whatever hypothesis draws:
+    a 2 MB value, bytes that are not UTF-8, no value, NaN, a record time forged to 2200, a
+    record in another partition than its district's, one event id in two minutes, and a
+    sensor under districts of two partitions."""
+    other = next(d.value for d in District if district_partition(d.value, PARTITIONS) != 0)
+    first = next(d.value for d in District if district_partition(d.value, PARTITIONS) == 0)
+
+    def reading(n: int, at: float, district: str, **fields: Any) -> bytes:
+        event = {
+            "event_id": f"bad-{n}", "source": "differential",
+            "occurred_at": dt.datetime.fromtimestamp(at, dt.UTC).isoformat(),
+            "schema_version": 1, "district": district, "sensor_id": "wander-1",
+            "farm_id": "f", "zone": "z1", "kind": "salinity", "value": 2.0, "battery_pct": 80.0,
+        }  # fmt: skip
+        return orjson.dumps(event | fields)
+
+    home = district_partition(other, PARTITIONS)
+    values = [
+        (0, reading(1, T0, first)),
+        (home, reading(2, T0 + 5, other)),  # the same sensor, another district's partition
+        (0, b"x" * 2_000_000),
+        (home, b"\xff\xfe{"),
+        (0, None),
+        (0, reading(3, T0 + 10, first).replace(b'"value":2.0', b'"value":NaN')),
+        ((home + 1) % PARTITIONS, reading(4, T0 + 20, other, sensor_id="s-9")),  # misplaced
+        (0, reading(5, T0 + 70, first, sensor_id="s-8")),
+        (0, reading(5, T0 + 130, first, sensor_id="s-8")),  # its id again, a minute later
+    ]
+    records = [
+        SourceRecord(FARM_TOPIC, p, -1, int((T0 + 30 + i) * 1000), None, v)
+        for i, (p, v) in enumerate(values)
+    ]
+    forged = int(dt.datetime(2200, 1, 1, tzinfo=dt.UTC).timestamp() * 1000)
+    records.append(SourceRecord(FARM_TOPIC, 0, -1, forged, None, reading(6, T0 + 200, first)))
+    return [(T0 + 300, records)]
+
+
 @settings(
-    max_examples=2,
+    max_examples=3,
     deadline=None,
     derandomize=True,  # the same two streams every run: a failure can be run again
     phases=[Phase.explicit, Phase.generate],  # no shrinking: each example takes ~40 s
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(batches=hostile_batches(PARTITIONS))
+@example(batches=bad_day())
 def test_the_workers_rows_in_the_database_are_the_oracles(
     tmp_path_factory: pytest.TempPathFactory,
     new_database: Callable[..., str],
