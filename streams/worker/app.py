@@ -65,6 +65,7 @@ class Worker:
         for topic_name in RAW_TOPICS:
             self._add_source(topic_name)
         self.host.at_start(self.claims.start)
+        self.host.at_stop(self._stop_clients)
         self.host.every(1.0, self._idle_tick)
         self.host.every(garbage.INTERVAL_SECONDS, self._collect_garbage)
         self.host.on_revoked(self._drop)
@@ -218,6 +219,11 @@ class Worker:
         for partition in last:
             if self.pipelines[topic].is_loaded(partition):
                 self._set_lag(topic, partition)
+
+    async def _stop_clients(self) -> None:
+        """Close the worker's own Kafka clients (the claims log, the sink's lag reader)."""
+        await self.claims.stop()
+        await self.backlog.stop()
 
     async def _collect_garbage(self) -> None:
         garbage.collect()

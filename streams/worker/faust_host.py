@@ -89,6 +89,14 @@ class FaustHost:
         """Run ``task`` once when the worker starts, beside joining the group."""
         self.app.task(task)
 
+    def at_stop(self, task: Callable[[], Awaitable[None]]) -> None:
+        """Run ``task`` once when the worker stops, before Faust closes its clients."""
+
+        async def stopping(app: Any, **_: Any) -> None:
+            await task()
+
+        self.app.on_before_shutdown.connect(stopping)  # type: ignore[arg-type]
+
     def on_revoked(self, dropped: Callable[[str, int], Awaitable[None]]) -> None:
         """Call ``dropped(topic, partition)`` for every partition a rebalance takes away."""
 

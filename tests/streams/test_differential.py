@@ -82,17 +82,20 @@ def hostile_value(draw: st.DrawFn, clock: float) -> tuple[bytes | None, float]:
 
 
 @st.composite
-def hostile_batches(draw: st.DrawFn) -> list[tuple[float, list[SourceRecord]]]:
-    """Batches of records, each with the wall clock of the worker that reads it."""
+def hostile_batches(
+    draw: st.DrawFn, partitions: int = PARTITIONS
+) -> list[tuple[float, list[SourceRecord]]]:
+    """Batches of records over ``partitions``, each with the wall clock of the worker that
+    reads it."""
     clock = T0
-    offsets = [0] * PARTITIONS
+    offsets = [0] * partitions
     batches: list[tuple[float, list[SourceRecord]]] = []
     for _ in range(draw(st.integers(1, 12))):
         records: list[SourceRecord] = []
         for _ in range(draw(st.integers(1, 25))):
             clock += draw(st.floats(0, 40))
             value, _ = draw(hostile_value(clock))
-            partition = draw(st.integers(0, PARTITIONS - 1))
+            partition = draw(st.integers(0, partitions - 1))
             stamp = int(clock * 1000)
             if draw(st.integers(0, 14)) == 0:
                 stamp = int(dt.datetime(2200, 1, 1, tzinfo=dt.UTC).timestamp() * 1000)
