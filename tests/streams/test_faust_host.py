@@ -62,15 +62,21 @@ def test_state_writes_reach_the_table_and_its_changelog_in_order(
     assert [a[:4] for a in sent] == [(changelog, w.key, w.value, 2) for w in writes]
 
 
-def test_a_gap_is_read_again_once_and_accepted_the_second_time(
-    host: FaustHost, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    seeks: list[tuple[str, int, int]] = []
+@pytest.fixture
+def seeks(host: FaustHost, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int, int]]:
+    """The (topic, partition, offset) of every seek ``host`` is asked for."""
+    asked: list[tuple[str, int, int]] = []
 
     async def seek(topic: str, partition: int, offset: int) -> None:
-        seeks.append((topic, partition, offset))
+        asked.append((topic, partition, offset))
 
     monkeypatch.setattr(host, "seek", seek)
+    return asked
+
+
+def test_a_gap_is_read_again_once_and_accepted_the_second_time(
+    host: FaustHost, seeks: list[tuple[str, int, int]]
+) -> None:
     records = [Fetched(0, 10), Fetched(1, 5), Fetched(0, 13), Fetched(0, 14)]
     processed = {0: 9, 1: -1}.__getitem__
     kept = asyncio.run(host.without_gaps(FARM_TOPIC, records, processed))
@@ -81,14 +87,8 @@ def test_a_gap_is_read_again_once_and_accepted_the_second_time(
 
 
 def test_one_partitions_consecutive_records_are_kept_whole_and_a_gap_in_them_is_not(
-    host: FaustHost, monkeypatch: pytest.MonkeyPatch
+    host: FaustHost, seeks: list[tuple[str, int, int]]
 ) -> None:
-    seeks: list[tuple[str, int, int]] = []
-
-    async def seek(topic: str, partition: int, offset: int) -> None:
-        seeks.append((topic, partition, offset))
-
-    monkeypatch.setattr(host, "seek", seek)
     run = [Fetched(3, offset) for offset in range(8, 13)]  # 8 and 9 read again: kept
     assert asyncio.run(host.without_gaps(FARM_TOPIC, run, {3: 9}.__getitem__)) == run
     late = [Fetched(3, offset) for offset in range(12, 15)]
