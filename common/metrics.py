@@ -2,7 +2,7 @@
 
 Names follow Prometheus conventions: base units, ``_total`` for counters, ``_seconds`` for
 durations. Label sets are bounded: topics, partitions, window kinds, districts, and entity
-ids of KPIs flagged alertable (capped by ``BoundedLabels``).
+ids of KPIs flagged alertable and of farm sensors (at most ``SERIES_CAP`` each).
 
 Each process exports only its own metrics: worker metrics live in ``WORKER_REGISTRY``, sink
 metrics (``ioc_sink_*``) in ``SINK_REGISTRY``, and each process serves one of them (plus the
@@ -12,7 +12,6 @@ default registry, so a sink never reports a worker series as 0 and vice versa.
 
 from __future__ import annotations
 
-import threading
 import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Sequence
@@ -185,10 +184,22 @@ CONSUMER_LAG: Final = Gauge(
 )
 
 
+SERIES_DROPPED: Final = Counter(
+    "ioc_metric_series_dropped_total",
+    "Label sets not exported because a bounded metric reached its cap.",
+    ["metric"],
+    registry=WORKER_REGISTRY,
+)
+SERIES_CAP: Final = 5000
+"""Label sets a :class:`DictGauges` exports at most (entity ids come from producers)."""
+
+
 class DictGauges:
     """Gauges of one label set, exported as prometheus_client's ``Gauge``s would be, whose
     values live in one plain dict read at scrape time: setting a label set's values is one
     dict store (a worker sets thousands per batch; a ``Gauge`` child takes a lock per set).
+    At most ``cap`` label sets are exported; each refused one counts in
+    ``ioc_metric_series_dropped_total{metric=<first family>}``.
     """
 
     def __init__(
@@ -196,17 +207,23 @@ class DictGauges:
         families: Sequence[tuple[str, str]],
         labels: tuple[str, ...],
         registry: CollectorRegistry,
+        cap: int = SERIES_CAP,
     ) -> None:
         self.families = tuple(families)
         """(name, help) of each gauge, in the order of the values of a label set."""
         self.labels = labels
+        self.cap = cap
         self.values: dict[tuple[str, ...], tuple[float, ...]] = {}
         registry.register(self)
 
     def set_all(self, items: Iterable[tuple[tuple[str, ...], tuple[float, ...]]]) -> None:
-        """Set every gauge of each (label values, gauge values) of ``items``."""
-        values = self.values
+        """Set every gauge of each (label values, gauge values) of ``items``; a label set
+        not exported yet is refused once ``cap`` are."""
+        values, cap = self.values, self.cap
         for labels, numbers in items:
+            if len(values) >= cap and labels not in values:
+                SERIES_DROPPED.labels(metric=self.families[0][0]).inc()
+                continue
             values[labels] = tuple(map(float, numbers))
 
     def describe(self) -> list[GaugeMetricFamily]:
@@ -250,13 +267,6 @@ SENSOR_LAST_SEEN: Final = DictGauges(
     ("sensor_id", "district"),
     WORKER_REGISTRY,
 )
-SERIES_DROPPED: Final = Counter(
-    "ioc_metric_series_dropped_total",
-    "Label sets not exported because a bounded metric reached its cap.",
-    ["metric"],
-    registry=WORKER_REGISTRY,
-)
-
 SINK_ROWS_WRITTEN: Final = Counter(
     "ioc_sink_rows_written_total",
     "KPI rows upserted into TimescaleDB.",
@@ -296,27 +306,6 @@ SINK_ROWS_REJECTED: Final = Counter(
     "KPI rows refused by the database, sent to dead letters.",
     registry=SINK_REGISTRY,
 )
-
-
-class BoundedLabels:
-    """Admits at most ``cap`` distinct label sets for one metric; counts what it refuses."""
-
-    def __init__(self, metric_name: str, cap: int) -> None:
-        self._name = metric_name
-        self._cap = cap
-        self._seen: set[tuple[str, ...]] = set()
-        self._lock = threading.Lock()
-
-    def admit(self, labels: tuple[str, ...]) -> bool:
-        """True when ``labels`` may be exported (already known, or room left)."""
-        with self._lock:
-            if labels in self._seen:
-                return True
-            if len(self._seen) >= self._cap:
-                SERIES_DROPPED.labels(metric=self._name).inc()
-                return False
-            self._seen.add(labels)
-            return True
 
 
 def scrape(port: int, host: str = "127.0.0.1", names: Sequence[str] = ()) -> dict[str, float]:

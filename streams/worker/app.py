@@ -27,7 +27,6 @@ from streams.worker.counting import count_applied
 from streams.worker.delivery import Delivery
 from streams.worker.faust_host import FaustHost
 from streams.worker.kpi_gauges import KpiGauges
-from streams.worker.sensor_gauges import SensorGauges
 
 log = logging.getLogger("streams.worker.app")
 
@@ -55,7 +54,6 @@ class Worker:
         self.kpi_gauges = KpiGauges()
         self.delivery = Delivery(self.host)
         self.claims = ClaimsLog(settings.kafka_bootstrap, self.districts, self.delivery)
-        self.sensor_gauges = SensorGauges()
         self.backlog = KpiBacklog(
             settings.kafka_bootstrap,
             settings.sink_group,
@@ -210,7 +208,7 @@ class Worker:
 
     def _count(self, topic: str, records: list[Record], applied: Applied) -> None:
         count_applied(topic, applied)
-        self.sensor_gauges.update(applied.sensors_seen)
+        metrics.SENSOR_LAST_SEEN.set_all((k, (t,)) for k, t in applied.sensors_seen.items())
         last: dict[int, int] = {}
         for record in records:
             last[record.partition] = record.offset

@@ -16,11 +16,7 @@ Labels = tuple[str, str, str, str]
 
 class KpiGauges:
     """``ioc_kpi_last_value`` and ``ioc_kpi_last_window_end`` per alertable KPI and entity
-    (at most ``BoundedLabels``' cap of series), and ``ioc_kpi_rows_emitted_total``."""
-
-    def __init__(self) -> None:
-        self.labels = metrics.BoundedLabels("ioc_kpi_last_value", 5000)
-        self._admitted: set[Labels] = set()
+    (at most ``metrics.SERIES_CAP`` series), and ``ioc_kpi_rows_emitted_total``."""
 
     def update(self, closings: dict[int, Closing]) -> None:
         """Count the rows of ``closings`` and set the gauges to the newest minute of each."""
@@ -37,17 +33,7 @@ class KpiGauges:
                 other = latest.get(labels)
                 if other is None or other[1] <= seen[1]:
                     latest[labels] = seen
-        admitted, admit = self._admitted, self._admit
-        metrics.KPI_LAST.set_all(
-            (labels, seen) for labels, seen in latest.items() if labels in admitted or admit(labels)
-        )
+        metrics.KPI_LAST.set_all(latest.items())
         for kind, n in emitted.items():
             if n:
                 metrics.KPI_ROWS_EMITTED.labels(window=kind).inc(n)
-
-    def _admit(self, labels: Labels) -> bool:
-        """Whether ``labels`` may get a series (``BoundedLabels``' cap); remembered."""
-        if not self.labels.admit(labels):
-            return False
-        self._admitted.add(labels)
-        return True

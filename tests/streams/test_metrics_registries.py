@@ -106,3 +106,19 @@ def test_dict_gauges_expose_what_prometheus_gauges_would(ours: metrics.DictGauge
     for name, _ in ours.families:
         restricted = generate_latest(mine.restricted_registry([name]))
         assert restricted == generate_latest(gauges.restricted_registry([name]))
+
+
+def test_dict_gauges_export_at_most_their_cap_of_label_sets_and_count_the_rest() -> None:
+    def dropped() -> float:
+        sample = metrics.WORKER_REGISTRY.get_sample_value(
+            "ioc_metric_series_dropped_total", {"metric": "ioc_test_capped"}
+        )
+        return sample or 0.0
+
+    families = (("ioc_test_capped", "A capped gauge."),)
+    gauges = metrics.DictGauges(families, ("id",), CollectorRegistry(), cap=2)
+    before = dropped()
+    gauges.set_all([(("a",), (1,)), (("b",), (2,)), (("c",), (3,))])
+    gauges.set_all([(("a",), (4,)), (("d",), (5,))])
+    assert gauges.values == {("a",): (4.0,), ("b",): (2.0,)}
+    assert dropped() - before == 2
