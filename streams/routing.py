@@ -148,6 +148,11 @@ class EntityClaims(dict[str, str]):
         for claim in claims:
             self.setdefault(claim.entity_id, claim.district)
 
+    def read(self, values: Iterable[bytes | None]) -> None:
+        """Take the claims stored as ``values`` (record values of the log, in log order);
+        values that are no claim are skipped."""
+        self.add(c for c in map(decode_claim, values) if c is not None)
+
 
 def entity_reason(kind: str, entity: str, district: str, known: str) -> str:
     """Why an event naming ``entity`` under ``district`` is dead-lettered."""

@@ -21,7 +21,7 @@ from schemas.topics import CLAIMS_TOPIC, CLOCK_TOPIC
 from streams.clocknotes import NoteBook
 from streams.pipeline import SourceRecord
 from streams.replay.broker_quirks import end_offsets_with, offset_for_time
-from streams.routing import EntityClaims, decode_claim
+from streams.routing import EntityClaims
 
 MAX_RECORDS: Final = 20_000
 PARTITION_FETCH_BYTES: Final = 16 << 20
@@ -212,7 +212,7 @@ async def read_claims(
     whole, whatever the range: a claim made before the range decides within it."""
 
     async def take(_: str, records: Sequence[SourceRecord]) -> None:
-        claims.add(c for c in map(decode_claim, (r.value for r in records)) if c is not None)
+        claims.read(r.value for r in records)
 
     await read(
         consumer, await plan(consumer, {CLAIMS_TOPIC: list(partitions)}, since_ms=None), take

@@ -24,7 +24,7 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from common import metrics
 from schemas.topics import CLAIMS_TOPIC
-from streams.routing import Claim, EntityClaims, decode_claim
+from streams.routing import Claim, EntityClaims
 from streams.worker.delivery import Delivery
 
 log = logging.getLogger("streams.worker.claims")
@@ -126,10 +126,7 @@ class ClaimsLog:
                 fetched = await consumer.getmany(tp, timeout_ms=1000)
                 if fetched:
                     deadline = time.monotonic() + self.read_back_seconds
-                for record in fetched.get(tp, ()):
-                    claim = decode_claim(record.value)
-                    if claim is not None:
-                        self.claims.add((claim,))
+                self.claims.read(record.value for record in fetched.get(tp, ()))
 
     async def _open(self) -> AIOKafkaConsumer:
         partitions = await self._create_topic()

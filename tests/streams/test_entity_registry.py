@@ -81,3 +81,10 @@ def test_a_claim_reads_back_as_written() -> None:
     claim = Claim("site", "ht-4g-07", "vi-thanh")
     assert decode_claim(claim.encode()) == claim
     assert claim.key() == b"ht-4g-07"
+
+
+def test_claims_read_from_record_values_skip_what_is_no_claim() -> None:
+    claims = EntityClaims()
+    first, later = Claim("sensor", "s-1", "long-my"), Claim("sensor", "s-1", "nga-bay")
+    claims.read([b"junk", None, first.encode(), b"{}", later.encode()])
+    assert claims == {"s-1": "long-my"}
