@@ -217,3 +217,32 @@ def _brute_force(kpi: Any, events: list[RawEvent], seconds: int) -> tuple[float 
 def same_value(a: float, b: float) -> bool:
     """Equal but for the order of float additions (panes merge sums in another order)."""
     return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+
+
+def judge_province(
+    topic: str,
+    records: Iterable[OracleRecord],
+    *,
+    partitions: int,
+    grace: float,
+    skew: float,
+    horizon: float,
+    fixed: Mapping[str, str] | None = None,
+) -> tuple[dict[tuple[str, str, str, int, int, int], Row], Counter[str]]:
+    """Every partition's records (any order: each is judged in offset order) by the rules:
+    the expected rows by identity and partition, and the outcome counts."""
+    logs: dict[int, list[OracleRecord]] = defaultdict(list)
+    for record in records:
+        logs[record.partition].append(record)
+    rows: dict[tuple[str, str, str, int, int, int], Row] = {}
+    outcomes: Counter[str] = Counter()
+    for partition in range(partitions):
+        mine = sorted(logs[partition], key=lambda r: r.offset)
+        verdicts = judge(
+            topic, partition, mine, partitions=partitions, grace=grace, skew=skew,
+            horizon=horizon, fixed=fixed,
+        )  # fmt: skip
+        outcomes.update(verdicts.outcomes)
+        for identity, row in expected_rows(topic, partition, verdicts.admitted).items():
+            rows[(*identity, partition)] = row
+    return rows, outcomes

@@ -38,7 +38,7 @@ from schemas.places import District
 from schemas.topics import FARM_TOPIC
 from streams.pipeline import SourceRecord
 from streams.routing import REROUTED_HEADER, district_partition
-from tests.oracle import OracleRecord, Row, expected_rows, judge, same_value
+from tests.oracle import OracleRecord, Row, judge_province, same_value
 from tests.replay.support import sink_and_replay
 from tests.streams.support import PrivateBroker, WorkerProcess, metric_sum
 from tests.streams.test_differential import T0, hostile_batches
@@ -109,29 +109,18 @@ async def produce(bootstrap: str, records: list[SourceRecord]) -> None:
 
 def oracle(logs: list[Any], fixed: dict[str, str]) -> tuple[dict[Identity, Row], Counter[str]]:
     """The oracle's closed rows and outcome counts over the logs read back from the broker."""
-    expected: dict[Identity, Row] = {}
-    outcomes: Counter[str] = Counter()
-    for partition in range(PARTITIONS):
-        mine = sorted(
-            (
-                OracleRecord(
-                    r.partition, r.offset, r.timestamp, r.value, None,
-                    any(k == REROUTED_HEADER for k, _ in r.headers),
-                )
-                for r in logs
-                if r.partition == partition
-            ),
-            key=lambda r: r.offset,
-        )  # fmt: skip
-        verdicts = judge(
-            FARM_TOPIC, partition, mine, partitions=PARTITIONS, grace=GRACE, skew=SKEW,
-            horizon=HORIZON, fixed=fixed,
-        )  # fmt: skip
-        outcomes.update(verdicts.outcomes)
-        for identity, row in expected_rows(FARM_TOPIC, partition, verdicts.admitted).items():
-            if identity[4] <= CLOSED_UNTIL:
-                expected[(*identity, partition)] = row
-    return expected, outcomes
+    rows, outcomes = judge_province(
+        FARM_TOPIC,
+        (
+            OracleRecord(
+                r.partition, r.offset, r.timestamp, r.value, None,
+                any(k == REROUTED_HEADER for k, _ in r.headers),
+            )
+            for r in logs
+        ),
+        partitions=PARTITIONS, grace=GRACE, skew=SKEW, horizon=HORIZON, fixed=fixed,
+    )  # fmt: skip
+    return {k: row for k, row in rows.items() if k[4] <= CLOSED_UNTIL}, outcomes
 
 
 def wait_processed(worker: WorkerProcess, sent: int, timeout: float = 180) -> dict[str, float]:

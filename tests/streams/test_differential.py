@@ -31,7 +31,7 @@ from streams.pipeline import Applied, SourceRecord, TopicPipeline
 from streams.routing import REROUTED_HEADER, Claim, EntityClaims
 from streams.window_rows import KpiRow
 from streams.windows import rows_of
-from tests.oracle import OracleRecord, Row, expected_rows, home_partition, judge, same_value
+from tests.oracle import OracleRecord, home_partition, judge_province, same_value
 
 PARTITIONS = 3
 GRACE = 30.0
@@ -191,22 +191,15 @@ def test_pipeline_rows_and_counts_equal_the_oracles(
         windows.advance_idle(1e10)
     rows += rows_of(pipeline.close(range(PARTITIONS)))
 
-    expected: dict[tuple[object, ...], Row] = {}
-    oracle_outcomes: Counter[str] = Counter()
-    for partition in range(PARTITIONS):
-        mine = [
+    expected, oracle_outcomes = judge_province(
+        FARM_TOPIC,
+        (
             OracleRecord(r.partition, r.offset, r.timestamp, r.value, now, bool(r.headers))
             for now, records in delivered
             for r in records
-            if r.partition == partition
-        ]
-        verdicts = judge(
-            FARM_TOPIC, partition, mine, partitions=PARTITIONS, grace=GRACE, skew=SKEW,
-            horizon=horizon, fixed=districts,
-        )  # fmt: skip
-        oracle_outcomes.update(verdicts.outcomes)
-        for identity, row in expected_rows(FARM_TOPIC, partition, verdicts.admitted).items():
-            expected[(*identity, partition)] = row
+        ),
+        partitions=PARTITIONS, grace=GRACE, skew=SKEW, horizon=horizon, fixed=districts,
+    )  # fmt: skip
 
     assert outcomes == oracle_outcomes
     got = {(*_identity(r), r.source_partition): r for r in rows}
