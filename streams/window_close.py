@@ -29,6 +29,7 @@ from streams.window_rows import (
     KpiRow,
     iso_of_epoch,
     utc,
+    window_object,
 )
 from streams.window_store import EntityKey, Pane, PaneKey
 
@@ -141,9 +142,19 @@ def close_windows(
                     values = read_pane(pane.kpis, PANE_SECONDS)
                     sketches = read_sketches(pane.kpis) if sketched else None
                     out.append(
-                        _Window(kind, entity_id, pane.district, end - PANE_SECONDS, end,
-                                     pane.first, pane.last, pane.n, values, sketches)
-                    )  # fmt: skip
+                        _Window(
+                            kind,
+                            entity_id,
+                            pane.district,
+                            end - PANE_SECONDS,
+                            end,
+                            pane.first,
+                            pane.last,
+                            pane.n,
+                            values,
+                            sketches,
+                        )
+                    )
             for size in sizes:
                 if size == HOUR_SECONDS and end % HOUR_SECONDS:
                     continue
@@ -233,41 +244,28 @@ class Closing:
         return {WINDOW_KINDS[size]: n for size, n in by_size.items()}, newest
 
     def kpi_windows(self) -> list[dict[str, Any]]:
-        """The :class:`schemas.kpi.KpiWindow` objects of the windows that have rows, as
-        :func:`streams.window_rows.window_object` builds them (fields in its order; one
-        dict display per window instead of a call: it runs about once per event)."""
+        """The :class:`schemas.kpi.KpiWindow` objects of the windows that have rows."""
         topic, partition = self.topic, self.partition
-        out: list[dict[str, Any]] = []
-        for (
-            kind,
-            entity_id,
-            district,
-            start,
-            end,
-            first,
-            last,
-            n,
-            values,
-            sketches,
-        ) in self._windows:
-            if values:
-                window = {
-                    "entity_kind": kind,
-                    "entity_id": entity_id,
-                    "district": district,
-                    "window_start": iso_of_epoch(start),
-                    "window_end": iso_of_epoch(end),
-                    "source_topic": topic,
-                    "source_partition": partition,
-                    "first_offset": first,
-                    "last_offset": last,
-                    "event_count": n,
-                    "kpis": values,
-                }
-                if sketches:
-                    window["sketches"] = sketches
-                out.append(window)
-        return out
+        return [
+            window_object(
+                kind,
+                entity_id,
+                district,
+                iso_of_epoch(start),
+                iso_of_epoch(end),
+                topic,
+                partition,
+                first,
+                last,
+                n,
+                values,
+                sketches,
+            )
+            for kind, entity_id, district, start, end, first, last, n, values, sketches in (
+                self._windows
+            )
+            if values
+        ]
 
 
 def rows_of(closings: dict[int, Closing]) -> list[KpiRow]:

@@ -86,27 +86,33 @@ _KPI: Final = itemgetter(0, 7, 8, 14)
 
 
 def window_object(
-    entity: tuple[str, str, str],
+    entity_kind: str,
+    entity_id: str,
+    district: str,
     window_start: str,
     window_end: str,
-    lineage: tuple[str, int, int, int, int],
+    source_topic: str,
+    source_partition: int,
+    first_offset: int,
+    last_offset: int,
+    event_count: int,
     kpis: list[Any],
     sketches: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    """One :class:`schemas.kpi.KpiWindow` object: ``entity`` (kind, id, district), ISO
-    bounds, ``lineage`` (topic, partition, first and last offset, events), ``[kpi, value,
-    count, weight]`` of each KPI, and the sketches when there are any."""
+    """One :class:`schemas.kpi.KpiWindow` object: the entity, ISO bounds, lineage, ``[kpi,
+    value, count, weight]`` of each KPI, and the sketches when there are any. Flat
+    arguments: a closing calls it about once per event."""
     window: dict[str, Any] = {
-        "entity_kind": entity[0],
-        "entity_id": entity[1],
-        "district": entity[2],
+        "entity_kind": entity_kind,
+        "entity_id": entity_id,
+        "district": district,
         "window_start": window_start,
         "window_end": window_end,
-        "source_topic": lineage[0],
-        "source_partition": lineage[1],
-        "first_offset": lineage[2],
-        "last_offset": lineage[3],
-        "event_count": lineage[4],
+        "source_topic": source_topic,
+        "source_partition": source_partition,
+        "first_offset": first_offset,
+        "last_offset": last_offset,
+        "event_count": event_count,
         "kpis": kpis,
     }
     if sketches:
@@ -130,10 +136,26 @@ def kpi_windows(rows: Iterable[KpiRow]) -> list[dict[str, Any]]:
         kpis.append(_KPI(row))
         if row.sketch is not None:
             sketches[row.kpi] = row.sketch
-    return [
-        window_object(key[:3], iso_utc(key[3]), iso_utc(key[4]), key[5:], kpis, sketches)
-        for key, kpis, sketches in groups
-    ]
+    out: list[dict[str, Any]] = []
+    for key, kpis, sketches in groups:
+        kind, entity_id, district, start, end, topic, partition, first, last, n = key
+        out.append(
+            window_object(
+                kind,
+                entity_id,
+                district,
+                iso_utc(start),
+                iso_utc(end),
+                topic,
+                partition,
+                first,
+                last,
+                n,
+                kpis,
+                sketches,
+            )
+        )
+    return out
 
 
 def kpi_pack(rows: Iterable[KpiRow]) -> bytes:
