@@ -70,24 +70,19 @@ class EventIdIndex:
     def _bucket_new(self) -> None:
         """File the ids :meth:`add` queued under their minutes."""
         new = self._new
+        self._file(new[self._unbucketed :])
+        self._unbucketed = len(new)
+
+    def _file(self, ids: Iterable[tuple[str, float, int]]) -> None:
+        """File each (id, event time, offset) of ``ids`` under the minute of its time."""
         minutes, order = self._minutes, self._order
-        for event_id, t, _ in new[self._unbucketed :]:
+        for event_id, t, _ in ids:
             minute = int(t // _MINUTE)
             bucket = minutes.get(minute)
             if bucket is None:
                 bucket = minutes[minute] = []
                 heapq.heappush(order, minute)
             bucket.append(event_id)
-        self._unbucketed = len(new)
-
-    def _remember(self, event_id: str, t: float) -> None:
-        self.seen[event_id] = t
-        minute = int(t // _MINUTE)
-        bucket = self._minutes.get(minute)
-        if bucket is None:
-            bucket = self._minutes[minute] = []
-            heapq.heappush(self._order, minute)
-        bucket.append(event_id)
 
     def _forget_oldest(self, at_least: int) -> int:
         forgotten = 0
@@ -138,9 +133,12 @@ class EventIdIndex:
         or that come from offsets after ``processed_offset``."""
         for seq, raw in sorted(segments):
             items = orjson.loads(raw)
+            kept: list[tuple[str, float, int]] = []
             for event_id, t, offset in items:
                 if offset <= processed_offset and event_id not in self.seen:
-                    self._remember(event_id, t)
+                    self.seen[event_id] = t
+                    kept.append((event_id, t, offset))
+            self._file(kept)
             self._segments.append((seq, max((item[1] for item in items), default=-math.inf)))
             self._next_seq = seq + 1
         if len(self.seen) > self.cap:
