@@ -42,8 +42,7 @@ from tests.oracle import OracleRecord, Row, judge_province, same_value
 from tests.replay.support import sink_and_replay
 from tests.streams.support import PrivateBroker, WorkerProcess, metric_sum
 from tests.streams.test_differential import T0, hostile_batches
-from tests.streams.test_worker_hostile import accept_any_timestamp, claims_log
-from tests.support.kafka import read_topic
+from tests.support.kafka import accept_any_timestamp, claims_log, read_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -21,15 +21,13 @@ from typing import Any
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from schemas.decode import DeadLetter, read_deadletter
 from schemas.places import District
-from schemas.topics import CLAIMS_TOPIC, DEADLETTER_TOPIC, FARM_TOPIC, KPI_TOPIC
-from streams.routing import Claim, decode_claim, district_partition
+from schemas.topics import DEADLETTER_TOPIC, FARM_TOPIC, KPI_TOPIC
+from streams.routing import Claim, district_partition
 from tests.streams.support import PrivateBroker, WorkerProcess, metric_sum, wait_for
-from tests.support.kafka import read_topic
+from tests.support.kafka import accept_any_timestamp, claims_log, read_topic
 
 pytestmark = [pytest.mark.integration]
 
@@ -125,23 +123,6 @@ def test_huge_and_misrouted_records_lose_nothing_and_windows_stay_home(tmp_path:
         == dt.timedelta(minutes=1)
     ]
     assert sum(w["event_count"] for w in sensor_minutes) == len(valid) + len(misrouted)
-
-
-async def accept_any_timestamp(bootstrap: str) -> None:
-    """Let the farm topic take record timestamps far ahead, as a broker older than Kafka 4.0
-    or one configured so does (4.0 refuses more than one hour ahead by default with
-    InvalidTimestampError): the worker must not trust them either way."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        resource = ConfigResource(
-            ConfigResourceType.TOPIC,
-            FARM_TOPIC,
-            {"message.timestamp.after.max.ms": str(2**63 - 1)},
-        )
-        await admin.alter_configs([resource])
-    finally:
-        await admin.close()
 
 
 def _minute_rows(bootstrap: str) -> dict[tuple[str, str, str], tuple[float, int]]:
@@ -262,19 +243,6 @@ def _one_sensor_under_two_partitions(
         ]
         claims = asyncio.run(claims_log(broker.bootstrap))
     return samples, letters, claims
-
-
-async def claims_log(bootstrap: str) -> list[Claim | None]:
-    """Every record of city.entity-claims.v1, decoded; [] when no worker created it."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        exists = CLAIMS_TOPIC in await admin.list_topics()
-    finally:
-        await admin.close()
-    if not exists:
-        return []
-    return [decode_claim(r.value) for r in await read_topic(bootstrap, CLAIMS_TOPIC)]
 
 
 def test_the_provinces_registry_fixes_an_entitys_district_in_every_partition(

@@ -1,4 +1,5 @@
-"""Kafka I/O for tests: produce messages, read a topic, read committed offsets."""
+"""Kafka I/O for tests: produce messages, read a topic (the claims log too), read committed
+offsets, let the farm topic take any record timestamp."""
 
 from __future__ import annotations
 
@@ -8,8 +9,12 @@ from collections.abc import Iterable
 from typing import Any, TypeAlias
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from schemas.topics import CLAIMS_TOPIC, FARM_TOPIC
 from streams.replay.broker_quirks import true_end_offsets
+from streams.routing import Claim, decode_claim
 
 Message: TypeAlias = tuple[str, bytes | None, bytes | None]
 """(topic, key, value) of one record."""
@@ -116,3 +121,33 @@ async def committed_offsets(bootstrap: str, topic: str, group: str) -> dict[int,
         return out
     finally:
         await consumer.stop()
+
+
+async def accept_any_timestamp(bootstrap: str) -> None:
+    """Let the farm topic take record timestamps far ahead, as a broker older than Kafka 4.0
+    or one configured so does (4.0 refuses more than one hour ahead by default with
+    InvalidTimestampError): the worker must not trust them either way."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        resource = ConfigResource(
+            ConfigResourceType.TOPIC,
+            FARM_TOPIC,
+            {"message.timestamp.after.max.ms": str(2**63 - 1)},
+        )
+        await admin.alter_configs([resource])
+    finally:
+        await admin.close()
+
+
+async def claims_log(bootstrap: str) -> list[Claim | None]:
+    """Every record of city.entity-claims.v1, decoded; [] when no worker created it."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        exists = CLAIMS_TOPIC in await admin.list_topics()
+    finally:
+        await admin.close()
+    if not exists:
+        return []
+    return [decode_claim(r.value) for r in await read_topic(bootstrap, CLAIMS_TOPIC)]
