@@ -151,14 +151,29 @@ KPI_ROWS_EMITTED: Final = Counter(
 )
 WATERMARK: Final = Gauge(
     "ioc_watermark_timestamp_seconds",
-    "Event-time watermark of a source partition (Unix time).",
+    "Event-time watermark of a source partition (Unix time): the aligned one, by which its "
+    "windows close and its events turn late.",
     ["topic", "partition"],
     registry=WORKER_REGISTRY,
 )
 WATERMARK_DELAY: Final = Gauge(
     "ioc_watermark_delay_seconds",
-    "Wall clock minus the event-time watermark of a source partition.",
+    "Wall clock minus the (aligned) event-time watermark of a source partition.",
     ["topic", "partition"],
+    registry=WORKER_REGISTRY,
+)
+WATERMARK_HELD_BACK: Final = Gauge(
+    "ioc_watermark_held_back_seconds",
+    "How far a source partition's own watermark is ahead of the aligned one: the other "
+    "partitions of its topic have not read that far, and a re-routed copy may still come.",
+    ["topic", "partition"],
+    registry=WORKER_REGISTRY,
+)
+PROGRESS_MARKERS: Final = Counter(
+    "ioc_progress_markers_total",
+    "Progress markers this worker appended to other partitions of a raw topic "
+    "(direction=sent) and took from its own (direction=read).",
+    ["topic", "direction"],
     registry=WORKER_REGISTRY,
 )
 EVENTS_CLOCK_NOTED: Final = Counter(

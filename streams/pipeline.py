@@ -33,6 +33,13 @@ from schemas.events import RawEvent, SensorReading
 from streams.catalog import entities_of
 from streams.clocknotes import notes_store_key
 from streams.dedup import DEFAULT_HORIZON_SECONDS
+from streams.progress import (
+    MARKER_KEY,
+    PROGRESS_HEADER,
+    is_marker,
+    marker_value,
+    read_marker,
+)
 from streams.routing import Claim, district_partition, is_rerouted, reroute_header
 from streams.step_records import (
     Applied,
@@ -162,6 +169,9 @@ class TopicPipeline:
             if offset <= windows.clock.processed_offset:
                 outcomes[Outcome.REDELIVERY] += 1
                 continue
+            if record.headers and is_marker(record.headers):
+                self._hear(record, windows, applied)
+                continue
             result, reference = judge(record, windows, now, applied)
             if isinstance(result, Rejection):
                 windows.clock.processed_offset = offset
@@ -196,6 +206,43 @@ class TopicPipeline:
                 reading.occurred_at.timestamp()
             )
         return applied
+
+    def _hear(self, record: Record, windows: PartitionWindows, applied: Applied) -> None:
+        """Take a progress marker (:mod:`streams.progress`); one this worker cannot have
+        written is dead-lettered. Neither counts as a consumed event."""
+        windows.clock.processed_offset = record.offset
+        windows.clock_dirty = True
+        applied.consumed -= 1
+        heard = read_marker(
+            record.value, record.headers, self.partition_count or 1, record.partition
+        )
+        if isinstance(heard, str):
+            applied.consumed += 1
+            applied.dead_letter(record, Rejection("malformed", heard))
+            return
+        applied.markers_read += 1
+        windows.hear(*heard)
+
+    def progress_markers(self, partitions: Iterable[int]) -> list[Reroute]:
+        """Markers for the other partitions of the topic from each of ``partitions`` whose
+        progress entered a new minute (or that sent none since it was loaded). Produce them
+        after the copies those partitions made, once the broker has the copies."""
+        count = self.partition_count or 1
+        out: list[Reroute] = []
+        for partition in sorted(partitions):
+            if count < 2:
+                break
+            due, minute = self.partitions[partition].marker_due()
+            if not due:
+                continue
+            value = marker_value(partition, minute)
+            headers = [(PROGRESS_HEADER, str(partition).encode())]
+            out.extend(
+                Reroute(peer, MARKER_KEY, value, None, list(headers))
+                for peer in range(count)
+                if peer != partition
+            )
+        return out
 
     def _judge(
         self, record: Record, windows: PartitionWindows, now: float | None, applied: Applied

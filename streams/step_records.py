@@ -82,6 +82,9 @@ class Applied:
     """Claims for the entities nobody claimed yet of the records not applied (``rest``)."""
     rest: Sequence[Record] = ()
     """Records not applied yet: the batch stopped at an unclaimed entity."""
+    markers_read: int = 0
+    """Progress markers taken (:mod:`streams.progress`): records, not events, so not in
+    ``consumed``."""
 
     def note(self, partition: int, offset: int, now: float) -> None:
         """Record that ``now`` judged the record at ``offset`` of ``partition``."""

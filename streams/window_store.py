@@ -55,25 +55,64 @@ class Pane:
 
 @dataclass(slots=True)
 class Clock:
-    """Progress of one source partition: watermark, emitted boundary, processed offset."""
+    """Progress of one source partition: watermark, emitted boundary, processed offset, and
+    the progress markers (:mod:`streams.progress`) it sends and has heard."""
 
     max_event_time: float | None = None
     watermark: float = -math.inf
     closed_until: int | None = None
     processed_offset: int = -1
+    progress: float = -math.inf
+    """Largest ``min(event time, reference) - grace`` of the events it re-routed, or the
+    wall clock minus the grace while it had nothing to read; what it tells its peers is
+    the larger of this and its watermark."""
+    peers: dict[int, float] = field(default_factory=dict)
+    """The progress each other partition announced (-inf: nothing yet)."""
+    aligned: float = -math.inf
+    """The largest ``min(watermark, peers' progress)`` so far: lateness and closing use it."""
 
     def encode(self) -> bytes:
-        """Stable bytes for the changelog."""
+        """Stable bytes for the changelog (a clock that heard no marker and re-routed
+        nothing keeps the shorter form of older workers)."""
         wm = None if self.watermark == -math.inf else self.watermark
+        head = [self.max_event_time, wm, self.closed_until, self.processed_offset]
+        if self.progress == -math.inf and not self.peers:
+            return orjson.dumps(head)
         return orjson.dumps(
-            [self.max_event_time, wm, self.closed_until, self.processed_offset],
+            [
+                *head,
+                _finite(self.progress),
+                [[p, _finite(v)] for p, v in sorted(self.peers.items())],
+                _finite(self.aligned),
+            ]
         )
 
     @classmethod
     def decode(cls, raw: bytes) -> Clock:
         """The clock stored as ``raw`` by :meth:`encode`."""
-        max_time, wm, closed, offset = orjson.loads(raw)
-        return cls(max_time, -math.inf if wm is None else wm, closed, offset)
+        fields = orjson.loads(raw)
+        max_time, wm, closed, offset = fields[:4]
+        watermark = -math.inf if wm is None else wm
+        if len(fields) == 4:
+            return cls(max_time, watermark, closed, offset, aligned=watermark)
+        progress, peers, aligned = fields[4:7]
+        return cls(
+            max_time,
+            watermark,
+            closed,
+            offset,
+            _infinite(progress),
+            {int(p): _infinite(v) for p, v in peers},
+            _infinite(aligned),
+        )
+
+
+def _finite(value: float) -> float | None:
+    return None if value == -math.inf else value
+
+
+def _infinite(value: float | None) -> float:
+    return -math.inf if value is None else value
 
 
 def segment_store_key(partition: int, seq: int) -> bytes:

@@ -32,7 +32,7 @@ object per row; the changed panes of a batch are stored as one segment
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from enum import Enum
 from typing import Final
 
@@ -48,6 +48,7 @@ from streams.catalog import (
     kpis_for_topic,
 )
 from streams.dedup import DEFAULT_HORIZON_SECONDS
+from streams.progress import marker_minute
 from streams.routing import district_partition, entity_reason, misrouted_reason
 from streams.window_close import (
     HOPPING_ENTITY_KINDS,
@@ -138,6 +139,12 @@ class PartitionWindows(PartitionState):
         self.partitions = partitions
         """The topic's partition count, for the key contract; None checks no routing."""
         self._plan = KpiPlan(kpis_for_topic(topic))
+        self._peers_floor = math.inf
+        """The smallest progress the peers announced (+inf: none spoke)."""
+        self._marked: int | None = None
+        """The minute of this partition's last marker."""
+        self._greeted = False
+        """Whether it sent a marker since it was loaded."""
         self._home = (
             {d.value: district_partition(d.value, partitions) == partition for d in District}
             if partitions
@@ -152,6 +159,11 @@ class PartitionWindows(PartitionState):
     @kpis.setter
     def kpis(self, kpis: tuple[KpiDef, ...]) -> None:
         self._plan = KpiPlan(kpis)
+
+    def load(self, items: Iterable[tuple[bytes, bytes]]) -> None:
+        """Rebuild from state-table items of this partition (see :class:`PartitionState`)."""
+        super().load(items)
+        self._peers_floor = min(self.clock.peers.values(), default=math.inf)
 
     # -- applying events ----------------------------------------------------------------
     def apply(self, offset: int, event: RawEvent, reference: float = math.inf) -> Outcome:
@@ -186,6 +198,10 @@ class PartitionWindows(PartitionState):
         self.clock_dirty = True
         district = _DISTRICT_IDS[event.district]
         if self._home is not None and not self._home[district]:
+            t = event.occurred_at.timestamp()
+            moved = (t if t < reference else reference) - self.grace
+            if moved > clock.progress:
+                clock.progress = moved
             return Outcome.MISROUTED
         event_id = event.event_id
         ids = self.ids
@@ -204,7 +220,7 @@ class PartitionWindows(PartitionState):
             return Outcome.ENTITY_DISTRICT
         t = event.occurred_at.timestamp()
         pane_end = int(t // PANE_SECONDS) * PANE_SECONDS + PANE_SECONDS
-        if pane_end <= clock.watermark or (
+        if pane_end <= clock.aligned or (
             clock.closed_until is not None and pane_end <= clock.closed_until
         ):
             return Outcome.LATE
@@ -216,6 +232,9 @@ class PartitionWindows(PartitionState):
         progress = (t if t < reference else reference) - self.grace
         if progress > clock.watermark:
             clock.watermark = progress
+            bound = progress if progress < self._peers_floor else self._peers_floor
+            if bound > clock.aligned:
+                clock.aligned = bound
         return _WINDOWED
 
     def refusal(self, outcome: Outcome, event: RawEvent) -> str:
@@ -269,6 +288,58 @@ class PartitionWindows(PartitionState):
         if now - self.grace > self.clock.watermark:
             self.clock.watermark = now - self.grace
             self.clock_dirty = True
+            self._realign()
+
+    def advance_to_end(self, now: float) -> None:
+        """The end of a replay: the watermark and the aligned one advance to ``now`` minus
+        grace, whatever the peers announced (a window closed only here is reported open)."""
+        self.advance_idle(now)
+        if now - self.grace > self.clock.aligned:
+            self.clock.aligned = now - self.grace
+
+    # -- progress markers (streams.progress) --------------------------------------------
+    def advance_progress(self, now: float) -> None:
+        """Nothing is left to read: no copy this partition makes from now on can be of an
+        event its progress has passed but ``now`` minus grace (it would be late here)."""
+        if now - self.grace > self.clock.progress:
+            self.clock.progress = now - self.grace
+            self.clock_dirty = True
+
+    def hear(self, peer: int, progress: float) -> None:
+        """Take a peer's progress marker: it holds this partition's windows back from now
+        on (never by less than before), and the aligned watermark follows."""
+        peers = self.clock.peers
+        if peer not in peers or progress > peers[peer]:
+            peers[peer] = progress
+            self._peers_floor = min(peers.values())
+            self._realign()
+        self.clock_dirty = True
+
+    def marker_due(self) -> tuple[bool, int | None]:
+        """Whether this partition's progress entered a new minute since its last marker
+        (or it sent none since it was loaded), and that minute (None: no progress yet)."""
+        clock = self.clock
+        minute = marker_minute(max(clock.progress, clock.watermark))
+        if not self._greeted or (
+            minute is not None and (self._marked is None or minute > self._marked)
+        ):
+            self._greeted, self._marked = True, minute
+            return True, minute
+        return False, minute
+
+    def _realign(self) -> None:
+        clock = self.clock
+        bound = min(clock.watermark, self._peers_floor)
+        if bound > clock.aligned:
+            clock.aligned = bound
+
+    @property
+    def held_back(self) -> float:
+        """Seconds by which peers hold this partition's windows back (0: none)."""
+        clock = self.clock
+        if clock.watermark == -math.inf:
+            return 0.0
+        return clock.watermark - clock.aligned if clock.aligned > -math.inf else math.inf
 
     # -- closing windows ----------------------------------------------------------------
     def close(self) -> Closing | None:
@@ -278,9 +349,9 @@ class PartitionWindows(PartitionState):
         ``closed_until`` this call advanced) and only then retires the ``retired`` panes.
         Returns None when no window boundary was passed.
         """
-        if self.clock.watermark == -math.inf:
+        if self.clock.aligned == -math.inf:
             return None
-        boundary = int(self.clock.watermark // PANE_SECONDS) * PANE_SECONDS
+        boundary = int(self.clock.aligned // PANE_SECONDS) * PANE_SECONDS
         previous = self.clock.closed_until
         if previous is not None and boundary <= previous:
             return None

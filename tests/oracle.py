@@ -18,6 +18,11 @@ Rules, as the product promises them:
   event whose minute ends at or before the watermark is late;
 * the watermark is the largest ``min(event time, reference time) - grace`` of the windowed
   events (and the idle advances the caller asks for);
+* a progress marker (a record another partition of the topic appended, header
+  ``ioc-progress``) states that partition's progress: from then on the partition's
+  windows close, and its events turn late, only up to the smallest progress its peers
+  stated, never less than before (a peer that stated none holds nothing back). "Late"
+  above means: at or before that aligned watermark;
 * windows: tumbling 1 min and 1 h for every entity, hopping 15 min every minute for
   districts; a window has a row per KPI with a value when it holds at least one event.
 """
@@ -30,6 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+import orjson
 from aiokafka.partitioner import murmur2
 
 from schemas.decode import Rejection, decode
@@ -47,6 +53,8 @@ class OracleRecord(NamedTuple):
     now: float | None = None
     copy: bool = False
     """A copy of a misplaced record, appended by the worker to its district's partition."""
+    marker_of: int | None = None
+    """A progress marker, appended by the worker of that partition."""
 
 
 class Row(NamedTuple):
@@ -82,6 +90,14 @@ class PartitionVerdicts:
     admitted: list[Admitted] = field(default_factory=list)
     outcomes: Counter[str] = field(default_factory=Counter)
     watermark: float = -math.inf
+    aligned: float = -math.inf
+    peers: dict[int, float] = field(default_factory=dict)
+    markers: int = 0
+
+    def realign(self) -> None:
+        """The aligned watermark: never less than before."""
+        bound = min([self.watermark, *self.peers.values()])
+        self.aligned = max(self.aligned, bound)
 
 
 def home_partition(district: str, partitions: int) -> int:
@@ -121,6 +137,14 @@ def judge(
             out.outcomes["redelivery"] += 1
             continue
         seen_offsets.add(record.offset)
+        if record.marker_of is not None:
+            stated = orjson.loads(record.value or b"")["progress"]
+            progress = -math.inf if stated is None else float(stated)
+            peers = out.peers
+            peers[record.marker_of] = max(peers.get(record.marker_of, -math.inf), progress)
+            out.realign()
+            out.markers += 1
+            continue
         reference = math.inf
         if record.timestamp_ms is not None and record.timestamp_ms >= 0:
             reference = record.timestamp_ms / 1000
@@ -149,13 +173,14 @@ def judge(
         if known is not None and known != district:
             out.outcomes["entity_district"] += 1
             continue
-        if (t // 60) * 60 + 60 <= out.watermark:
+        if (t // 60) * 60 + 60 <= out.aligned:
             out.outcomes["late"] += 1
             continue
         out.outcomes["windowed"] += 1
         ids[result.event_id] = t
         registry.setdefault(entity, district)
         out.watermark = max(out.watermark, min(t, reference) - grace)
+        out.realign()
         out.admitted.append(Admitted(record.offset, t, result))
     return out
 

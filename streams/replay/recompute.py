@@ -307,8 +307,8 @@ class Recomputer:
         late_rows: dict[Identity, KpiRow] = {}
         for topic, pipeline in self.pipelines.items():
             for partition, windows in sorted(pipeline.partitions.items()):
-                watermarks[(topic, partition)] = windows.clock.watermark
-                windows.advance_idle(self.selection.end + self.grace)
+                watermarks[(topic, partition)] = windows.clock.aligned
+                windows.advance_to_end(self.selection.end + self.grace)
             self._keep(pipeline, pipeline.close(list(pipeline.partitions)), late_rows)
         split = {e: s for e, s in self.sources.items() if len(s) > 1}
         result = Result(self.rows, {}, watermarks, self.stats, split)

@@ -139,8 +139,18 @@ class Worker:
                 (DEADLETTER_TOPIC, applied.deadletters),
                 (LATE_TOPIC, applied.lates),
             )
+            await self._tell_progress(topic, applied.touched)
             await self._finish(topic, applied.touched)
         self._count(topic, records, applied)
+
+    async def _tell_progress(self, topic: str, partitions: Iterable[int]) -> None:
+        """Append the progress markers of ``partitions`` to the topic's other partitions
+        (:mod:`streams.progress`). Call it holding their lanes' locks, once the broker has
+        every copy they made: a marker must come after them."""
+        markers = self.pipelines[topic].progress_markers(partitions)
+        if markers:
+            await self.delivery.produce((topic, markers))
+            metrics.PROGRESS_MARKERS.labels(topic=topic, direction="sent").inc(len(markers))
 
     async def _finish(self, topic: str, partitions: set[int]) -> None:
         pipeline = self.pipelines[topic]
@@ -168,10 +178,11 @@ class Worker:
             windows = pipeline.windows(partition)
             labels = {"topic": topic, "partition": str(partition)}
             metrics.FUTURE_EVENTS_HELD.labels(**labels).set(windows.events_after(now))
-            wm = windows.clock.watermark
+            wm = windows.clock.aligned
             if wm > 0:
                 metrics.WATERMARK.labels(**labels).set(wm)
                 metrics.WATERMARK_DELAY.labels(**labels).set(now - wm)
+            metrics.WATERMARK_HELD_BACK.labels(**labels).set(windows.held_back)
 
     async def _emit(self, closings: dict[int, Closing]) -> None:
         """Produce closed-window rows to city.kpi.v1 and wait until the broker has them.
@@ -234,6 +245,7 @@ class Worker:
         await self._repair_stalls(now)
         for topic, pipeline in self.pipelines.items():
             self._report_watermarks(topic, list(pipeline.partitions), now)
+        await self._tell_idle_progress(now)
         for topic, pipeline in self.pipelines.items():
             idle = [
                 p
@@ -249,6 +261,18 @@ class Worker:
                     if pipeline.is_loaded(partition):
                         pipeline.windows(partition).advance_idle(now)
                         await self._finish(topic, {partition})
+
+    async def _tell_idle_progress(self, now: float) -> None:
+        """A partition with nothing left to read has progressed to the wall clock minus
+        grace: tell its peers (and greet them once after loading, whatever its progress)."""
+        for topic, pipeline in self.pipelines.items():
+            for partition in list(pipeline.partitions):
+                async with self._lock(topic, partition):
+                    if not pipeline.is_loaded(partition):
+                        continue
+                    if self._caught_up(topic, partition):
+                        pipeline.windows(partition).advance_progress(now)
+                    await self._tell_progress(topic, {partition})
 
     async def _load_quiet_partitions(self) -> None:
         """Load assigned partitions that have received nothing since this worker got them.

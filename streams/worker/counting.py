@@ -35,6 +35,8 @@ def count_applied(topic: str, applied: Applied) -> None:
             metrics.EVENTS_DUPLICATE.labels(topic=topic, kind=outcome).inc(n)
     for reason, n in applied.invalid.items():
         metrics.EVENTS_INVALID.labels(topic=topic, reason=reason).inc(n)
+    if applied.markers_read:
+        metrics.PROGRESS_MARKERS.labels(topic=topic, direction="read").inc(applied.markers_read)
     if applied.clock_notes:
         noted = sum(len(at) for at in applied.clock_notes.values())
         metrics.EVENTS_CLOCK_NOTED.labels(topic=topic).inc(noted)

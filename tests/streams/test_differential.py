@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from schemas.decode import read_deadletter
 from schemas.topics import FARM_TOPIC
-from streams.pipeline import Applied, SourceRecord, TopicPipeline
+from streams.pipeline import Applied, Reroute, SourceRecord, TopicPipeline
 from streams.routing import REROUTED_HEADER, Claim, EntityClaims
 from streams.window_rows import KpiRow
 from streams.windows import rows_of
@@ -125,41 +125,67 @@ def _applied(
 
 
 def _logged(
-    batches: Delivered, pipeline: TopicPipeline
+    batches: Delivered, pipeline: TopicPipeline, aligned: bool = False
 ) -> tuple[list[KpiRow], Delivered, Counter[str]]:
     """Feed ``batches`` to ``pipeline`` as a broker would deliver them: each record appended
     to its partition's log at the next offset, and the copies a batch re-routes appended to
-    their districts' partitions before the next batch's records. Returns the rows, the
-    batches as delivered (the logs the oracle judges) and the outcome counts."""
+    their districts' partitions before the next batch's records, then (``aligned``, as the
+    worker does) the progress markers of the partitions it touched; at the end, every
+    partition announces that it read everything. Returns the rows, the batches as
+    delivered (the logs the oracle judges) and the outcome counts."""
     rows: list[KpiRow] = []
     outcomes: Counter[str] = Counter()
     delivered: list[tuple[float, list[SourceRecord]]] = []
     ends = [0] * PARTITIONS
     copies: list[SourceRecord] = []
-    for now, generated in [*batches, (batches[-1][0], [])]:
+    waiting, ended = list(batches), not aligned
+    now = batches[-1][0]
+    while waiting or copies or not ended:
+        generated: list[SourceRecord] = []
+        if waiting:
+            now, generated = waiting.pop(0)
+        elif not copies:  # the end: every partition has read everything
+            ended = True
+            for windows in pipeline.partitions.values():
+                windows.advance_progress(1e10)
+            copies = _as_records(pipeline.progress_markers(range(PARTITIONS)), now)
+            continue
         records = []
         for r in [*copies, *generated]:
             records.append(r._replace(offset=ends[r.partition]))
             ends[r.partition] += 1
-        if not records:
-            continue
         delivered.append((now, records))
         applied = _applied(pipeline, records, now)
         by_origin = {f"{r.partition}:{r.offset}".encode(): r for r in records}
-        copies = []
         for c in applied.reroutes:
             original = by_origin[dict(c.headers)[REROUTED_HEADER]]
             assert (c.value, c.timestamp_ms) == (original.value, original.timestamp)
             assert c.partition == home_partition(c.key.decode(), PARTITIONS) != original.partition
-            copies.append(
-                SourceRecord(FARM_TOPIC, c.partition, -1, c.timestamp_ms, c.key, c.value, c.headers)
-            )
+        copies = _as_records(applied.reroutes, now)
+        if aligned:
+            copies += _as_records(pipeline.progress_markers(applied.touched), now)
         closings = pipeline.close(applied.touched)
         rows += rows_of(closings)
         pipeline.retire(closings)
         outcomes.update(applied.outcomes)
         outcomes.update(applied.invalid)
     return rows, delivered, outcomes
+
+
+def _as_records(outgoing: list[Reroute], now: float) -> list[SourceRecord]:
+    """Copies or markers as the records the broker appends (offsets set on delivery)."""
+    return [
+        SourceRecord(
+            FARM_TOPIC,
+            c.partition,
+            -1,
+            c.timestamp_ms or int(now * 1000),
+            c.key,
+            c.value,
+            c.headers,
+        )
+        for c in outgoing
+    ]
 
 
 def _identity(row: KpiRow) -> tuple[str, str, str, int, int]:
@@ -175,30 +201,28 @@ def _identity(row: KpiRow) -> tuple[str, str, str, int, int]:
     fixed=st.none()
     | st.dictionaries(st.sampled_from([s for s, _ in SENSORS]), st.sampled_from(DISTRICTS)),
     claimed=st.booleans(),
+    aligned=st.booleans(),
 )
 def test_pipeline_rows_and_counts_equal_the_oracles(
     batches: list[tuple[float, list[SourceRecord]]],
     horizon: float,
     fixed: dict[str, str] | None,
     claimed: bool,
+    aligned: bool,
 ) -> None:
     districts = EntityClaims(fixed) if claimed else fixed
     pipeline = TopicPipeline(FARM_TOPIC, GRACE, SKEW, PARTITIONS, horizon, districts, claimed)
     for partition in range(PARTITIONS):
         pipeline.partitions[partition] = pipeline.new_windows(partition)
-    rows, delivered, outcomes = _logged(batches, pipeline)
+    rows, delivered, outcomes = _logged(batches, pipeline, aligned)
     for windows in pipeline.partitions.values():
         windows.advance_idle(1e10)
     rows += rows_of(pipeline.close(range(PARTITIONS)))
 
+    logs = (_oracle_record(r, now) for now, records in delivered for r in records)
     expected, oracle_outcomes = judge_province(
-        FARM_TOPIC,
-        (
-            OracleRecord(r.partition, r.offset, r.timestamp, r.value, now, bool(r.headers))
-            for now, records in delivered
-            for r in records
-        ),
-        partitions=PARTITIONS, grace=GRACE, skew=SKEW, horizon=horizon, fixed=districts,
+        FARM_TOPIC, logs, partitions=PARTITIONS, grace=GRACE, skew=SKEW, horizon=horizon,
+        fixed=districts,
     )  # fmt: skip
 
     assert outcomes == oracle_outcomes
@@ -215,7 +239,30 @@ def test_pipeline_rows_and_counts_equal_the_oracles(
             want.first_offset, want.last_offset, want.event_count,
         )  # fmt: skip
     rerouted = oracle_outcomes["rerouted"]
-    assert sum(len(r) for _, r in delivered) == sum(len(r) for _, r in batches) + rerouted
+    markers = sum(r.headers != () and _marker_of(r) is not None for _, rs in delivered for r in rs)
+    assert markers == 0 or aligned
+    assert sum(len(r) for _, r in delivered) == (
+        sum(len(r) for _, r in batches) + rerouted + markers
+    )
+
+
+def _oracle_record(record: SourceRecord, now: float) -> OracleRecord:
+    """``record`` as the oracle reads it, with the wall clock of the worker that read it."""
+    return OracleRecord(
+        record.partition,
+        record.offset,
+        record.timestamp,
+        record.value,
+        now,
+        copy=REROUTED_HEADER in dict(record.headers),
+        marker_of=_marker_of(record),
+    )
+
+
+def _marker_of(record: SourceRecord) -> int | None:
+    """The partition that sent ``record``, when it is a progress marker."""
+    sender = dict(record.headers).get("ioc-progress")
+    return None if sender is None else int(sender)
 
 
 def test_the_provinces_registry_windows_an_entity_named_under_two_partitions_once() -> None:
