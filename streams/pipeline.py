@@ -178,14 +178,15 @@ class TopicPipeline:
                 windows.clock_dirty = True
                 applied.dead_letter(record, result)
                 continue
-            outcome = windows.apply(offset, result, reference)
+            copy = bool(record.headers) and is_rerouted(record.headers)
+            outcome = windows.apply(offset, result, reference, copy)
             if outcome is _WINDOWED:
                 windowed += 1
             elif outcome is _UNCLAIMED:
                 applied.rest = records[records.index(record) :]
                 applied.unclaimed = self._unclaimed(result, applied.rest[1:])
                 break
-            elif outcome is _MISROUTED and not is_rerouted(record.headers):
+            elif outcome is _MISROUTED and not copy:
                 outcomes[Outcome.REROUTED] += 1
                 applied.reroutes.append(self._reroute(record, result))
                 continue
@@ -232,8 +233,8 @@ class TopicPipeline:
         for partition in sorted(partitions):
             if count < 2:
                 break
-            due, minute = self.partitions[partition].marker_due()
-            if not due:
+            minute = self.partitions[partition].marker_due()
+            if minute is None:
                 continue
             value = marker_value(partition, minute)
             headers = [(PROGRESS_HEADER, str(partition).encode())]

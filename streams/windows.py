@@ -142,7 +142,7 @@ class PartitionWindows(PartitionState):
         self._peers_floor = math.inf
         """The smallest progress the peers announced (+inf: none spoke)."""
         self._marked: int | None = None
-        """The minute of this partition's last marker."""
+        """The minute of this partition's last marker (None: none)."""
         self._greeted = False
         """Whether it sent a marker since it was loaded."""
         self._home = (
@@ -166,14 +166,17 @@ class PartitionWindows(PartitionState):
         self._peers_floor = min(self.clock.peers.values(), default=math.inf)
 
     # -- applying events ----------------------------------------------------------------
-    def apply(self, offset: int, event: RawEvent, reference: float = math.inf) -> Outcome:
+    def apply(
+        self, offset: int, event: RawEvent, reference: float = math.inf, copy: bool = False
+    ) -> Outcome:
         """Fold one validated event at source ``offset`` into its panes; say what happened.
 
         ``reference`` is the record's reference time (its timestamp, capped by the worker's
-        wall clock): the event moves the watermark by at most that time.
+        wall clock): the event moves the watermark by at most that time. ``copy``: the
+        record is a re-routed copy (see :meth:`admit`).
         """
         entities = entities_of(event)
-        outcome = self.admit(offset, event, reference, entities)
+        outcome = self.admit(offset, event, reference, entities, copy)
         if outcome is _WINDOWED:
             return self.fold(offset, event, entities)
         return outcome
@@ -184,12 +187,19 @@ class PartitionWindows(PartitionState):
         event: RawEvent,
         reference: float = math.inf,
         entities: tuple[EntityKey, ...] | None = None,
+        copy: bool = False,
     ) -> Outcome:
         """Decide what becomes of an event and move the clock, without touching a pane:
         redelivery, misrouted, duplicate id, unclaimed entity (nothing changes), entity
         under another district, late, or windowed (then its id is remembered and the
         watermark moves). ``entities``: those of ``event`` (``entities_of``), when the
-        caller has them already."""
+        caller has them already.
+
+        Lateness: an event of the partition's own records is late once its minute ends at
+        or before the partition's watermark, which depends on its own records alone; a
+        re-routed ``copy`` (appended after its original, and after whatever the partition
+        held then) only once its minute ends at or before the aligned watermark, which
+        the peers' progress markers hold back (:mod:`streams.progress`)."""
         clock = self.clock
         processed = clock.processed_offset
         if offset <= processed:
@@ -220,7 +230,7 @@ class PartitionWindows(PartitionState):
             return Outcome.ENTITY_DISTRICT
         t = event.occurred_at.timestamp()
         pane_end = int(t // PANE_SECONDS) * PANE_SECONDS + PANE_SECONDS
-        if pane_end <= clock.aligned or (
+        if pane_end <= (clock.aligned if copy else clock.watermark) or (
             clock.closed_until is not None and pane_end <= clock.closed_until
         ):
             return Outcome.LATE
@@ -298,11 +308,13 @@ class PartitionWindows(PartitionState):
             self.clock.aligned = now - self.grace
 
     # -- progress markers (streams.progress) --------------------------------------------
-    def advance_progress(self, now: float) -> None:
-        """Nothing is left to read: no copy this partition makes from now on can be of an
-        event its progress has passed but ``now`` minus grace (it would be late here)."""
-        if now - self.grace > self.clock.progress:
-            self.clock.progress = now - self.grace
+    def follow_peers(self) -> None:
+        """Nothing is left to read in this partition: it holds its peers back no further
+        than they hold each other (its progress rises to the least they stated), so a
+        partition that only re-routed old events never stops the others for good."""
+        floor = self._peers_floor
+        if floor != math.inf and floor > self.clock.progress:
+            self.clock.progress = floor
             self.clock_dirty = True
 
     def hear(self, peer: int, progress: float) -> None:
@@ -315,17 +327,16 @@ class PartitionWindows(PartitionState):
             self._realign()
         self.clock_dirty = True
 
-    def marker_due(self) -> tuple[bool, int | None]:
-        """Whether this partition's progress entered a new minute since its last marker
-        (or it sent none since it was loaded), and that minute (None: no progress yet)."""
+    def marker_due(self) -> int | None:
+        """The minute to tell the peers when this partition's progress entered a new one
+        since its last marker (or it sent none since it was loaded); None: nothing to tell
+        (no progress yet holds nothing back)."""
         clock = self.clock
         minute = marker_minute(max(clock.progress, clock.watermark))
-        if not self._greeted or (
-            minute is not None and (self._marked is None or minute > self._marked)
-        ):
-            self._greeted, self._marked = True, minute
-            return True, minute
-        return False, minute
+        if minute is None or (self._greeted and minute <= (self._marked or 0)):
+            return None
+        self._greeted, self._marked = True, minute
+        return minute
 
     def _realign(self) -> None:
         clock = self.clock

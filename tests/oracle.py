@@ -19,10 +19,10 @@ Rules, as the product promises them:
 * the watermark is the largest ``min(event time, reference time) - grace`` of the windowed
   events (and the idle advances the caller asks for);
 * a progress marker (a record another partition of the topic appended, header
-  ``ioc-progress``) states that partition's progress: from then on the partition's
-  windows close, and its events turn late, only up to the smallest progress its peers
-  stated, never less than before (a peer that stated none holds nothing back). "Late"
-  above means: at or before that aligned watermark;
+  ``ioc-progress``) states that partition's progress; the partition's aligned watermark
+  is the smaller of its watermark and the least progress its peers stated, never less
+  than before (a peer that stated none holds nothing back). A copy is late only when its
+  minute ends at or before that aligned watermark;
 * windows: tumbling 1 min and 1 h for every entity, hopping 15 min every minute for
   districts; a window has a row per KPI with a value when it holds at least one event.
 """
@@ -173,7 +173,7 @@ def judge(
         if known is not None and known != district:
             out.outcomes["entity_district"] += 1
             continue
-        if (t // 60) * 60 + 60 <= out.aligned:
+        if (t // 60) * 60 + 60 <= (out.aligned if record.copy else out.watermark):
             out.outcomes["late"] += 1
             continue
         out.outcomes["windowed"] += 1

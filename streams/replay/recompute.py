@@ -132,10 +132,12 @@ class _Windows(PartitionWindows):
         self._stats = stats
         self._counts = stats.in_range
 
-    def apply(self, offset: int, event: RawEvent, reference: float = math.inf) -> Outcome:
+    def apply(
+        self, offset: int, event: RawEvent, reference: float = math.inf, copy: bool = False
+    ) -> Outcome:
         """Admit as the worker does; fold only events whose minute overlaps the range, and
         count the outcome of those inside it."""
-        outcome = self.admit(offset, event, reference)
+        outcome = self.admit(offset, event, reference, copy=copy)
         t = event.occurred_at.timestamp()
         pane_start = int(t // PANE_SECONDS) * PANE_SECONDS
         if pane_start + PANE_SECONDS <= self._start or pane_start >= self._end:

@@ -245,7 +245,7 @@ class Worker:
         await self._repair_stalls(now)
         for topic, pipeline in self.pipelines.items():
             self._report_watermarks(topic, list(pipeline.partitions), now)
-        await self._tell_idle_progress(now)
+        await self._tell_idle_progress()
         for topic, pipeline in self.pipelines.items():
             idle = [
                 p
@@ -262,16 +262,17 @@ class Worker:
                         pipeline.windows(partition).advance_idle(now)
                         await self._finish(topic, {partition})
 
-    async def _tell_idle_progress(self, now: float) -> None:
-        """A partition with nothing left to read has progressed to the wall clock minus
-        grace: tell its peers (and greet them once after loading, whatever its progress)."""
+    async def _tell_idle_progress(self) -> None:
+        """A partition with nothing left to read follows its peers' progress
+        (:meth:`PartitionWindows.follow_peers`); tell the peers what changed, and greet
+        them once after loading."""
         for topic, pipeline in self.pipelines.items():
             for partition in list(pipeline.partitions):
                 async with self._lock(topic, partition):
                     if not pipeline.is_loaded(partition):
                         continue
                     if self._caught_up(topic, partition):
-                        pipeline.windows(partition).advance_progress(now)
+                        pipeline.windows(partition).follow_peers()
                     await self._tell_progress(topic, {partition})
 
     async def _load_quiet_partitions(self) -> None:

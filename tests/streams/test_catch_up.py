@@ -84,7 +84,7 @@ def step(
     for copy in applied.reroutes:
         broker.append(copy.partition, copy.value, copy.timestamp_ms / 1000, copy.headers)  # type: ignore[operator]
     if aligned:
-        pipeline.windows(partition).advance_progress(now)  # it read everything there is
+        pipeline.windows(partition).follow_peers()  # it read everything there is
         for marker in pipeline.progress_markers({partition}):
             broker.append(marker.partition, marker.value, now, marker.headers)
     closings = pipeline.close({partition})
@@ -115,10 +115,11 @@ def run(aligned: bool) -> tuple[dict[int, int], Counter[str]]:
     for second in range(1800, 2400, 10):
         produce(broker, T0 + second, 10)
         steps([AWAY, HOME, HOME], T0 + second + 10)
+    steps([AWAY, HOME], T0 + 2410)
     for windows in pipeline.partitions.values():
-        windows.advance_progress(1e10)
-        windows.advance_idle(1e10)
-    steps([AWAY, HOME], 1e10)
+        windows.advance_to_end(1e10)
+    closings = pipeline.close(range(PARTITIONS))
+    rows.extend(rows_of(closings))
     counts = {
         int(r.window_start.timestamp()): r.event_count
         for r in rows
@@ -148,15 +149,17 @@ def test_a_marker_names_its_sender_and_the_minute_of_its_progress() -> None:
     pipeline = TopicPipeline(FARM_TOPIC, GRACE, 300.0, 3)
     for partition in range(3):
         pipeline.partitions[partition] = pipeline.new_windows(partition)
-    hello = pipeline.progress_markers({1})
-    assert [(m.partition, orjson.loads(m.value or b"")) for m in hello] == [
-        (0, {"partition": 1, "progress": None}),
-        (2, {"partition": 1, "progress": None}),
-    ]
-    assert all(m.headers == [(PROGRESS_HEADER, b"1")] for m in hello)
-    assert pipeline.progress_markers({1}) == [], "nothing new to tell"
-    pipeline.windows(1).advance_progress(T0 + 95)
+    assert pipeline.progress_markers({1}) == [], "no progress yet: nothing to tell"
+    pipeline.windows(1).hear(0, T0 + 120)
+    pipeline.windows(1).hear(2, T0 + 60)
+    assert pipeline.progress_markers({1}) == [], "hearing alone tells nothing"
+    pipeline.windows(1).follow_peers()  # it read everything: it follows the least peer
     told = pipeline.progress_markers({1})
-    assert {orjson.loads(m.value or b"")["progress"] for m in told} == {int(T0) + 60}
-    pipeline.windows(1).advance_progress(T0 + 110)
+    assert [(m.partition, orjson.loads(m.value or b"")) for m in told] == [
+        (0, {"partition": 1, "progress": int(T0) + 60}),
+        (2, {"partition": 1, "progress": int(T0) + 60}),
+    ]
+    assert all(m.headers == [(PROGRESS_HEADER, b"1")] for m in told)
+    pipeline.windows(1).hear(2, T0 + 100)
+    pipeline.windows(1).follow_peers()
     assert pipeline.progress_markers({1}) == [], "the same minute"

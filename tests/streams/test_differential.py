@@ -130,26 +130,22 @@ def _logged(
     """Feed ``batches`` to ``pipeline`` as a broker would deliver them: each record appended
     to its partition's log at the next offset, and the copies a batch re-routes appended to
     their districts' partitions before the next batch's records, then (``aligned``, as the
-    worker does) the progress markers of the partitions it touched; at the end, every
-    partition announces that it read everything. Returns the rows, the batches as
-    delivered (the logs the oracle judges) and the outcome counts."""
+    worker does when a partition has nothing left to read) the progress markers due.
+    Returns the rows, the batches as delivered (the logs the oracle judges) and the
+    outcome counts."""
     rows: list[KpiRow] = []
     outcomes: Counter[str] = Counter()
     delivered: list[tuple[float, list[SourceRecord]]] = []
     ends = [0] * PARTITIONS
     copies: list[SourceRecord] = []
-    waiting, ended = list(batches), not aligned
+    waiting = list(batches)
     now = batches[-1][0]
-    while waiting or copies or not ended:
+    while waiting or copies:
         generated: list[SourceRecord] = []
         if waiting:
             now, generated = waiting.pop(0)
-        elif not copies:  # the end: every partition has read everything
-            ended = True
-            for windows in pipeline.partitions.values():
-                windows.advance_progress(1e10)
-            copies = _as_records(pipeline.progress_markers(range(PARTITIONS)), now)
-            continue
+        elif not copies:
+            break
         records = []
         for r in [*copies, *generated]:
             records.append(r._replace(offset=ends[r.partition]))
@@ -162,8 +158,10 @@ def _logged(
             assert (c.value, c.timestamp_ms) == (original.value, original.timestamp)
             assert c.partition == home_partition(c.key.decode(), PARTITIONS) != original.partition
         copies = _as_records(applied.reroutes, now)
-        if aligned:
-            copies += _as_records(pipeline.progress_markers(applied.touched), now)
+        if aligned:  # every partition read everything: it follows its peers (the worker)
+            for windows in pipeline.partitions.values():
+                windows.follow_peers()
+            copies += _as_records(pipeline.progress_markers(range(PARTITIONS)), now)
         closings = pipeline.close(applied.touched)
         rows += rows_of(closings)
         pipeline.retire(closings)
@@ -216,7 +214,7 @@ def test_pipeline_rows_and_counts_equal_the_oracles(
         pipeline.partitions[partition] = pipeline.new_windows(partition)
     rows, delivered, outcomes = _logged(batches, pipeline, aligned)
     for windows in pipeline.partitions.values():
-        windows.advance_idle(1e10)
+        windows.advance_to_end(1e10)
     rows += rows_of(pipeline.close(range(PARTITIONS)))
 
     logs = (_oracle_record(r, now) for now, records in delivered for r in records)
