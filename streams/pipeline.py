@@ -23,7 +23,7 @@ and carry out what it returns, in this order, which keeps every KPI exact across
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Final
 
 import orjson
@@ -224,24 +224,22 @@ class TopicPipeline:
         applied.markers_read += 1
         windows.hear(*heard)
 
-    def progress_markers(self, partitions: Iterable[int]) -> list[Reroute]:
-        """Markers for the other partitions of the topic from each of ``partitions`` whose
-        progress entered a new minute (or that sent none since it was loaded). Produce them
-        after the copies those partitions made, once the broker has the copies."""
-        count = self.partition_count or 1
+    def progress_markers(
+        self, partitions: Iterable[int], caught_up: Collection[int] = ()
+    ) -> list[Reroute]:
+        """The progress markers due from each of ``partitions`` to the topic's other
+        partitions (:meth:`PartitionWindows.statements`; ``caught_up``: those with nothing
+        left to read). Produce them after the copies those partitions made, once the broker
+        has the copies."""
         out: list[Reroute] = []
+        if (self.partition_count or 1) < 2:
+            return out
         for partition in sorted(partitions):
-            if count < 2:
-                break
-            minute = self.partitions[partition].marker_due()
-            if minute is None:
-                continue
-            value = marker_value(partition, minute)
+            windows = self.partitions[partition]
             headers = [(PROGRESS_HEADER, str(partition).encode())]
             out.extend(
-                Reroute(peer, MARKER_KEY, value, None, list(headers))
-                for peer in range(count)
-                if peer != partition
+                Reroute(peer, MARKER_KEY, marker_value(partition, minute), None, list(headers))
+                for peer, minute in windows.statements(partition in caught_up)
             )
         return out
 

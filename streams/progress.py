@@ -4,23 +4,26 @@ topic, so that no partition closes a window that a re-routed copy may still reac
 A misplaced record is copied to its district's partition (:mod:`streams.routing`), after
 whatever that partition holds already. After an outage each partition has a backlog; the
 district's partition reads its own backlog while the copies are still being made, and
-without a bound its watermark would pass their minutes and turn them late.
+without a bound its windows would close before the copies come and turn them late.
 
-So each partition ``p`` of a raw topic keeps a *progress*: the largest
-``min(event time, reference time) - grace`` of the events it windowed or re-routed, and,
-while it has nothing left to read, the wall clock minus the grace. Whenever the progress
-enters a new minute, ``p`` appends a marker to every other partition of the topic, after
-the copies it made before (the worker waits until the broker has them). A partition's
-*aligned watermark* is the smaller of its own watermark and the progress its peers
-announced, and never goes back: lateness and closing use it. A copy of an event that was
-on time in the partition it came from therefore finds its windows open; a peer that has
-never spoken holds nothing back (a topic written before markers existed behaves as before).
+So each partition tells every other partition of the topic its *progress*: the larger of
+its watermark and the largest ``min(event time, reference time) - grace`` of the events it
+re-routed. A partition with nothing left to read tells a peer no less than the progress
+that peer told it: every copy it makes from now on is of a record appended later, as if
+the producer had keyed it right. It tells a peer again whenever that enters a new minute,
+after the copies it made before (the worker waits until the broker has them). A
+partition's *aligned watermark* is the smaller of its own watermark and the least progress
+its peers told it, and never goes back: its windows close by it, and a re-routed copy is
+late only once its minute ends at or before it. The partition's own records are judged by
+its own watermark, as before, so markers never change what correctly keyed records give.
 
-Markers live in the raw topic itself (header :data:`PROGRESS_HEADER`, the sending
-partition), so every decision still depends only on the partition's own log: crashes,
-rebalances and ``ioc replay`` take the same decisions. Only the minute matters (windows
-and panes end on minutes), so a marker carries the progress rounded down to its minute:
-one marker per partition pair and minute of progress.
+A peer that has told nothing holds nothing back (a topic written before markers behaves as
+before; a worker's first start over a backlog does not wait for peers that have not
+spoken yet). Markers live in the raw topic itself (header :data:`PROGRESS_HEADER`, the
+sending partition), so every decision still depends only on the partition's own log:
+crashes, rebalances and ``ioc replay`` take the same decisions. Only the minute matters
+(windows and panes end on minutes), so a marker carries the progress rounded down to its
+minute: one marker per partition pair and minute of progress at most.
 """
 
 from __future__ import annotations

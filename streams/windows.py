@@ -141,10 +141,8 @@ class PartitionWindows(PartitionState):
         self._plan = KpiPlan(kpis_for_topic(topic))
         self._peers_floor = math.inf
         """The smallest progress the peers announced (+inf: none spoke)."""
-        self._marked: int | None = None
-        """The minute of this partition's last marker (None: none)."""
-        self._greeted = False
-        """Whether it sent a marker since it was loaded."""
+        self._told: dict[int, int] = {}
+        """The minute of the last marker to each peer since this partition was loaded."""
         self._home = (
             {d.value: district_partition(d.value, partitions) == partition for d in District}
             if partitions
@@ -308,15 +306,6 @@ class PartitionWindows(PartitionState):
             self.clock.aligned = now - self.grace
 
     # -- progress markers (streams.progress) --------------------------------------------
-    def follow_peers(self) -> None:
-        """Nothing is left to read in this partition: it holds its peers back no further
-        than they hold each other (its progress rises to the least they stated), so a
-        partition that only re-routed old events never stops the others for good."""
-        floor = self._peers_floor
-        if floor != math.inf and floor > self.clock.progress:
-            self.clock.progress = floor
-            self.clock_dirty = True
-
     def hear(self, peer: int, progress: float) -> None:
         """Take a peer's progress marker: it holds this partition's windows back from now
         on (never by less than before), and the aligned watermark follows."""
@@ -327,16 +316,29 @@ class PartitionWindows(PartitionState):
             self._realign()
         self.clock_dirty = True
 
-    def marker_due(self) -> int | None:
-        """The minute to tell the peers when this partition's progress entered a new one
-        since its last marker (or it sent none since it was loaded); None: nothing to tell
-        (no progress yet holds nothing back)."""
+    def statements(self, caught_up: bool) -> list[tuple[int, int]]:
+        """(peer, minute) of the progress markers due: where what this partition tells a
+        peer entered a new minute since it last told it (or it told it nothing since it
+        was loaded).
+
+        It tells each peer its progress (the larger of its watermark and the progress of
+        the events it re-routed). When ``caught_up`` (nothing is left to read in it), it
+        holds that peer back no further than the peer's own statement: any copy it makes
+        from now on is of a record appended later, as if the producer had keyed it right.
+        A partition with no progress yet tells nothing, and holds nothing back."""
         clock = self.clock
-        minute = marker_minute(max(clock.progress, clock.watermark))
-        if minute is None or (self._greeted and minute <= (self._marked or 0)):
-            return None
-        self._greeted, self._marked = True, minute
-        return minute
+        own = max(clock.progress, clock.watermark)
+        due: list[tuple[int, int]] = []
+        for peer in range(self.partitions or 1):
+            if peer == self.partition:
+                continue
+            stated = max(own, clock.peers.get(peer, -math.inf)) if caught_up else own
+            minute = marker_minute(stated)
+            told = self._told.get(peer)
+            if minute is not None and (told is None or minute > told):
+                self._told[peer] = minute
+                due.append((peer, minute))
+        return due
 
     def _realign(self) -> None:
         clock = self.clock

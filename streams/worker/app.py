@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Final
 
 from common import metrics
@@ -143,11 +143,13 @@ class Worker:
             await self._finish(topic, applied.touched)
         self._count(topic, records, applied)
 
-    async def _tell_progress(self, topic: str, partitions: Iterable[int]) -> None:
+    async def _tell_progress(
+        self, topic: str, partitions: Iterable[int], caught_up: Collection[int] = ()
+    ) -> None:
         """Append the progress markers of ``partitions`` to the topic's other partitions
         (:mod:`streams.progress`). Call it holding their lanes' locks, once the broker has
         every copy they made: a marker must come after them."""
-        markers = self.pipelines[topic].progress_markers(partitions)
+        markers = self.pipelines[topic].progress_markers(partitions, caught_up)
         if markers:
             await self.delivery.produce((topic, markers))
             metrics.PROGRESS_MARKERS.labels(topic=topic, direction="sent").inc(len(markers))
@@ -263,17 +265,16 @@ class Worker:
                         await self._finish(topic, {partition})
 
     async def _tell_idle_progress(self) -> None:
-        """A partition with nothing left to read follows its peers' progress
-        (:meth:`PartitionWindows.follow_peers`); tell the peers what changed, and greet
-        them once after loading."""
+        """Tell the peers of every held partition what changed in its progress; one with
+        nothing left to read holds them back no further than their own progress
+        (:meth:`PartitionWindows.statements`)."""
         for topic, pipeline in self.pipelines.items():
             for partition in list(pipeline.partitions):
                 async with self._lock(topic, partition):
                     if not pipeline.is_loaded(partition):
                         continue
-                    if self._caught_up(topic, partition):
-                        pipeline.windows(partition).follow_peers()
-                    await self._tell_progress(topic, {partition})
+                    caught_up = {partition} if self._caught_up(topic, partition) else set()
+                    await self._tell_progress(topic, {partition}, caught_up)
 
     async def _load_quiet_partitions(self) -> None:
         """Load assigned partitions that have received nothing since this worker got them.

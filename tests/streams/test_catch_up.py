@@ -83,9 +83,8 @@ def step(
     applied = pipeline.apply(records, now)
     for copy in applied.reroutes:
         broker.append(copy.partition, copy.value, copy.timestamp_ms / 1000, copy.headers)  # type: ignore[operator]
-    if aligned:
-        pipeline.windows(partition).follow_peers()  # it read everything there is
-        for marker in pipeline.progress_markers({partition}):
+    if aligned:  # it read everything there is
+        for marker in pipeline.progress_markers({partition}, caught_up={partition}):
             broker.append(marker.partition, marker.value, now, marker.headers)
     closings = pipeline.close({partition})
     pipeline.retire(closings)
@@ -145,21 +144,24 @@ def test_without_markers_the_copies_of_the_outage_are_late() -> None:
     assert min(counts.values()) == 6
 
 
-def test_a_marker_names_its_sender_and_the_minute_of_its_progress() -> None:
+def test_a_caught_up_partition_holds_each_peer_back_no_further_than_its_own_progress() -> None:
     pipeline = TopicPipeline(FARM_TOPIC, GRACE, 300.0, 3)
     for partition in range(3):
         pipeline.partitions[partition] = pipeline.new_windows(partition)
-    assert pipeline.progress_markers({1}) == [], "no progress yet: nothing to tell"
+    assert pipeline.progress_markers({1}, caught_up={1}) == [], "no progress: nothing to tell"
     pipeline.windows(1).hear(0, T0 + 120)
     pipeline.windows(1).hear(2, T0 + 60)
-    assert pipeline.progress_markers({1}) == [], "hearing alone tells nothing"
-    pipeline.windows(1).follow_peers()  # it read everything: it follows the least peer
-    told = pipeline.progress_markers({1})
+    assert pipeline.progress_markers({1}) == [], "behind, with no progress of its own"
+    told = pipeline.progress_markers({1}, caught_up={1})
     assert [(m.partition, orjson.loads(m.value or b"")) for m in told] == [
-        (0, {"partition": 1, "progress": int(T0) + 60}),
+        (0, {"partition": 1, "progress": int(T0) + 120}),
         (2, {"partition": 1, "progress": int(T0) + 60}),
     ]
     assert all(m.headers == [(PROGRESS_HEADER, b"1")] for m in told)
-    pipeline.windows(1).hear(2, T0 + 100)
-    pipeline.windows(1).follow_peers()
-    assert pipeline.progress_markers({1}) == [], "the same minute"
+    assert pipeline.progress_markers({1}, caught_up={1}) == [], "nothing new"
+    pipeline.windows(2).hear(1, T0 + 100)
+    pipeline.windows(1).hear(2, T0 + 150)
+    told = pipeline.progress_markers({1}, caught_up={1})
+    assert [(m.partition, orjson.loads(m.value or b"")) for m in told] == [
+        (2, {"partition": 1, "progress": int(T0) + 120}),
+    ]

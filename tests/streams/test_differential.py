@@ -158,10 +158,9 @@ def _logged(
             assert (c.value, c.timestamp_ms) == (original.value, original.timestamp)
             assert c.partition == home_partition(c.key.decode(), PARTITIONS) != original.partition
         copies = _as_records(applied.reroutes, now)
-        if aligned:  # every partition read everything: it follows its peers (the worker)
-            for windows in pipeline.partitions.values():
-                windows.follow_peers()
-            copies += _as_records(pipeline.progress_markers(range(PARTITIONS)), now)
+        if aligned:  # as the worker's idle tick: every partition read everything
+            every = range(PARTITIONS)
+            copies += _as_records(pipeline.progress_markers(every, caught_up=every), now)
         closings = pipeline.close(applied.touched)
         rows += rows_of(closings)
         pipeline.retire(closings)
