@@ -5,10 +5,10 @@ by sensor id does: sensor ``ct-1`` into the district's partition, ``ct-2`` into 
 A real ``ioc worker`` windows the first five minutes (it starts on the first, so that the
 partitions have told each other their progress before the rest comes) and stops; while it
 is down, twenty minutes more are written. When it starts again, the district's partition
-has a backlog of twenty minutes, and the copies of ``ct-2``'s readings are appended after it. Each of the
-district's minutes must still hold both sensors' readings, and nothing may be late: the
-progress markers (streams/progress.py) hold the district's windows open until the other
-partition has read as far. Without them, the copies of the outage were late (the test
+has a backlog of twenty minutes, and the copies of ``ct-2``'s readings are appended after
+it. Each of the district's minutes must still hold both sensors' readings, and nothing may
+be late: the progress markers (streams/progress.py) hold the district's windows open until
+the other partition has read as far. Without them, the copies of the outage were late (the test
 fails when copies are judged by the partition's own watermark).
 """
 
