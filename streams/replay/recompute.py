@@ -269,6 +269,8 @@ class Recomputer:
             pipeline.keep_records = keep_records
         self.rows: dict[Identity, KpiRow] = {}
         self.sources: dict[tuple[str, str, str], set[int]] = {}
+        self.markers_read = 0
+        """Progress markers read (streams.progress): records of the raw topics, not events."""
 
     def feed(self, topic: str, records: Sequence[Record]) -> None:
         """Apply records of ``topic`` (offset order per partition) and close what they allow."""
@@ -278,6 +280,7 @@ class Recomputer:
         applied = pipeline.apply(records)
         stats = self.stats[topic]
         stats.read += applied.consumed
+        self.markers_read += applied.markers_read
         stats.outcomes.update(applied.outcomes)
         stats.invalid.update(applied.invalid)
         self._keep(pipeline, pipeline.close(applied.touched), self.rows)

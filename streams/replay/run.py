@@ -199,7 +199,8 @@ async def _read(options: Options) -> _Reading:
             await republisher.start({t: len(ps) for t, ps in partitions.items()})
         progress = Progress(sum(s.size for s in spans), enabled=options.progress)
         read_started = time.monotonic()
-        events = await read(consumer, spans, _Feeder(recomputer, progress, republisher))
+        records = await read(consumer, spans, _Feeder(recomputer, progress, republisher))
+        events = records - recomputer.markers_read
         result = recomputer.finish()
         seconds = time.monotonic() - read_started
         progress.close()

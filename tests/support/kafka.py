@@ -13,6 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from schemas.topics import CLAIMS_TOPIC, FARM_TOPIC
+from streams.progress import is_marker
 from streams.replay.broker_quirks import true_end_offsets
 from streams.routing import Claim, decode_claim
 
@@ -151,3 +152,18 @@ async def claims_log(bootstrap: str) -> list[Claim | None]:
     if not exists:
         return []
     return [decode_claim(r.value) for r in await read_topic(bootstrap, CLAIMS_TOPIC)]
+
+
+async def event_ends(bootstrap: str, topics: Iterable[str]) -> dict[TopicPartition, int]:
+    """The offset after the last record of each partition of ``topics`` that is not a
+    progress marker (streams/progress.py): what a worker must have committed once it has
+    processed every event (the markers it appends last may stay uncommitted until later
+    records come)."""
+    ends: dict[TopicPartition, int] = {}
+    for topic in topics:
+        for record in await read_topic(bootstrap, topic):
+            tp = TopicPartition(topic, record.partition)
+            ends.setdefault(tp, 0)
+            if not is_marker(record.headers or ()):
+                ends[tp] = record.offset + 1
+    return ends
