@@ -13,7 +13,8 @@ fails when Faust changes under them).
   and an ack, about 50 us per record here, whatever the agent does with it. For a topic
   given lanes (:func:`batch_lanes`) the drain loop hands each partition's fetched records
   to its lane (a channel) as one event (a :class:`RecordBatch`), tracked and acked as one
-  :class:`BatchMessage`: an ack marks all its offsets safe to commit at once. A rebalance
+  :class:`BatchMessage`, whose offsets before the last are registered as a gap, so that
+  acking it makes all its offsets committable (Faust acks by offset alone). A rebalance
   still waits for the batches in flight (they are unacked messages), abandons a blocked
   hand-over and drops queued batches, as it does for single records; every other topic
   (table changelogs in recovery) takes Faust's own path.
@@ -28,8 +29,7 @@ from typing import Any, Final, NamedTuple
 from faust.sensors.base import SensorDelegate
 from faust.transport import consumer as faust_consumer
 from faust.types import TP
-from faust.types.tuples import ConsumerMessage, ack_lock
-from mode.utils.futures import notify
+from faust.types.tuples import ConsumerMessage
 
 PER_EVENT_SENSOR_HOOKS: Final = (
     "on_message_in",
@@ -101,8 +101,13 @@ class RecordBatch(NamedTuple):
 
 
 class BatchMessage(ConsumerMessage):
-    """The Faust message of a :class:`RecordBatch`: acking it acks offsets
-    ``first_offset`` to ``offset`` (the last record) in one step."""
+    """The Faust message of a :class:`RecordBatch`: its offset is the last record's.
+
+    Faust acks a message by its offset alone (its compiled stream iterator inlines the ack,
+    so no method of the message runs). The batch's other offsets, ``first_offset`` up to
+    the last, are registered as a gap when it is delivered (:func:`track_batch`): Faust
+    commits a gap once an offset after it is acked, so acking the batch makes all of its
+    offsets committable."""
 
     def __init__(self, batch: RecordBatch, first_offset: int, generation_id: int) -> None:
         last = batch.records[-1]
@@ -123,24 +128,18 @@ class BatchMessage(ConsumerMessage):
         )
         self.first_offset = first_offset
 
-    def on_final_ack(self, consumer: Any) -> bool:
-        with ack_lock:
-            self.acked = True
-            tp = self.tp
-            try:
-                if consumer.app.topics.acks_enabled_for(tp.topic):
-                    committed = consumer._committed_offset[tp]
-                    start = max(self.first_offset, committed or 0)
-                    index = consumer._acked_index[tp]
-                    fresh = set(range(start, self.offset + 1)) - index
-                    if fresh:
-                        index.update(fresh)
-                        consumer._acked[tp].extend(sorted(fresh))
-                        consumer._n_acked += len(fresh)
-            finally:
-                consumer._unacked_messages.discard(self)
-                notify(consumer._waiting_for_ack)
-            return True
+
+async def track_batch(consumer: Any, message: BatchMessage) -> None:
+    """Track ``message`` as Faust tracks a fetched record, and register the offsets of its
+    batch before the last one as a gap (Faust's ``_add_gap``): once the last is acked,
+    Faust commits past all of them."""
+    message.tracked = True
+    message.incref()
+    consumer._unacked_messages.add(message)
+    if message.first_offset < message.offset and consumer.app.topics.acks_enabled_for(
+        message.topic
+    ):
+        await consumer._add_gap(message.tp, message.first_offset, message.offset - 1)
 
 
 _lanes: dict[str, list[Any]] = {}
@@ -230,9 +229,7 @@ async def _deliver(self: Any, records: dict[Any, list[Any]], active: Any) -> Non
         await _commit_if_due(self)
         batch = RecordBatch(tp, fresh)
         message = BatchMessage(batch, first, generation)
-        message.tracked = True
-        message.incref()
-        self._unacked_messages.add(message)
+        await track_batch(self, message)
         event = app.create_event(None, batch, {}, message)
         await self.wait_first(channel.put(event), self.suspend_flow.wait())
         read_offset[tp] = fresh[-1].offset

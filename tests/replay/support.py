@@ -100,7 +100,7 @@ async def _committed_and_ends(bootstrap: str, group: str) -> tuple[int, int, int
     done = {tp: max(0, meta.offset) for tp, meta in offsets.items() if tp.topic in RAW_TOPICS}
     ends = await true_end_offsets(bootstrap, raw + kpi)
     committed, raw_end = sum(done.values()), sum(ends[tp] for tp in raw)
-    if committed < raw_end:  # progress markers appended last may wait for later records
+    if committed < raw_end:  # progress markers appended last may not have been read yet
         events = await event_ends(bootstrap, RAW_TOPICS)
         if all(done.get(tp, 0) >= end for tp, end in events.items()):
             committed = raw_end

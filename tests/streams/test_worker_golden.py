@@ -198,7 +198,8 @@ def test_golden_event_file_gives_hand_computed_kpis(tmp_path: Path) -> None:
     # Window state changelogs are compacted, as Kafka Streams' state changelogs are.
     assert len(policies) == 3 and set(policies.values()) == {"compact"}, policies
     # Records reach the agents in batches (faust_patches.batch_lanes); their acks must still
-    # let Faust commit every processed event (progress markers appended last may wait).
+    # let Faust commit every processed event (progress markers appended last may not have
+    # been read before the worker stopped).
     assert {tp: end for tp, end in events_end.items() if end} == {
         tp: min(committed[tp] or 0, end) for tp, end in events_end.items() if end
     }

@@ -157,8 +157,7 @@ async def claims_log(bootstrap: str) -> list[Claim | None]:
 async def event_ends(bootstrap: str, topics: Iterable[str]) -> dict[TopicPartition, int]:
     """The offset after the last record of each partition of ``topics`` that is not a
     progress marker (streams/progress.py): what a worker must have committed once it has
-    processed every event (the markers it appends last may stay uncommitted until later
-    records come)."""
+    processed every event (the markers it appends last may not have been read yet)."""
     ends: dict[TopicPartition, int] = {}
     for topic in topics:
         for record in await read_topic(bootstrap, topic):
