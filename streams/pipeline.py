@@ -213,14 +213,13 @@ class TopicPipeline:
         written is dead-lettered. Neither counts as a consumed event."""
         windows.clock.processed_offset = record.offset
         windows.clock_dirty = True
-        applied.consumed -= 1
         heard = read_marker(
             record.value, record.headers, self.partition_count or 1, record.partition
         )
         if isinstance(heard, str):
-            applied.consumed += 1
             applied.dead_letter(record, Rejection("malformed", heard))
             return
+        applied.consumed -= 1
         applied.markers_read += 1
         windows.hear(*heard)
 

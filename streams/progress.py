@@ -54,9 +54,8 @@ def marker_minute(progress: float) -> int | None:
     return int(progress // MINUTE) * MINUTE
 
 
-def marker_value(sender: int, minute: int | None) -> bytes:
-    """The value of a marker: ``{"partition": sender, "progress": minute}`` (epoch seconds;
-    null: the sender has read nothing yet, but holds its peers back from now on)."""
+def marker_value(sender: int, minute: int) -> bytes:
+    """The value of a marker: ``{"partition": sender, "progress": minute}`` (epoch s)."""
     return orjson.dumps({"partition": sender, "progress": minute})
 
 

@@ -51,7 +51,8 @@ class SourceRecord(NamedTuple):
 
 
 class Reroute(NamedTuple):
-    """A copy of a misplaced record for its district's partition of the same topic."""
+    """A record for another partition of the same topic: the copy of a misplaced record
+    for its district's partition, or a progress marker (:mod:`streams.progress`)."""
 
     partition: int
     key: bytes

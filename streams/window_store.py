@@ -63,9 +63,8 @@ class Clock:
     closed_until: int | None = None
     processed_offset: int = -1
     progress: float = -math.inf
-    """Largest ``min(event time, reference) - grace`` of the events it re-routed, or the
-    wall clock minus the grace while it had nothing to read; what it tells its peers is
-    the larger of this and its watermark."""
+    """Largest ``min(event time, reference) - grace`` of the events it re-routed; what it
+    tells its peers is at least the larger of this and its watermark."""
     peers: dict[int, float] = field(default_factory=dict)
     """The progress each other partition announced (-inf: nothing yet)."""
     aligned: float = -math.inf
@@ -74,7 +73,7 @@ class Clock:
     def encode(self) -> bytes:
         """Stable bytes for the changelog (a clock that heard no marker and re-routed
         nothing keeps the shorter form of older workers)."""
-        wm = None if self.watermark == -math.inf else self.watermark
+        wm = _finite(self.watermark)
         head = [self.max_event_time, wm, self.closed_until, self.processed_offset]
         if self.progress == -math.inf and not self.peers:
             return orjson.dumps(head)
@@ -92,7 +91,7 @@ class Clock:
         """The clock stored as ``raw`` by :meth:`encode`."""
         fields = orjson.loads(raw)
         max_time, wm, closed, offset = fields[:4]
-        watermark = -math.inf if wm is None else wm
+        watermark = _infinite(wm)
         if len(fields) == 4:
             return cls(max_time, watermark, closed, offset, aligned=watermark)
         progress, peers, aligned = fields[4:7]

@@ -57,6 +57,23 @@ class OracleRecord(NamedTuple):
     """A progress marker, appended by the worker of that partition."""
 
 
+def from_log(record: Any, now: float | None = None) -> OracleRecord:
+    """A record as the broker holds it (aiokafka's ``ConsumerRecord`` or the pipeline's
+    ``SourceRecord``), read by a worker with wall clock ``now``: its headers say whether it
+    is a re-routed copy (``ioc-rerouted-from``) or a progress marker (``ioc-progress``)."""
+    headers = dict(record.headers or ())
+    sender = headers.get("ioc-progress")
+    return OracleRecord(
+        record.partition,
+        record.offset,
+        record.timestamp,
+        record.value,
+        now,
+        copy="ioc-rerouted-from" in headers,
+        marker_of=None if sender is None else int(sender),
+    )
+
+
 class Row(NamedTuple):
     """One expected KPI row: identity, value, count and lineage."""
 

@@ -37,9 +37,9 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from schemas.places import District
 from schemas.topics import FARM_TOPIC
 from streams.pipeline import SourceRecord
-from streams.progress import PROGRESS_HEADER, is_marker
-from streams.routing import REROUTED_HEADER, district_partition
-from tests.oracle import OracleRecord, Row, judge_province, same_value
+from streams.progress import is_marker
+from streams.routing import district_partition
+from tests.oracle import Row, from_log, judge_province, same_value
 from tests.replay.support import sink_and_replay
 from tests.streams.support import PrivateBroker, WorkerProcess, metric_sum
 from tests.streams.test_differential import T0, hostile_batches
@@ -111,14 +111,7 @@ def oracle(logs: list[Any], fixed: dict[str, str]) -> tuple[dict[Identity, Row],
     """The oracle's closed rows and outcome counts over the logs read back from the broker."""
     rows, outcomes = judge_province(
         FARM_TOPIC,
-        (
-            OracleRecord(
-                r.partition, r.offset, r.timestamp, r.value, None,
-                copy=any(k == REROUTED_HEADER for k, _ in r.headers),
-                marker_of=next((int(v) for k, v in r.headers if k == PROGRESS_HEADER), None),
-            )
-            for r in logs
-        ),
+        (from_log(r) for r in logs),
         partitions=PARTITIONS, grace=GRACE, skew=SKEW, horizon=HORIZON, fixed=fixed,
     )  # fmt: skip
     return {k: row for k, row in rows.items() if k[4] <= CLOSED_UNTIL}, outcomes

@@ -31,7 +31,7 @@ from streams.pipeline import Applied, Reroute, SourceRecord, TopicPipeline
 from streams.routing import REROUTED_HEADER, Claim, EntityClaims
 from streams.window_rows import KpiRow
 from streams.windows import rows_of
-from tests.oracle import OracleRecord, home_partition, judge_province, same_value
+from tests.oracle import from_log, home_partition, judge_province, same_value
 
 PARTITIONS = 3
 GRACE = 30.0
@@ -216,7 +216,7 @@ def test_pipeline_rows_and_counts_equal_the_oracles(
         windows.advance_to_end(1e10)
     rows += rows_of(pipeline.close(range(PARTITIONS)))
 
-    logs = (_oracle_record(r, now) for now, records in delivered for r in records)
+    logs = [from_log(r, now) for now, records in delivered for r in records]
     expected, oracle_outcomes = judge_province(
         FARM_TOPIC, logs, partitions=PARTITIONS, grace=GRACE, skew=SKEW, horizon=horizon,
         fixed=districts,
@@ -236,30 +236,11 @@ def test_pipeline_rows_and_counts_equal_the_oracles(
             want.first_offset, want.last_offset, want.event_count,
         )  # fmt: skip
     rerouted = oracle_outcomes["rerouted"]
-    markers = sum(r.headers != () and _marker_of(r) is not None for _, rs in delivered for r in rs)
+    markers = sum(r.marker_of is not None for r in logs)
     assert markers == 0 or aligned
     assert sum(len(r) for _, r in delivered) == (
         sum(len(r) for _, r in batches) + rerouted + markers
     )
-
-
-def _oracle_record(record: SourceRecord, now: float) -> OracleRecord:
-    """``record`` as the oracle reads it, with the wall clock of the worker that read it."""
-    return OracleRecord(
-        record.partition,
-        record.offset,
-        record.timestamp,
-        record.value,
-        now,
-        copy=REROUTED_HEADER in dict(record.headers),
-        marker_of=_marker_of(record),
-    )
-
-
-def _marker_of(record: SourceRecord) -> int | None:
-    """The partition that sent ``record``, when it is a progress marker."""
-    sender = dict(record.headers).get("ioc-progress")
-    return None if sender is None else int(sender)
 
 
 def test_the_provinces_registry_windows_an_entity_named_under_two_partitions_once() -> None:
