@@ -128,9 +128,10 @@ class Worker:
             while applied.rest:  # stopped at entities nobody claimed: claim, then go on
                 await self.claims.claim(applied.unclaimed)
                 applied = pipeline.apply(applied.rest, now, into=applied)
-            for partition in applied.touched:
-                self.last_event_wall[(topic, partition)] = now
-                self._note_arrival(topic, partition, now)
+            if applied.markers_read < len(records):  # markers alone keep nothing busy
+                for partition in applied.touched:
+                    self.last_event_wall[(topic, partition)] = now
+                    self._note_arrival(topic, partition, now)
             if applied.clock_notes:
                 await self._write(topic, pipeline.note_writes(applied), wait=True)
             await self.delivery.produce(
