@@ -134,7 +134,8 @@ def run(args: argparse.Namespace) -> int:
     started_at = time.monotonic()
     run_dir = Path(tempfile.mkdtemp(prefix="ioc-demo-"))
     started_servers = run_dir / "servers-started"
-    period = Period.choose(datetime.now(UTC), args.hours, args.end_now)
+    now = datetime.now(UTC)
+    period = Period.choose(now, args.hours, args.end_now)
     _start_servers(console, started_servers)
     children = Children(run_dir)
     live = LiveRun(console, settings, children) if args.live else None
@@ -143,7 +144,8 @@ def run(args: argparse.Namespace) -> int:
         sent = _simulate(console, args, period, env, run_dir)
         console.print("5/7 pipeline at work")
         deadline = started_at + args.timeout
-        worker, sink = wait_until_done(console, settings, children, sent, deadline)
+        closed_to = period.end.timestamp() if period.ends_at(now) else None
+        worker, sink = wait_until_done(console, settings, children, sent, deadline, closed_to)
         if live is not None:
             live.start(env, args.seed, FAULTS)
             console.print("    --live: the province goes on in real time from now")

@@ -56,6 +56,12 @@ class Period:
         end = datetime.fromtimestamp(end_ms / 1000, UTC)
         return cls(end - timedelta(hours=hours), end)
 
+    def ends_at(self, now: datetime) -> bool:
+        """True when the period ends at ``now``'s minute: its last windows are live ones,
+        which the idle watermark closes by wall clock (an older period's wait for newer
+        events)."""
+        return now - self.end < timedelta(minutes=1)
+
     def local(self) -> str:
         """The period in local time, e.g. ``2026-12-07 14:00-17:00 (Asia/Ho_Chi_Minh)``."""
         zone = ZoneInfo(TIMEZONE)

@@ -12,7 +12,9 @@ from common.config import Settings
 from common.errors import UserError
 from common.metrics import scrape, total
 from ioc.processes import Children
+from schemas.topics import RAW_TOPICS
 
+WATERMARK: Final = "ioc_watermark_timestamp_seconds"
 DEMO_IDLE_SECONDS: Final = 5.0
 """The demo workers' idle timeout: how soon the idle watermark closes the last windows."""
 
@@ -30,15 +32,44 @@ def _progress(
     )
 
 
+def watermarks(worker: dict[str, float]) -> dict[str, float]:
+    """The watermark series of the worker's scraped samples."""
+    return {k: v for k, v in worker.items() if k.startswith(WATERMARK + "{")}
+
+
+def watermarks_behind(worker: dict[str, float], partitions: int, closed_to: float) -> int:
+    """How many partitions of the raw topics have not reported a watermark at or past
+    ``closed_to`` (Unix time) in the worker's scraped samples: 0 once every window that
+    ends by then is closed."""
+    behind = 0
+    for topic in RAW_TOPICS:
+        for partition in range(partitions):
+            series = f'{WATERMARK}{{partition="{partition}",topic="{topic}"}}'
+            if worker.get(series, 0.0) < closed_to:
+                behind += 1
+    return behind
+
+
 def wait_until_done(
-    console: Console, settings: Settings, children: Children, sent: int, deadline: float
+    console: Console,
+    settings: Settings,
+    children: Children,
+    sent: int,
+    deadline: float,
+    closed_to: float | None = None,
 ) -> tuple[dict[str, float], dict[str, float]]:
-    """Poll the worker and sink until every event is consumed, the idle watermark has closed
-    every window that can close (the current hour stays open) and every row is written."""
+    """Poll the worker and sink until every event is consumed, the windows that can close
+    are closed and every row is written.
+
+    Windows are closed when every raw partition's watermark has reached ``closed_to`` (Unix
+    time): give it for a period that ends now, whose last windows the idle watermark closes
+    by wall clock. Without it (old events: their last windows wait for newer ones), when
+    the watermarks stand still: progress markers may close windows after the last event.
+    """
     ports = settings.ports
     last_count, last_time = 0.0, time.monotonic()
     consumed_at: float | None = None
-    last_emitted = -1.0
+    last_emitted, last_marks = -1.0, {"": 0.0}
     settle = DEMO_IDLE_SECONDS + 4.0
     while True:
         children.check()
@@ -52,17 +83,25 @@ def wait_until_done(
             consumed_at = now
         emitted = total(worker, "ioc_kpi_rows_emitted_total")
         written = total(sink, "ioc_sink_rows_written_total")
+        marks = watermarks(worker)
+        if closed_to is None:
+            behind, closing = 0, marks != last_marks
+        else:
+            behind = watermarks_behind(worker, settings.partitions, closed_to)
+            closing = behind > 0
         if (
             consumed_at is not None
             and now - consumed_at >= settle
+            and not closing
             and written >= emitted == last_emitted
         ):
             return worker, sink
-        last_emitted = emitted
+        last_emitted, last_marks = emitted, marks
         if now > deadline:
             raise UserError(
                 f"the pipeline did not finish in time: consumed {consumed:.0f} of {sent} "
-                f"events, {written:.0f} of {emitted:.0f} KPI rows written; "
+                f"events, {written:.0f} of {emitted:.0f} KPI rows written, {behind} "
+                "partitions with windows still open in the period; "
                 f"see the logs in {children.log_dir}"
             )
 
