@@ -102,6 +102,24 @@ def test_late_redelivered_and_duplicate_events_change_nothing() -> None:
     assert windows.close() is None
 
 
+def test_a_minute_ending_exactly_at_the_watermark_is_late_and_the_next_is_not() -> None:
+    windows = PartitionWindows(FARM_TOPIC, 0, grace_seconds=30)
+    windows.apply(0, reading(90, 1.0))  # watermark 90 s - 30 s grace: exactly 10:01
+    assert windows.clock.watermark == T0.timestamp() + 60
+    assert windows.apply(1, reading(59.999, 2.0)) is Outcome.LATE
+    assert windows.apply(2, reading(60, 2.0)) is Outcome.WINDOWED
+
+
+def test_a_copy_is_late_only_when_its_minute_ends_at_the_aligned_watermark() -> None:
+    windows = PartitionWindows(FARM_TOPIC, 0, grace_seconds=30)
+    windows.hear(1, T0.timestamp() + 60)  # a peer has read up to 10:01 only
+    windows.apply(0, reading(150, 1.0))  # own watermark 10:02
+    assert windows.clock.aligned == T0.timestamp() + 60
+    assert windows.apply(1, reading(59.999, 2.0), copy=True) is Outcome.LATE
+    assert windows.apply(2, reading(60, 2.0), copy=True) is Outcome.WINDOWED
+    assert windows.apply(3, reading(61, 2.0, event_id="own")) is Outcome.LATE
+
+
 def test_state_is_bounded_panes_retire_after_their_last_window() -> None:
     events = [reading(m * 60, 1.0) for m in range(180)]
     windows, _ = run(events)
