@@ -27,6 +27,7 @@ from streams.worker.counting import count_applied
 from streams.worker.delivery import Delivery
 from streams.worker.faust_host import FaustHost
 from streams.worker.kpi_gauges import KpiGauges
+from streams.worker.watermark_gauges import report_watermarks
 
 log = logging.getLogger("streams.worker.app")
 
@@ -171,21 +172,7 @@ class Worker:
                 if n:
                     metrics.WINDOWS_CLOSED.labels(window=window).inc(n)
         metrics.WINDOW_STATE_ENTRIES.set(sum(p.state_entries() for p in self.pipelines.values()))
-        self._report_watermarks(topic, partitions, time.time())
-
-    def _report_watermarks(self, topic: str, partitions: Iterable[int], now: float) -> None:
-        """Watermark, its delay behind the wall clock and the events held in future panes
-        of each partition (the idle tick refreshes them while nothing arrives)."""
-        pipeline = self.pipelines[topic]
-        for partition in partitions:
-            windows = pipeline.windows(partition)
-            labels = {"topic": topic, "partition": str(partition)}
-            metrics.FUTURE_EVENTS_HELD.labels(**labels).set(windows.events_after(now))
-            wm = windows.clock.aligned
-            if wm > 0:
-                metrics.WATERMARK.labels(**labels).set(wm)
-                metrics.WATERMARK_DELAY.labels(**labels).set(now - wm)
-            metrics.WATERMARK_HELD_BACK.labels(**labels).set(windows.held_back)
+        report_watermarks(pipeline, topic, partitions, time.time())
 
     async def _emit(self, closings: dict[int, Closing]) -> None:
         """Produce closed-window rows to city.kpi.v1 and wait until the broker has them.
@@ -247,7 +234,7 @@ class Worker:
         self._report_lag()
         await self._repair_stalls(now)
         for topic, pipeline in self.pipelines.items():
-            self._report_watermarks(topic, list(pipeline.partitions), now)
+            report_watermarks(pipeline, topic, list(pipeline.partitions), now)
         await self._tell_idle_progress()
         for topic, pipeline in self.pipelines.items():
             idle = [
