@@ -342,13 +342,14 @@ def scrape(port: int, host: str = "127.0.0.1", names: Sequence[str] = ()) -> dic
 def samples_of(text: str) -> dict[str, float]:
     """Samples of Prometheus exposition ``text`` as ``name{labels} -> value``."""
     return {
-        _series(sample.name, sample.labels): sample.value
+        series(sample.name, sample.labels): sample.value
         for family in text_string_to_metric_families(text)
         for sample in family.samples
     }
 
 
-def _series(name: str, labels: dict[str, str]) -> str:
+def series(name: str, labels: dict[str, str]) -> str:
+    """The key of a sample in :func:`samples_of`: ``name{label="value",...}``, labels sorted."""
     if not labels:
         return name
     return name + "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"

@@ -58,8 +58,8 @@ class Period:
 
     def ends_at(self, now: datetime) -> bool:
         """True when the period ends at ``now``'s minute: its last windows are live ones,
-        which the idle watermark closes by wall clock (an older period's wait for newer
-        events)."""
+        which the idle watermark closes by wall clock (those of an older period wait for
+        newer events)."""
         return now - self.end < timedelta(minutes=1)
 
     def local(self) -> str:

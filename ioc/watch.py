@@ -10,7 +10,7 @@ from rich.console import Console
 
 from common.config import Settings
 from common.errors import UserError
-from common.metrics import scrape, total
+from common.metrics import scrape, series, total
 from ioc.processes import Children
 from schemas.topics import RAW_TOPICS
 
@@ -44,8 +44,8 @@ def watermarks_behind(worker: dict[str, float], partitions: int, closed_to: floa
     behind = 0
     for topic in RAW_TOPICS:
         for partition in range(partitions):
-            series = f'{WATERMARK}{{partition="{partition}",topic="{topic}"}}'
-            if worker.get(series, 0.0) < closed_to:
+            labels = {"topic": topic, "partition": str(partition)}
+            if worker.get(series(WATERMARK, labels), 0.0) < closed_to:
                 behind += 1
     return behind
 
@@ -69,7 +69,8 @@ def wait_until_done(
     ports = settings.ports
     last_count, last_time = 0.0, time.monotonic()
     consumed_at: float | None = None
-    last_emitted, last_marks = -1.0, {"": 0.0}
+    last_emitted = -1.0
+    last_marks: dict[str, float] | None = None
     settle = DEMO_IDLE_SECONDS + 4.0
     while True:
         children.check()

@@ -34,12 +34,12 @@ from typing import Final
 
 import orjson
 
+from streams.window_rows import PANE_SECONDS
+
 PROGRESS_HEADER: Final = "ioc-progress"
 """Header of a progress marker; its value is the sending partition's number."""
 
 MARKER_KEY: Final = b"ioc-progress"
-
-MINUTE: Final = 60
 
 
 def is_marker(headers: Sequence[tuple[str, bytes]]) -> bool:
@@ -51,7 +51,7 @@ def marker_minute(progress: float) -> int | None:
     """``progress`` rounded down to its minute (None: no progress yet)."""
     if progress == -math.inf:
         return None
-    return int(progress // MINUTE) * MINUTE
+    return int(progress // PANE_SECONDS) * PANE_SECONDS
 
 
 def marker_value(sender: int, minute: int) -> bytes:
@@ -82,6 +82,6 @@ def read_marker(
         )
     if progress is None:
         return sender, -math.inf
-    if type(progress) is not int or progress % MINUTE:
+    if type(progress) is not int or progress % PANE_SECONDS:
         return f"a progress marker's progress {progress!r} is not a minute in epoch seconds"
     return sender, float(progress)

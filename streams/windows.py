@@ -240,9 +240,7 @@ class PartitionWindows(PartitionState):
         progress = (t if t < reference else reference) - self.grace
         if progress > clock.watermark:
             clock.watermark = progress
-            bound = progress if progress < self._peers_floor else self._peers_floor
-            if bound > clock.aligned:
-                clock.aligned = bound
+            self._realign()
         return _WINDOWED
 
     def refusal(self, outcome: Outcome, event: RawEvent) -> str:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from common.metrics import samples_of, series
 from ioc.watch import WATERMARK, watermarks, watermarks_behind
 from schemas.topics import RAW_TOPICS
 
 
 def _samples(watermark: float, partitions: int) -> dict[str, float]:
-    return {
-        f'{WATERMARK}{{partition="{p}",topic="{t}"}}': watermark
+    """What a scrape of a worker holding ``partitions`` partitions of each raw topic gives."""
+    text = f"# TYPE {WATERMARK} gauge\n" + "".join(
+        f'{WATERMARK}{{topic="{t}",partition="{p}"}} {watermark}\n'
         for t in RAW_TOPICS
         for p in range(partitions)
-    }
+    )
+    return samples_of(text)
 
 
 def test_every_partition_at_the_period_end_is_done() -> None:
@@ -20,7 +23,7 @@ def test_every_partition_at_the_period_end_is_done() -> None:
 
 def test_one_partition_short_of_the_period_end_holds_the_summary_back() -> None:
     samples = _samples(1_060.0, 4)
-    samples[f'{WATERMARK}{{partition="2",topic="{RAW_TOPICS[1]}"}}'] = 999.0
+    samples[series(WATERMARK, {"topic": RAW_TOPICS[1], "partition": "2"})] = 999.0
     assert watermarks_behind(samples, 4, 1_000.0) == 1
 
 
