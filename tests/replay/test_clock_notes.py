@@ -28,6 +28,7 @@ from streams.replay.selection import Selection
 from streams.window_rows import KpiRow
 from streams.windows import rows_of
 from tests.oracle import OracleRecord, expected_rows, judge, same_value
+from tests.support.readings import salinity_reading
 
 PARTITIONS = 2
 DISTRICTS = ("chau-thanh", "vi-thanh")  # their partitions of two (murmur2)
@@ -39,14 +40,9 @@ T0 = dt.datetime(2026, 3, 10, 9, 50, tzinfo=dt.UTC).timestamp()
 
 def reading(n: int, occurred: float, partition: int, sensor: int = 0) -> bytes:
     district = DISTRICTS[partition]
-    return orjson.dumps(
-        {
-            "event_id": f"c{n}", "source": "clock-notes",
-            "occurred_at": dt.datetime.fromtimestamp(occurred, dt.UTC).isoformat(),
-            "schema_version": 1, "district": district, "sensor_id": f"{district}-sal-{sensor}",
-            "farm_id": "f1", "zone": "z1", "kind": "salinity", "value": 1.0 + n % 7,
-            "battery_pct": 80.0,
-        }
+    return salinity_reading(
+        f"c{n}", occurred, district, f"{district}-sal-{sensor}",
+        value=1.0 + n % 7, source="clock-notes",
     )  # fmt: skip
 
 

@@ -19,6 +19,7 @@ from streams.replay.recompute import Recomputer
 from streams.replay.selection import Selection
 from streams.window_rows import KpiRow
 from streams.windows import rows_of
+from tests.support.readings import salinity_reading
 
 T0 = int(dt.datetime(2026, 3, 10, 6, 0, tzinfo=dt.UTC).timestamp())
 GRACE = 30.0
@@ -33,21 +34,10 @@ def reading(
 ) -> bytes:
     """A salinity reading; each partition holds one district (raw topics are keyed by it)."""
     district = DISTRICTS[partition]
-    return orjson.dumps(
-        {
-            "event_id": f"e{i}",
-            "source": "test",
-            "occurred_at": dt.datetime.fromtimestamp(occurred, dt.UTC).isoformat(),
-            "schema_version": 1,
-            "district": district,
-            "sensor_id": f"{district}-sal-{sensor:03d}",
-            "farm_id": "vt-farm-01",
-            "zone": "z1",
-            "kind": "salinity",
-            "value": value,
-            "battery_pct": 50.0,
-        }
-    )
+    return salinity_reading(
+        f"e{i}", occurred, district, f"{district}-sal-{sensor:03d}",
+        value=value, farm_id="vt-farm-01", battery_pct=50.0,
+    )  # fmt: skip
 
 
 def record(offset: int, value: bytes, broker_time: float, partition: int = 0) -> SourceRecord:

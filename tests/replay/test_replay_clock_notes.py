@@ -27,6 +27,7 @@ from streams.routing import district_partition
 from tests.replay.support import sink_and_replay
 from tests.streams.support import PrivateBroker, WorkerProcess, metric_sum, wait_for
 from tests.support.kafka import read_topic
+from tests.support.readings import salinity_reading
 
 pytestmark = [pytest.mark.integration]
 
@@ -36,15 +37,9 @@ GRACE = 120.0
 
 
 def reading(n: int, at: float) -> bytes:
-    return orjson.dumps(
-        {
-            "event_id": f"k{n}", "source": "gateway",
-            "occurred_at": dt.datetime.fromtimestamp(at, dt.UTC).isoformat(),
-            "schema_version": 1, "district": DISTRICT, "sensor_id": f"lm-sal-{n % 3}",
-            "farm_id": "f1", "zone": "z1", "kind": "salinity", "value": 1.0 + n % 5,
-            "battery_pct": 80.0,
-        }
-    )  # fmt: skip
+    return salinity_reading(
+        f"k{n}", at, DISTRICT, f"lm-sal-{n % 3}", value=1.0 + n % 5, source="gateway"
+    )
 
 
 def stream(present: float) -> list[tuple[bytes, int]]:

@@ -29,6 +29,7 @@ from schemas.topics import FARM_TOPIC
 from streams.routing import district_partition
 from tests.replay.support import sink_and_replay
 from tests.streams.support import PrivateBroker, WorkerProcess, metric_sum, wait_for
+from tests.support.readings import salinity_reading
 
 pytestmark = [pytest.mark.integration]
 
@@ -38,15 +39,9 @@ DISTRICTS = [d.value for d in District]
 
 
 def reading(n: int, district: str, at: float) -> bytes:
-    return orjson.dumps(
-        {
-            "event_id": f"r{n}", "source": "gateway",
-            "occurred_at": dt.datetime.fromtimestamp(at, dt.UTC).isoformat(),
-            "schema_version": 1, "district": district, "sensor_id": f"{district}-sal-{n % 2}",
-            "farm_id": "f1", "zone": "z1", "kind": "salinity", "value": 1.0 + n % 5,
-            "battery_pct": 80.0,
-        }
-    )  # fmt: skip
+    return salinity_reading(
+        f"r{n}", at, district, f"{district}-sal-{n % 2}", value=1.0 + n % 5, source="gateway"
+    )
 
 
 def phase(first: int, times: list[float]) -> list[tuple[int, bytes, int]]:

@@ -44,6 +44,7 @@ from tests.replay.support import sink_and_replay
 from tests.streams.support import PrivateBroker, WorkerProcess, metric_sum
 from tests.streams.test_differential import T0, hostile_batches
 from tests.support.kafka import accept_any_timestamp, claims_log, read_topic
+from tests.support.readings import salinity_reading
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -67,14 +68,9 @@ def frame_records(at: float, name: str) -> list[SourceRecord]:
         homes.setdefault(district_partition(district.value, PARTITIONS), district.value)
     records = []
     for partition, district in sorted(homes.items()):
-        value = orjson.dumps(
-            {
-                "event_id": f"{name}-{partition}", "source": "differential",
-                "occurred_at": dt.datetime.fromtimestamp(at, dt.UTC).isoformat(),
-                "schema_version": 1, "district": district, "sensor_id": f"{name}-{partition}",
-                "farm_id": "f", "zone": "z1", "kind": "salinity", "value": 1.0,
-                "battery_pct": 80.0,
-            }
+        value = salinity_reading(
+            f"{name}-{partition}", at, district, f"{name}-{partition}",
+            value=1.0, source="differential", farm_id="f",
         )  # fmt: skip
         stamp = int(at * 1000) + 500
         records.append(SourceRecord(FARM_TOPIC, partition, -1, stamp, None, value))

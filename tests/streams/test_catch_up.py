@@ -24,6 +24,7 @@ from streams.progress import PROGRESS_HEADER
 from streams.routing import district_partition
 from streams.window_rows import KpiRow
 from streams.windows import rows_of
+from tests.support.readings import salinity_reading
 
 PARTITIONS = 2
 GRACE = 30.0
@@ -48,21 +49,7 @@ class Broker:
 
 
 def reading(sensor: str, t: float) -> bytes:
-    return orjson.dumps(
-        {
-            "event_id": f"{sensor}-{t:.0f}",
-            "source": "test",
-            "occurred_at": dt.datetime.fromtimestamp(t, dt.UTC).isoformat(),
-            "schema_version": 1,
-            "district": DISTRICT,
-            "sensor_id": sensor,
-            "farm_id": "farm-1",
-            "zone": "z1",
-            "kind": "salinity",
-            "value": 2.0,
-            "battery_pct": 80.0,
-        }
-    )
+    return salinity_reading(f"{sensor}-{t:.0f}", t, DISTRICT, sensor, value=2.0, farm_id="farm-1")
 
 
 def produce(broker: Broker, start: float, seconds: int) -> None:

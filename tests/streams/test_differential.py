@@ -144,8 +144,6 @@ def _logged(
         generated: list[SourceRecord] = []
         if waiting:
             now, generated = waiting.pop(0)
-        elif not copies:
-            break
         records = []
         for r in [*copies, *generated]:
             records.append(r._replace(offset=ends[r.partition]))

@@ -26,6 +26,7 @@ from schemas.topics import FARM_TOPIC, KPI_TOPIC, LATE_TOPIC
 from streams.routing import district_partition
 from tests.streams.support import PrivateBroker, WorkerProcess, metric_sum, wait_for
 from tests.streams.test_worker_kcat import kcat_read
+from tests.support.readings import salinity_reading
 
 pytestmark = [
     pytest.mark.integration,
@@ -46,14 +47,9 @@ LIVE, DOWN = 5, 20
 def reading(sensor: str, second: int) -> bytes:
     """A salinity reading of ``sensor`` of the district, ``second`` s after T0."""
     at = T0 + dt.timedelta(seconds=second)
-    return orjson.dumps(
-        {
-            "event_id": f"{sensor}-{second}", "source": "kcat", "occurred_at": at.isoformat(),
-            "schema_version": 1, "district": DISTRICT, "sensor_id": sensor,
-            "farm_id": "ct-farm", "zone": "z1", "kind": "salinity", "value": 2.5,
-            "battery_pct": 80.0,
-        }
-    )  # fmt: skip
+    return salinity_reading(
+        f"{sensor}-{second}", at, DISTRICT, sensor, source="kcat", farm_id="ct-farm"
+    )
 
 
 def kcat_into(bootstrap: str, partition: int, values: list[bytes]) -> None:

@@ -23,6 +23,7 @@ from schemas.places import District
 from schemas.topics import DEADLETTER_TOPIC, FARM_TOPIC, KPI_TOPIC, LATE_TOPIC
 from streams.routing import district_partition
 from tests.streams.support import PrivateBroker, WorkerProcess, metric_sum, wait_for
+from tests.support.readings import salinity_reading
 
 pytestmark = [
     pytest.mark.integration,
@@ -38,14 +39,9 @@ MINUTES = 5
 
 def reading(event_id: str, district: str, at: dt.datetime) -> bytes:
     """A salinity reading of ``district``'s first sensor at ``at``."""
-    return orjson.dumps(
-        {
-            "event_id": event_id, "source": "kcat", "occurred_at": at.isoformat(),
-            "schema_version": 1, "district": district, "sensor_id": f"{district}-sal-1",
-            "farm_id": f"{district}-farm", "zone": "z1", "kind": "salinity", "value": 2.5,
-            "battery_pct": 80.0,
-        }
-    )  # fmt: skip
+    return salinity_reading(
+        event_id, at, district, f"{district}-sal-1", source="kcat", farm_id=f"{district}-farm"
+    )
 
 
 def kcat_produce(bootstrap: str, lines: list[tuple[str, bytes]], *options: str) -> None:

@@ -1,1 +1,1 @@
-"""Helpers shared by every test package: Kafka I/O and KPI tables."""
+"""Helpers shared by every test package: Kafka I/O, KPI tables and hand-written readings."""
